@@ -1,0 +1,148 @@
+/**
+ * Event parsing: SQS batches of S3 notifications (the production wiring), direct S3 events, and the
+ * S3 test event. Produces one ObjectEvent per S3 record, tagged with the SQS message it came from.
+ */
+import { PermanentError } from "./errors";
+
+export type ObjectEventKind = "created" | "removed";
+
+export interface ObjectEvent {
+  kind: ObjectEventKind;
+  eventName: string;
+  bucket: string;
+  /** Decoded object key (S3 URL-encodes keys in notifications, with '+' for spaces). */
+  key: string;
+  /** Normalised (zero-padded, upper-case) sequencer: plain string comparison orders events. */
+  sequencer: string;
+  size?: number;
+  eTag?: string;
+  versionId?: string;
+  eventTime?: string;
+}
+
+/** One unit of retry: an SQS message (or a direct S3 event) and the object events inside it. */
+export interface EventEnvelope {
+  /** SQS messageId, reported back in batchItemFailures; undefined for direct S3 invocations. */
+  messageId?: string;
+  events: ObjectEvent[];
+  /** Set when the message could not be parsed; recorded and dropped, never retried. */
+  invalid?: string;
+}
+
+export const SEQUENCER_WIDTH = 32;
+
+/**
+ * AWS: "The sequencers can be of different lengths. So, to compare these values, first left pad the
+ * shorter value with zeros, and then do a lexicographical comparison."
+ * (Amazon S3 User Guide, "Event message structure", notification-content-structure.html.)
+ * Padding every sequencer to one width once lets DynamoDB's string `<` do that comparison.
+ */
+export function normalizeSequencer(sequencer: string): string {
+  const hex = sequencer.trim().toUpperCase();
+  if (!/^[0-9A-F]+$/.test(hex) || hex.length > SEQUENCER_WIDTH) {
+    throw new PermanentError("INVALID_EVENT", `invalid S3 sequencer "${sequencer}"`);
+  }
+  return hex.padStart(SEQUENCER_WIDTH, "0");
+}
+
+export function compareSequencers(a: string, b: string): number {
+  const x = normalizeSequencer(a);
+  const y = normalizeSequencer(b);
+  return x < y ? -1 : x > y ? 1 : 0;
+}
+
+/** S3 notification keys are form-encoded: '+' means space, then %XX escapes (UTF-8). */
+export function decodeS3Key(encoded: string): string {
+  try {
+    return decodeURIComponent(encoded.replace(/\+/g, " "));
+  } catch {
+    throw new PermanentError("INVALID_EVENT", `object key is not valid URL encoding: ${encoded.slice(0, 200)}`);
+  }
+}
+
+/** The inverse, as S3 produces it; used by the local platform to publish S3-shaped notifications. */
+export function encodeS3Key(key: string): string {
+  return encodeURIComponent(key).replace(/%20/g, "+").replace(/%2F/g, "/");
+}
+
+interface S3RecordLike {
+  eventSource?: string;
+  eventName?: string;
+  eventTime?: string;
+  s3?: {
+    bucket?: { name?: string };
+    object?: { key?: string; size?: number; eTag?: string; versionId?: string; sequencer?: string };
+  };
+}
+
+function toObjectEvent(record: S3RecordLike): ObjectEvent | undefined {
+  const eventName = record.eventName ?? "";
+  const kind: ObjectEventKind | undefined = eventName.startsWith("ObjectCreated:")
+    ? "created"
+    : eventName.startsWith("ObjectRemoved:")
+      ? "removed"
+      : undefined;
+  // Other event types (restore, replication, lifecycle transitions...) do not change what we serve.
+  if (!kind) return undefined;
+  const bucket = record.s3?.bucket?.name;
+  const rawKey = record.s3?.object?.key;
+  const sequencer = record.s3?.object?.sequencer;
+  if (!bucket || rawKey === undefined || !sequencer) {
+    throw new PermanentError("INVALID_EVENT", `S3 record ${eventName} lacks bucket, key or sequencer`);
+  }
+  const object = record.s3!.object!;
+  return {
+    kind,
+    eventName,
+    bucket,
+    key: decodeS3Key(rawKey),
+    sequencer: normalizeSequencer(sequencer),
+    size: object.size,
+    eTag: object.eTag ? object.eTag.replace(/"/g, "") : undefined,
+    versionId: object.versionId ?? undefined,
+    eventTime: record.eventTime,
+  };
+}
+
+function parseS3Notification(body: unknown): ObjectEvent[] {
+  const notification = body as { Event?: string; Records?: S3RecordLike[] };
+  if (notification?.Event === "s3:TestEvent") return [];
+  if (!Array.isArray(notification?.Records)) {
+    throw new PermanentError("INVALID_EVENT", "message is neither an S3 notification nor an S3 test event");
+  }
+  return notification.Records.map(toObjectEvent).filter((e): e is ObjectEvent => e !== undefined);
+}
+
+function envelope(messageId: string | undefined, parse: () => ObjectEvent[]): EventEnvelope {
+  try {
+    return { messageId, events: parse() };
+  } catch (err) {
+    if (err instanceof PermanentError) return { messageId, events: [], invalid: err.message };
+    throw err;
+  }
+}
+
+/** Accepts an SQS event (bodies are S3 notifications) or a direct S3 event. */
+export function parseInvocation(event: unknown): EventEnvelope[] {
+  const records = (event as { Records?: unknown[] } | undefined)?.Records;
+  if (!Array.isArray(records)) {
+    if ((event as { Event?: string } | undefined)?.Event === "s3:TestEvent") return [];
+    return [{ events: [], invalid: "invocation has no Records" }];
+  }
+  const first = records[0] as { eventSource?: string } | undefined;
+  if (first?.eventSource === "aws:sqs") {
+    return records.map((r) => {
+      const message = r as { messageId: string; body: string };
+      return envelope(message.messageId, () => {
+        let body: unknown;
+        try {
+          body = JSON.parse(message.body);
+        } catch {
+          throw new PermanentError("INVALID_EVENT", "SQS message body is not JSON");
+        }
+        return parseS3Notification(body);
+      });
+    });
+  }
+  return [envelope(undefined, () => parseS3Notification(event))];
+}

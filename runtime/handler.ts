@@ -1,0 +1,85 @@
+/**
+ * Lambda entry point. Thin: parse the invocation, run each object event through processEvent, and
+ * report the SQS messages that should come back (`ReportBatchItemFailures`).
+ */
+import type { Logger } from "pino";
+import { classify } from "./errors";
+import { parseInvocation, type EventEnvelope } from "./events";
+import { createDependencies, type HandlerDeps } from "./dependencies";
+import { processEvent, type Outcome } from "./process-object";
+
+export interface BatchResponse {
+  batchItemFailures: { itemIdentifier: string }[];
+}
+
+interface LambdaContextLike {
+  awsRequestId?: string;
+}
+
+export interface HandlerHooks {
+  /** Called once per object outcome (the local platform prints a readable line from it). */
+  onOutcome?: (outcome: Outcome) => void;
+}
+
+function receiveCountOf(event: unknown, messageId: string | undefined): number {
+  if (!messageId) return 1;
+  const records = (event as { Records?: { messageId?: string; attributes?: { ApproximateReceiveCount?: string } }[] }).Records ?? [];
+  return Number(records.find((r) => r.messageId === messageId)?.attributes?.ApproximateReceiveCount ?? 1);
+}
+
+async function mapLimit<T>(items: readonly T[], limit: number, work: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const lanes = Array.from({ length: Math.min(limit, items.length) }, async () => {
+    while (next < items.length) await work(items[next++]!);
+  });
+  await Promise.all(lanes);
+}
+
+async function processEnvelope(deps: HandlerDeps, envelope: EventEnvelope, receiveCount: number, log: Logger, hooks: HandlerHooks): Promise<boolean> {
+  if (envelope.invalid) {
+    // Nothing to retry and no key to record it under: say so loudly and let it go.
+    log.error({ messageId: envelope.messageId, reason: envelope.invalid }, "dropping a message that is not an S3 notification");
+    return true;
+  }
+  for (const event of envelope.events) {
+    const eventLog = log.child({ key: event.key, event: event.eventName, sequencer: event.sequencer, messageId: envelope.messageId });
+    try {
+      const outcome = await processEvent(deps, event, { receiveCount, maxReceiveCount: deps.maxReceiveCount }, eventLog);
+      eventLog.info({ ...outcome, tenant: undefined, key: undefined, event: undefined }, "object processed");
+      hooks.onOutcome?.(outcome);
+    } catch (err) {
+      const failure = classify(err);
+      eventLog.warn({ code: failure.code, err: failure.message, receiveCount }, "object will be retried");
+      hooks.onOutcome?.({ tenant: deps.tenant.name, key: event.key, event: event.eventName, status: "failed", code: failure.code, reason: `retrying (attempt ${receiveCount}): ${failure.message}` });
+      // One SQS message is the unit of retry: its remaining records are retried with it.
+      return false;
+    }
+  }
+  return true;
+}
+
+export function createHandler(deps: HandlerDeps, hooks: HandlerHooks = {}) {
+  return async function handler(event: unknown, context?: LambdaContextLike): Promise<BatchResponse> {
+    const log = deps.log.child({ requestId: context?.awsRequestId });
+    const envelopes = parseInvocation(event);
+    const failures: { itemIdentifier: string }[] = [];
+    let directFailure: unknown;
+    await mapLimit(envelopes, deps.concurrency, async (envelope) => {
+      const ok = await processEnvelope(deps, envelope, receiveCountOf(event, envelope.messageId), log, hooks);
+      if (ok) return;
+      if (envelope.messageId) failures.push({ itemIdentifier: envelope.messageId });
+      else directFailure = new Error("processing failed; S3 retries asynchronous invocations");
+    });
+    // A direct S3 invocation has no batch to report into: throwing makes Lambda retry it.
+    if (directFailure) throw directFailure;
+    return { batchItemFailures: failures };
+  };
+}
+
+let containerHandler: ReturnType<typeof createHandler> | undefined;
+
+/** The function's handler: dependencies (clients, exiftool process) live as long as the container. */
+export const handler = (event: unknown, context?: LambdaContextLike): Promise<BatchResponse> => {
+  containerHandler ??= createHandler(createDependencies());
+  return containerHandler(event, context);
+};

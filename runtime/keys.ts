@@ -1,0 +1,32 @@
+/**
+ * Proxy-bucket keys derived from the full source key, so `a/x.jpg` and `b/x.jpg` never collide:
+ * `<rendition>/<source key>.<ext>` and `metadata/<source key>.json`. S3 keys are limited to 1,024
+ * UTF-8 bytes; a source key too long to carry a prefix and suffix maps to a hash instead.
+ */
+import { createHash } from "node:crypto";
+import type { RenditionFormat } from "./tenant-config";
+
+const MAX_KEY_BYTES = 1024;
+
+export const EXTENSIONS: Record<RenditionFormat, string> = { jpeg: "jpg", webp: "webp", avif: "avif", png: "png" };
+export const CONTENT_TYPES: Record<RenditionFormat, string> = {
+  jpeg: "image/jpeg",
+  webp: "image/webp",
+  avif: "image/avif",
+  png: "image/png",
+};
+
+function derivedKey(prefix: string, sourceKey: string, extension: string): string {
+  const key = `${prefix}/${sourceKey}.${extension}`;
+  if (Buffer.byteLength(key, "utf8") <= MAX_KEY_BYTES) return key;
+  const digest = createHash("sha256").update(sourceKey, "utf8").digest("hex");
+  return `${prefix}/_long-keys/${digest}.${extension}`;
+}
+
+export function renditionKey(renditionName: string, sourceKey: string, format: RenditionFormat): string {
+  return derivedKey(renditionName, sourceKey, EXTENSIONS[format]);
+}
+
+export function sidecarKey(sourceKey: string): string {
+  return derivedKey("metadata", sourceKey, "json");
+}

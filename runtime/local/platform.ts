@@ -1,0 +1,232 @@
+/**
+ * The platform on one machine: embedded emulators, every tenant's buckets, table, queue and
+ * dead-letter queue, S3 notifications published to the tenant's queue, and a poller per tenant that
+ * plays Lambda's SQS event source mapping around the very handler the Lambda runs.
+ */
+import { CreateBucketCommand, HeadObjectCommand, S3Client } from "@aws-sdk/client-s3";
+import { CreateTableCommand, DescribeTableCommand, DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
+import { CreateQueueCommand, GetQueueAttributesCommand, SQSClient } from "@aws-sdk/client-sqs";
+import type { Logger } from "pino";
+import pino from "pino";
+import { createDependencies, ENV, type Clients } from "../dependencies";
+import { encodeS3Key } from "../events";
+import { createHandler } from "../handler";
+import { tenantResourceNames } from "../naming";
+import type { Outcome } from "../process-object";
+import { PARTITION_KEY } from "../store";
+import type { TenantConfig } from "../tenant-config";
+import { startEmulators, type Emulators } from "./emulators";
+import { QueuePoller } from "./poller";
+
+export const LOCAL_REGION = "us-east-1";
+export const LOCAL_CREDENTIALS = { accessKeyId: "local", secretAccessKey: "local" };
+
+export interface LocalTenant {
+  config: TenantConfig;
+  sourceBucket: string;
+  proxyBucket: string;
+  table: string;
+  queueUrl: string;
+  deadLetterQueueUrl: string;
+}
+
+export interface LocalPlatformOptions {
+  tenants: TenantConfig[];
+  dataDir?: string;
+  awsPort?: number;
+  dynamoPort?: number;
+  stack?: string;
+  /** Seconds before a failed message is received again (Lambda: the queue's visibility timeout). */
+  visibilityTimeoutSeconds?: number;
+  /** Handler log level; the local platform prints its own line per outcome. */
+  logLevel?: string;
+  onOutcome?: (outcome: Outcome) => void;
+  /** Overrides the exiftool helper's request timeout (tests of hung exiftool). */
+  extraEnv?: Record<string, string>;
+}
+
+export interface LocalPlatform {
+  emulators: Emulators;
+  clients: Clients & { sqs: SQSClient };
+  tenants: Map<string, LocalTenant>;
+  endpoints: { s3: string; sqs: string; dynamodb: string; region: string };
+  /** Resolves once every queue is empty and nothing is in flight. */
+  drain(timeoutMs?: number): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export function localClients(awsEndpoint: string, dynamoEndpoint: string): Clients & { sqs: SQSClient } {
+  const common = { region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS, maxAttempts: 4 };
+  return {
+    s3: new S3Client({ ...common, endpoint: awsEndpoint, forcePathStyle: true }),
+    dynamo: DynamoDBDocumentClient.from(new DynamoDBClient({ ...common, endpoint: dynamoEndpoint }), {
+      marshallOptions: { removeUndefinedValues: true, convertClassInstanceToMap: true },
+    }),
+    sqs: new SQSClient({ ...common, endpoint: awsEndpoint }),
+  };
+}
+
+async function ensureTable(dynamo: DynamoDBDocumentClient, table: string): Promise<void> {
+  try {
+    await dynamo.send(new DescribeTableCommand({ TableName: table }));
+  } catch {
+    await dynamo.send(
+      new CreateTableCommand({
+        TableName: table,
+        BillingMode: "PAY_PER_REQUEST",
+        AttributeDefinitions: [{ AttributeName: PARTITION_KEY, AttributeType: "S" }],
+        KeySchema: [{ AttributeName: PARTITION_KEY, KeyType: "HASH" }],
+      }),
+    );
+  }
+}
+
+async function provisionTenant(clients: LocalPlatform["clients"], stack: string, config: TenantConfig, visibilityTimeoutSeconds: number): Promise<LocalTenant> {
+  const names = tenantResourceNames(stack, config);
+  await clients.s3.send(new CreateBucketCommand({ Bucket: names.sourceBucket }));
+  await clients.s3.send(new CreateBucketCommand({ Bucket: names.proxyBucket }));
+  await ensureTable(clients.dynamo, names.table);
+  const dlq = await clients.sqs.send(
+    new CreateQueueCommand({ QueueName: names.deadLetterQueue, Attributes: { MessageRetentionPeriod: String(config.queue.dlqRetentionDays * 86_400) } }),
+  );
+  const dlqArn = (await clients.sqs.send(new GetQueueAttributesCommand({ QueueUrl: dlq.QueueUrl, AttributeNames: ["QueueArn"] }))).Attributes!.QueueArn!;
+  const queue = await clients.sqs.send(
+    new CreateQueueCommand({
+      QueueName: names.queue,
+      Attributes: {
+        VisibilityTimeout: String(visibilityTimeoutSeconds),
+        RedrivePolicy: JSON.stringify({ deadLetterTargetArn: dlqArn, maxReceiveCount: config.queue.maxReceiveCount }),
+      },
+    }),
+  );
+  return { config, sourceBucket: names.sourceBucket, proxyBucket: names.proxyBucket, table: names.table, queueUrl: queue.QueueUrl!, deadLetterQueueUrl: dlq.QueueUrl! };
+}
+
+/**
+ * fauxqs sends no S3 notifications, so we publish them: its message spy sees every stored and
+ * deleted object, in order, whoever the client was (the upload CLI, `aws s3 cp`, the SDK). The
+ * sequencer is taken at that moment, so it orders events of a key as S3's does.
+ */
+function publishNotifications(platform: Pick<LocalPlatform, "emulators" | "clients" | "tenants">, log: Logger): { restore(): void; pending(): number } {
+  const byBucket = new Map([...platform.tenants.values()].map((t) => [t.sourceBucket, t]));
+  const spy = platform.emulators.fauxqs.spy as unknown as { addMessage(message: { service: string; bucket?: string; key?: string; status?: string }): void };
+  const original = spy.addMessage.bind(spy);
+  // Microseconds since the epoch, plus a counter: increasing within a run and across restarts.
+  let last = 0n;
+  let publishing = 0;
+  const nextSequencer = () => {
+    const now = BigInt(Date.now()) * 1000n;
+    last = now > last ? now : last + 1n;
+    return last.toString(16).toUpperCase();
+  };
+  spy.addMessage = (message) => {
+    original(message);
+    if (message.service !== "s3" || !message.bucket || message.key === undefined) return;
+    const tenant = byBucket.get(message.bucket);
+    const eventName = message.status === "uploaded" || message.status === "copied" ? (message.status === "copied" ? "ObjectCreated:Copy" : "ObjectCreated:Put") : message.status === "deleted" ? "ObjectRemoved:Delete" : undefined;
+    if (!tenant || !eventName) return;
+    const sequencer = nextSequencer();
+    const key = message.key;
+    publishing++;
+    void (async () => {
+      let size = 0;
+      let eTag = "";
+      if (eventName.startsWith("ObjectCreated")) {
+        try {
+          const head = await platform.clients.s3.send(new HeadObjectCommand({ Bucket: tenant.sourceBucket, Key: key }));
+          size = head.ContentLength ?? 0;
+          eTag = (head.ETag ?? "").replace(/"/g, "");
+        } catch {
+          // Already overwritten or deleted: the later event carries the truth; this one will fail its If-Match.
+        }
+      }
+      const body = {
+        Records: [
+          {
+            eventVersion: "2.1",
+            eventSource: "aws:s3",
+            awsRegion: LOCAL_REGION,
+            eventTime: new Date().toISOString(),
+            eventName,
+            s3: {
+              s3SchemaVersion: "1.0",
+              bucket: { name: tenant.sourceBucket, arn: `arn:aws:s3:::${tenant.sourceBucket}` },
+              object: { key: encodeS3Key(key), size, eTag, sequencer },
+            },
+          },
+        ],
+      };
+      platform.emulators.fauxqs.sendMessage(tenant.queueUrl.split("/").pop()!, JSON.stringify(body));
+    })()
+      .catch((err) => log.error({ err, key }, "could not publish an S3 notification"))
+      .finally(() => publishing--);
+  };
+  return {
+    restore: () => {
+      spy.addMessage = original;
+    },
+    pending: () => publishing,
+  };
+}
+
+export async function startLocalPlatform(options: LocalPlatformOptions): Promise<LocalPlatform> {
+  const stack = options.stack ?? "local";
+  const visibilityTimeoutSeconds = options.visibilityTimeoutSeconds ?? 10;
+  const emulators = await startEmulators({ dataDir: options.dataDir, awsPort: options.awsPort, dynamoPort: options.dynamoPort });
+  const clients = localClients(emulators.awsEndpoint, emulators.dynamoEndpoint);
+  const log = pino({ level: options.logLevel ?? "warn" });
+  const tenants = new Map<string, LocalTenant>();
+  const pollers: QueuePoller[] = [];
+  const closers: (() => Promise<void>)[] = [];
+  try {
+    for (const config of options.tenants) {
+      const tenant = await provisionTenant(clients, stack, config, visibilityTimeoutSeconds);
+      tenants.set(config.name, tenant);
+      const deps = createDependencies(
+        {
+          ...process.env,
+          ...options.extraEnv,
+          [ENV.tenantConfig]: JSON.stringify(config),
+          [ENV.sourceBucket]: tenant.sourceBucket,
+          [ENV.proxyBucket]: tenant.proxyBucket,
+          [ENV.tableName]: tenant.table,
+          [ENV.maxReceiveCount]: String(config.queue.maxReceiveCount),
+          [ENV.leaseSeconds]: String(Math.max(visibilityTimeoutSeconds, 5)),
+        },
+        clients,
+        log,
+      );
+      closers.push(() => deps.extractor.close());
+      const handler = createHandler(deps, { onOutcome: options.onOutcome });
+      pollers.push(new QueuePoller(clients.sqs, tenant.queueUrl, handler, { batchSize: config.function.batchSize, log }));
+    }
+  } catch (err) {
+    await Promise.all(closers.map((close) => close()));
+    await emulators.stop();
+    throw err;
+  }
+  const notifications = publishNotifications({ emulators, clients, tenants }, log);
+  pollers.forEach((p) => p.start());
+  return {
+    emulators,
+    clients,
+    tenants,
+    endpoints: { s3: emulators.awsEndpoint, sqs: emulators.awsEndpoint, dynamodb: emulators.dynamoEndpoint, region: LOCAL_REGION },
+    async drain(timeoutMs = 60_000) {
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        const counts = [notifications.pending(), ...(await Promise.all(pollers.map((p) => p.pendingCount())))];
+        if (counts.every((c) => c === 0)) return;
+        if (Date.now() > deadline) throw new Error(`queues not drained after ${timeoutMs} ms (${counts.join(", ")} pending)`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    },
+    async stop() {
+      notifications.restore();
+      await Promise.all(pollers.map((p) => p.stop()));
+      await Promise.all(closers.map((close) => close()));
+      await emulators.stop();
+    },
+  };
+}

@@ -1,0 +1,16 @@
+/** Reads a stack's tenants from `Pulumi.<stack>.yaml`, validated by the same schema Pulumi uses. */
+import { readFileSync } from "node:fs";
+import path from "node:path";
+import { parse } from "yaml";
+import { parseTenants, type TenantConfig } from "../tenant-config";
+
+export const PROJECT = "tenant-image-platform";
+export const TENANTS_KEY = `${PROJECT}:tenants`;
+
+export function loadStackTenants(stack = "dev", root = path.resolve(__dirname, "../..")): TenantConfig[] {
+  const file = path.join(root, `Pulumi.${stack}.yaml`);
+  const doc = parse(readFileSync(file, "utf8")) as { config?: Record<string, unknown> } | null;
+  const raw = doc?.config?.[TENANTS_KEY];
+  if (raw === undefined) throw new Error(`${file} has no "${TENANTS_KEY}" config key`);
+  return parseTenants(raw);
+}

@@ -1,0 +1,63 @@
+/**
+ * `npm start`: the whole platform on this machine, no AWS account. Tenants come from
+ * Pulumi.<stack>.yaml (LOCAL_STACK, default dev); state lives under .local/ and survives restarts.
+ */
+import { mkdirSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import { startLocalPlatform } from "./platform";
+import { formatOutcome } from "./outcome-line";
+import { loadStackTenants } from "./stack-config";
+
+const ROOT = path.resolve(__dirname, "../..");
+
+async function main(): Promise<void> {
+  const stack = process.env.LOCAL_STACK ?? "dev";
+  const tenants = loadStackTenants(stack, ROOT);
+  const dataDir = path.join(ROOT, ".local");
+  mkdirSync(dataDir, { recursive: true });
+  const platform = await startLocalPlatform({
+    tenants,
+    dataDir,
+    awsPort: Number(process.env.LOCAL_AWS_PORT ?? 4566),
+    dynamoPort: Number(process.env.LOCAL_DYNAMODB_PORT ?? 8000),
+    onOutcome: (outcome) => console.log(formatOutcome(outcome)),
+  });
+  const endpoints = {
+    s3: platform.endpoints.s3,
+    sqs: platform.endpoints.sqs,
+    dynamodb: platform.endpoints.dynamodb,
+    region: platform.endpoints.region,
+    tenants: Object.fromEntries(
+      [...platform.tenants].map(([name, t]) => [name, { sourceBucket: t.sourceBucket, proxyBucket: t.proxyBucket, table: t.table, queueUrl: t.queueUrl, deadLetterQueueUrl: t.deadLetterQueueUrl }]),
+    ),
+  };
+  writeFileSync(path.join(dataDir, "endpoints.json"), `${JSON.stringify(endpoints, null, 2)}\n`);
+
+  const first = [...platform.tenants.keys()][0]!;
+  console.log(`tenant-image-platform running locally (stack ${stack}, data in .local/)`);
+  console.log(`  S3 + SQS  ${endpoints.s3}`);
+  console.log(`  DynamoDB  ${endpoints.dynamodb}`);
+  for (const [name, t] of platform.tenants) {
+    console.log(`  ${name.padEnd(10)} source s3://${t.sourceBucket}  proxy s3://${t.proxyBucket}  table ${t.table}`);
+  }
+  console.log("Upload (in another terminal):");
+  console.log(`  npm run upload -- ${first} path/to/photo.jpg`);
+  console.log(`  AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local aws --region ${endpoints.region} --endpoint-url ${endpoints.s3} s3 cp photo.jpg s3://${platform.tenants.get(first)!.sourceBucket}/photo.jpg`);
+  console.log("Endpoints for scripts: .local/endpoints.json. Ctrl-C stops.");
+
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    console.log(`\n${signal}: stopping...`);
+    await platform.stop();
+    process.exit(0);
+  };
+  process.on("SIGINT", () => void stop("SIGINT"));
+  process.on("SIGTERM", () => void stop("SIGTERM"));
+}
+
+main().catch((err) => {
+  console.error(err instanceof Error ? err.message : err);
+  process.exit(1);
+});

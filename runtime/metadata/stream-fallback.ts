@@ -1,0 +1,64 @@
+/**
+ * The fallback when the range helper is unavailable: pipe the object sequentially into
+ * `exiftool -fast -json -`. Reads start small and grow (the RangeReader doubles its read-ahead on
+ * sequential access); exiftool exiting ends the transfer, so EPIPE is expected, not an error.
+ */
+import { spawn } from "node:child_process";
+import { TransientError } from "../errors";
+import type { ExiftoolPaths } from "./exiftool-paths";
+import type { RangeReader } from "./range-reader";
+
+const FIRST_CHUNK = 64 * 1024;
+const MAX_CHUNK = 8 * 1024 * 1024;
+
+export async function streamTags(
+  paths: ExiftoolPaths,
+  reader: RangeReader,
+  args: readonly string[],
+  timeoutMs = 60_000,
+): Promise<{ json: string; exitCode: number | null; stderr: string }> {
+  const proc = spawn(paths.perl, [paths.exiftool, ...args, "-"], { env: paths.env, stdio: ["pipe", "pipe", "pipe"] });
+  let stdout = "";
+  let stderr = "";
+  proc.stdout.setEncoding("utf8").on("data", (t: string) => (stdout += t));
+  proc.stderr.setEncoding("utf8").on("data", (t: string) => (stderr += t));
+  proc.stdin.on("error", () => undefined); // EPIPE once exiftool has what it needs
+  let exited = false;
+  const inFlight = new AbortController();
+  const exit = new Promise<number | null>((resolve, reject) => {
+    proc.once("error", reject);
+    proc.once("close", (code) => {
+      exited = true;
+      inFlight.abort();
+      resolve(code);
+    });
+  });
+  const timer = setTimeout(() => proc.kill("SIGKILL"), timeoutMs);
+  const pump = (async () => {
+    let offset = 0;
+    let chunk = FIRST_CHUNK;
+    while (!exited && offset < reader.size) {
+      const data = await reader.read(offset, chunk, inFlight.signal);
+      offset += data.length;
+      if (exited) break;
+      const flushed = proc.stdin.write(data);
+      if (!flushed) await new Promise<void>((resolve) => proc.stdin.once("drain", resolve).once("close", resolve));
+      chunk = Math.min(chunk * 2, MAX_CHUNK);
+    }
+    proc.stdin.end();
+  })();
+  try {
+    const [exitCode] = await Promise.all([
+      exit,
+      pump.catch((err) => {
+        if (exited) return; // the GET we aborted because exiftool already had enough
+        proc.kill("SIGKILL");
+        throw err;
+      }),
+    ]);
+    if (proc.signalCode === "SIGKILL") throw new TransientError("EXIFTOOL_TIMEOUT", `exiftool did not finish within ${timeoutMs} ms`);
+    return { json: stdout, exitCode, stderr };
+  } finally {
+    clearTimeout(timer);
+  }
+}

@@ -1,0 +1,267 @@
+/**
+ * One object event, start to finish: claim the key, read metadata by ranges, render, store outputs,
+ * write the final item. Permanent problems end as a `failed` item with a reason; transient ones are
+ * thrown for the queue to retry (and recorded on the item once the retry budget is spent).
+ */
+import { DeleteObjectsCommand, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
+import type { Logger } from "pino";
+import { classify, isNotFound, isPreconditionFailed, PermanentError, TransientError } from "./errors";
+import type { ObjectEvent } from "./events";
+import { renditionKey, sidecarKey } from "./keys";
+import type { MetadataExtractor } from "./metadata/extractor";
+import { RangeReader } from "./metadata/range-reader";
+import { summarizeTags } from "./metadata/summary";
+import { renderRenditions, type RenderedRendition } from "./renditions";
+import { downloadObject, headObject, S3ByteSource, type ObjectHead } from "./s3-object";
+import type { MetadataStore, ObjectItem, RenditionRecord } from "./store";
+import type { TenantConfig } from "./tenant-config";
+
+export interface ProcessDeps {
+  s3: S3Client;
+  store: MetadataStore;
+  extractor: MetadataExtractor;
+  tenant: TenantConfig;
+  sourceBucket: string;
+  proxyBucket: string;
+  /** How long a claim keeps other events of the key waiting: at least the function timeout. */
+  leaseMs: number;
+  /** Objects above this are spooled to a temp file instead of memory. */
+  spoolAboveBytes: number;
+}
+
+export interface Attempt {
+  receiveCount: number;
+  maxReceiveCount: number;
+}
+
+export interface Outcome {
+  tenant: string;
+  key: string;
+  event: string;
+  status: "done" | "failed" | "deleted" | "skipped";
+  reason?: string;
+  code?: string;
+  renditions?: number;
+  metadataBytesRead?: number;
+  metadataRequests?: number;
+  size?: number;
+  durationsMs?: Record<string, number>;
+}
+
+class Timer {
+  private readonly start = performance.now();
+  readonly marks: Record<string, number> = {};
+  async time<T>(name: string, work: () => Promise<T>): Promise<T> {
+    const t0 = performance.now();
+    try {
+      return await work();
+    } finally {
+      this.marks[name] = Math.round(performance.now() - t0);
+    }
+  }
+  total(): Record<string, number> {
+    return { ...this.marks, total: Math.round(performance.now() - this.start) };
+  }
+}
+
+/** Every proxy key an object can have produced: configured renditions, the previous item's, the sidecar. */
+function derivedKeys(deps: ProcessDeps, key: string, previous?: ObjectItem): string[] {
+  const keys = new Set<string>([sidecarKey(key)]);
+  for (const r of deps.tenant.renditions) keys.add(renditionKey(r.name, key, r.format));
+  for (const r of previous?.renditions ?? []) keys.add(r.key);
+  return [...keys];
+}
+
+async function deleteKeys(deps: ProcessDeps, keys: string[]): Promise<void> {
+  for (let i = 0; i < keys.length; i += 1000) {
+    const result = await deps.s3.send(
+      new DeleteObjectsCommand({ Bucket: deps.proxyBucket, Delete: { Objects: keys.slice(i, i + 1000).map((Key) => ({ Key })), Quiet: true } }),
+    );
+    if (result.Errors?.length) throw new TransientError("PROXY_DELETE", `could not delete ${result.Errors.length} proxy objects: ${result.Errors[0]?.Message}`);
+  }
+}
+
+export async function processEvent(deps: ProcessDeps, event: ObjectEvent, attempt: Attempt, log: Logger): Promise<Outcome> {
+  const base = { tenant: deps.tenant.name, key: event.key, event: event.eventName };
+  const claim = await deps.store.claim(event.key, event.sequencer, deps.leaseMs, event.eventName);
+  if (claim.outcome !== "claimed") {
+    return { ...base, status: "skipped", reason: claim.outcome === "stale" ? "a newer event already decided this key" : "duplicate delivery" };
+  }
+  const timer = new Timer();
+  try {
+    return event.kind === "removed"
+      ? await removeObject(deps, event, claim.previous, timer, base)
+      : await createObject(deps, event, claim.previous, timer, base, log);
+  } catch (err) {
+    const failure = classify(err);
+    const lastAttempt = attempt.receiveCount >= attempt.maxReceiveCount;
+    if (failure instanceof TransientError && !lastAttempt) throw failure;
+    // Permanent, or out of retries: leave nothing that looks complete, and say why.
+    await deleteKeys(deps, derivedKeys(deps, event.key, claim.previous)).catch((cleanupErr) =>
+      log.warn({ err: cleanupErr }, "could not remove proxy objects of a failed object"),
+    );
+    const retryable = failure instanceof TransientError;
+    const message = retryable ? `gave up after ${attempt.receiveCount} attempts: ${failure.message}` : failure.message;
+    await deps.store.finish({
+      objectKey: event.key,
+      status: "failed",
+      sequencer: event.sequencer,
+      eventName: event.eventName,
+      size: event.size,
+      etag: event.eTag,
+      error: { code: failure.code, message: message.slice(0, 2000), retryable, attempts: attempt.receiveCount },
+      durationsMs: timer.total(),
+    });
+    if (retryable) throw failure; // to the dead-letter queue, with the failure recorded
+    return { ...base, status: "failed", code: failure.code, reason: failure.message, durationsMs: timer.total() };
+  }
+}
+
+async function removeObject(deps: ProcessDeps, event: ObjectEvent, previous: ObjectItem | undefined, timer: Timer, base: Pick<Outcome, "tenant" | "key" | "event">): Promise<Outcome> {
+  await timer.time("cleanup", () => deleteKeys(deps, derivedKeys(deps, event.key, previous)));
+  const ttlSeconds = deps.tenant.storage.tombstoneTtlDays * 86_400;
+  await deps.store.finish({
+    objectKey: event.key,
+    status: "deleted",
+    sequencer: event.sequencer,
+    eventName: event.eventName,
+    versionId: event.versionId,
+    expiresAt: Math.floor(Date.now() / 1000) + ttlSeconds,
+    durationsMs: timer.total(),
+  });
+  return { ...base, status: "deleted", durationsMs: timer.total() };
+}
+
+async function readHead(deps: ProcessDeps, event: ObjectEvent): Promise<ObjectHead> {
+  try {
+    return await headObject(deps.s3, deps.sourceBucket, event.key, event.eTag);
+  } catch (err) {
+    if (isNotFound(err)) throw new PermanentError("OBJECT_GONE", "the object was deleted before it could be processed", { cause: err });
+    if (isPreconditionFailed(err)) throw new PermanentError("OBJECT_GONE", "the object was overwritten before this version could be processed", { cause: err });
+    throw err;
+  }
+}
+
+async function createObject(
+  deps: ProcessDeps,
+  event: ObjectEvent,
+  previous: ObjectItem | undefined,
+  timer: Timer,
+  base: Pick<Outcome, "tenant" | "key" | "event">,
+  log: Logger,
+): Promise<Outcome> {
+  const { tenant } = deps;
+  const head = await timer.time("head", () => readHead(deps, event));
+  if (head.size === 0) throw new PermanentError("EMPTY_OBJECT", "the object is empty (0 bytes)");
+  if (head.size > tenant.limits.maxObjectBytes) {
+    throw new PermanentError("TOO_LARGE", `the object is ${head.size} bytes, above the tenant's limit of ${tenant.limits.maxObjectBytes}`);
+  }
+  const reader = new RangeReader(new S3ByteSource(deps.s3, deps.sourceBucket, event.key, head));
+  const metadata = await timer.time("metadata", () => deps.extractor.extract(reader, event.key)).catch((err) => {
+    if (isPreconditionFailed(err)) throw new PermanentError("OBJECT_GONE", "the object was overwritten while it was being read", { cause: err });
+    throw err;
+  });
+  const summary = summarizeTags(metadata.tags, tenant.metadata.keepGps);
+  if (!summary.fileType) {
+    throw new PermanentError("UNSUPPORTED_FORMAT", `not a recognised file: ${summary.exiftoolError ?? "exiftool found no file type"}`);
+  }
+
+  let outputs: RenderedRendition[] = [];
+  let renditionsSkipped: string | undefined;
+  let source: { width: number; height: number; format: string } | undefined;
+  if (!summary.mimeType?.startsWith("image/")) {
+    renditionsSkipped = `not an image (${summary.mimeType ?? summary.fileType})`;
+  } else {
+    const rendered = await renderFromSource(deps, event, head, reader, timer, log);
+    outputs = rendered.outputs;
+    source = rendered.source;
+  }
+
+  const sidecar = sidecarKey(event.key);
+  const common = { Bucket: deps.proxyBucket, Metadata: { "source-etag": head.eTag, "source-sequencer": event.sequencer } };
+  await timer.time("upload", async () => {
+    // Renditions of an earlier version that this one does not produce must not outlive it.
+    const produced = new Set(outputs.map((o) => o.key));
+    const obsolete = derivedKeys(deps, event.key, previous).filter((k) => k !== sidecar && !produced.has(k));
+    await Promise.all([
+      ...outputs.map((o) =>
+        deps.s3.send(new PutObjectCommand({ ...common, Key: o.key, Body: o.body, ContentType: o.contentType, CacheControl: tenant.storage.cacheControl })),
+      ),
+      deps.s3.send(
+        new PutObjectCommand({
+          ...common,
+          Key: sidecar,
+          ContentType: "application/json",
+          Body: JSON.stringify({ sourceKey: event.key, eTag: head.eTag, versionId: head.versionId, size: head.size, contentType: head.contentType, method: metadata.method, tags: metadata.raw }),
+        }),
+      ),
+      obsolete.length ? deleteKeys(deps, obsolete) : Promise.resolve(),
+    ]);
+  });
+
+  const renditions: RenditionRecord[] = outputs.map(({ name, key, width, height, bytes, format }) => ({ name, key, width, height, bytes, format }));
+  const durationsMs = timer.total();
+  const finished = await deps.store.finish({
+    objectKey: event.key,
+    status: "done",
+    sequencer: event.sequencer,
+    eventName: event.eventName,
+    size: head.size,
+    etag: head.eTag,
+    versionId: head.versionId,
+    contentType: head.contentType,
+    width: source?.width ?? summary.width,
+    height: source?.height ?? summary.height,
+    format: summary.fileType,
+    mimeType: summary.mimeType,
+    orientation: summary.orientation,
+    capturedAt: summary.capturedAt,
+    camera: summary.camera,
+    gps: summary.gps,
+    renditions,
+    renditionsSkipped,
+    sidecarKey: sidecar,
+    metadataMethod: metadata.method,
+    metadataBytesRead: reader.stats.bytesFetched,
+    metadataRequests: reader.stats.requests,
+    durationsMs,
+  });
+  if (!finished) return { ...base, status: "skipped", reason: "a newer event took the key over while processing" };
+  return {
+    ...base,
+    status: "done",
+    reason: renditionsSkipped,
+    renditions: renditions.length,
+    size: head.size,
+    metadataBytesRead: reader.stats.bytesFetched,
+    metadataRequests: reader.stats.requests,
+    durationsMs,
+  };
+}
+
+async function renderFromSource(
+  deps: ProcessDeps,
+  event: ObjectEvent,
+  head: ObjectHead,
+  reader: RangeReader,
+  timer: Timer,
+  log: Logger,
+): Promise<{ outputs: RenderedRendition[]; source?: { width: number; height: number; format: string } }> {
+  const { tenant } = deps;
+  const options = { maxInputPixels: tenant.limits.maxInputPixels, profile: tenant.metadata.renditionProfile };
+  const download = await timer.time("download", () => downloadObject(deps.s3, deps.sourceBucket, event.key, head, deps.spoolAboveBytes));
+  try {
+    return await timer.time("render", () => renderRenditions(download.input, event.key, tenant.renditions, options));
+  } catch (err) {
+    if (!(err instanceof PermanentError) || err.code !== "UNSUPPORTED_FORMAT") throw err;
+    // HEIC, camera RAW and friends: render from the JPEG preview the file embeds, when it has one.
+    const preview = await timer.time("preview", () => deps.extractor.extractPreview(reader));
+    if (!preview) throw new PermanentError("UNSUPPORTED_FORMAT", `${err.message}; and the file embeds no preview image`, { cause: err });
+    log.info({ previewBytes: preview.length }, "rendering from the embedded preview");
+    const rendered = await timer.time("render", () => renderRenditions(preview, event.key, tenant.renditions, options));
+    // The preview's size is not the image's: leave the dimensions to exiftool's reading of the file.
+    return { outputs: rendered.outputs };
+  } finally {
+    await download.cleanup();
+  }
+}

@@ -1,0 +1,145 @@
+/**
+ * The tenant's metadata table: one item per source object key, moved through its lifecycle with
+ * conditional writes on the event's sequencer.
+ *
+ *   claim     -> status "processing", sequencer = event's, lease until now + lease. Allowed when the
+ *                key is new, when our event is newer than the item and nobody holds a live lease, or
+ *                when our own event's earlier attempt died (lease expired) or gave up retrying.
+ *   complete  -> "done" | fail -> "failed" | tombstone -> "deleted" (with TTL), each only while the
+ *                item still carries our sequencer, so an older event can never overwrite newer state.
+ *
+ * A newer event that finds a live lease waits (KeyBusyError, retried through the queue), so events
+ * of one key are processed one at a time and the newest one always runs last.
+ */
+import { ConditionalCheckFailedException } from "@aws-sdk/client-dynamodb";
+import { GetCommand, PutCommand, UpdateCommand, type DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
+import { KeyBusyError } from "./errors";
+
+export const PARTITION_KEY = "objectKey";
+
+export type ItemStatus = "processing" | "done" | "failed" | "deleted";
+
+export interface RenditionRecord {
+  name: string;
+  key: string;
+  width: number;
+  height: number;
+  bytes: number;
+  format: string;
+}
+
+export interface ObjectItem {
+  objectKey: string;
+  status: ItemStatus;
+  sequencer: string;
+  updatedAt: string;
+  leaseUntil?: number;
+  eventName?: string;
+  size?: number;
+  etag?: string;
+  versionId?: string;
+  contentType?: string;
+  width?: number;
+  height?: number;
+  format?: string;
+  mimeType?: string;
+  orientation?: number;
+  capturedAt?: string;
+  camera?: string;
+  gps?: { latitude: number; longitude: number; altitude?: number };
+  renditions?: RenditionRecord[];
+  renditionsSkipped?: string;
+  sidecarKey?: string;
+  metadataMethod?: string;
+  metadataBytesRead?: number;
+  metadataRequests?: number;
+  durationsMs?: Record<string, number>;
+  error?: { code: string; message: string; retryable?: boolean; attempts?: number };
+  expiresAt?: number;
+}
+
+export type ClaimResult =
+  | { outcome: "claimed"; previous?: ObjectItem }
+  | { outcome: "stale"; current: ObjectItem }
+  | { outcome: "duplicate"; current: ObjectItem };
+
+export class MetadataStore {
+  constructor(
+    private readonly doc: DynamoDBDocumentClient,
+    readonly tableName: string,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  async get(objectKey: string): Promise<ObjectItem | undefined> {
+    const result = await this.doc.send(new GetCommand({ TableName: this.tableName, Key: { [PARTITION_KEY]: objectKey }, ConsistentRead: true }));
+    return result.Item as ObjectItem | undefined;
+  }
+
+  async claim(objectKey: string, sequencer: string, leaseMs: number, eventName: string): Promise<ClaimResult> {
+    const now = this.now();
+    try {
+      const result = await this.doc.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: { [PARTITION_KEY]: objectKey },
+          UpdateExpression: "SET #status = :processing, #sequencer = :seq, #lease = :lease, #updatedAt = :updatedAt, #eventName = :eventName",
+          ConditionExpression: [
+            `attribute_not_exists(#pk)`,
+            `(#sequencer < :seq AND (#status <> :processing OR #lease < :now))`,
+            `(#sequencer = :seq AND #status = :processing AND #lease < :now)`,
+            `(#sequencer = :seq AND #status = :failed AND #error.#retryable = :true)`,
+          ].join(" OR "),
+          ExpressionAttributeNames: {
+            "#pk": PARTITION_KEY,
+            "#status": "status",
+            "#sequencer": "sequencer",
+            "#lease": "leaseUntil",
+            "#updatedAt": "updatedAt",
+            "#eventName": "eventName",
+            "#error": "error",
+            "#retryable": "retryable",
+          },
+          ExpressionAttributeValues: {
+            ":processing": "processing",
+            ":failed": "failed",
+            ":true": true,
+            ":seq": sequencer,
+            ":lease": now + leaseMs,
+            ":now": now,
+            ":updatedAt": new Date(now).toISOString(),
+            ":eventName": eventName,
+          },
+          ReturnValues: "ALL_OLD",
+        }),
+      );
+      const previous = result.Attributes as ObjectItem | undefined;
+      return { outcome: "claimed", previous: previous?.status ? previous : undefined };
+    } catch (err) {
+      if (!(err instanceof ConditionalCheckFailedException) && (err as Error).name !== "ConditionalCheckFailedException") throw err;
+    }
+    const current = await this.get(objectKey);
+    if (!current) throw new KeyBusyError(objectKey); // deleted between the two calls: try again later
+    if (current.sequencer > sequencer) return { outcome: "stale", current };
+    if (current.sequencer === sequencer && current.status !== "processing") return { outcome: "duplicate", current };
+    throw new KeyBusyError(objectKey);
+  }
+
+  /** Writes the final item; false when a newer event has taken the key over meanwhile. */
+  async finish(item: Omit<ObjectItem, "updatedAt">): Promise<boolean> {
+    try {
+      await this.doc.send(
+        new PutCommand({
+          TableName: this.tableName,
+          Item: { ...item, updatedAt: new Date(this.now()).toISOString() },
+          ConditionExpression: "#sequencer = :seq AND #status = :processing",
+          ExpressionAttributeNames: { "#sequencer": "sequencer", "#status": "status" },
+          ExpressionAttributeValues: { ":seq": item.sequencer, ":processing": "processing" },
+        }),
+      );
+      return true;
+    } catch (err) {
+      if (err instanceof ConditionalCheckFailedException || (err as Error).name === "ConditionalCheckFailedException") return false;
+      throw err;
+    }
+  }
+}

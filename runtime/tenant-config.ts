@@ -1,0 +1,181 @@
+/**
+ * The tenant configuration schema: the one contract shared by the Pulumi program (which validates
+ * `Pulumi.<stack>.yaml`), the Lambda runtime (which receives its tenant's settings as JSON in
+ * `TENANT_CONFIG`) and the local platform. Parse once, at the edge, into plain typed objects.
+ */
+import { z } from "zod";
+
+/** S3 bucket names derived from a tenant name must stay valid, so tenant names are a strict subset. */
+const TENANT_NAME = /^[a-z0-9](?:[a-z0-9-]{0,30}[a-z0-9])?$/;
+const RENDITION_NAME = /^[a-z0-9][a-z0-9_-]{0,62}$/;
+
+export const RENDITION_FORMATS = ["jpeg", "webp", "avif", "png"] as const;
+export const RENDITION_FITS = ["cover", "contain", "fill", "inside", "outside"] as const;
+export type RenditionFormat = (typeof RENDITION_FORMATS)[number];
+
+const positiveInt = (max: number) => z.number().int().positive().max(max);
+
+export const renditionSchema = z
+  .object({
+    name: z.string().regex(RENDITION_NAME, "must be lower-case letters, digits, '-' or '_' (max 63)"),
+    width: positiveInt(16384).optional(),
+    height: positiveInt(16384).optional(),
+    fit: z.enum(RENDITION_FITS).default("inside"),
+    format: z.enum(RENDITION_FORMATS).default("webp"),
+    quality: z.number().int().min(1).max(100).default(80),
+  })
+  .strict()
+  .refine((r) => r.width !== undefined || r.height !== undefined, {
+    message: "needs a width, a height or both",
+  });
+export type Rendition = z.infer<typeof renditionSchema>;
+
+export const DEFAULT_RENDITIONS: readonly Rendition[] = [
+  { name: "thumb", width: 256, height: 256, fit: "cover", format: "webp", quality: 75 },
+  { name: "preview", width: 1024, height: 1024, fit: "inside", format: "jpeg", quality: 82 },
+];
+
+/** S3 bucket naming rules (general purpose buckets), checked here so a bad name fails at config time. */
+export function bucketNameProblem(name: string): string | undefined {
+  if (name.length < 3 || name.length > 63) return "must be 3 to 63 characters long";
+  if (!/^[a-z0-9][a-z0-9.-]*[a-z0-9]$/.test(name)) {
+    return "may hold only lower-case letters, digits, '.' and '-', and must start and end with a letter or digit";
+  }
+  if (name.includes("..")) return "must not contain two adjacent periods";
+  if (/^\d+\.\d+\.\d+\.\d+$/.test(name)) return "must not be formatted as an IP address";
+  if (/^(xn--|sthree-|amzn-s3-demo-)/.test(name)) return "must not start with a reserved prefix";
+  if (/(-s3alias|--ol-s3|--x-s3|--table-s3|\.mrap)$/.test(name)) return "must not end with a reserved suffix";
+  return undefined;
+}
+
+const bucketName = z.string().superRefine((name, ctx) => {
+  const problem = bucketNameProblem(name);
+  if (problem) ctx.addIssue({ code: "custom", message: `invalid S3 bucket name "${name}": ${problem}` });
+});
+
+export const tenantSchema = z
+  .object({
+    name: z.string().regex(TENANT_NAME, "must be 1-32 lower-case letters, digits or '-', not starting or ending with '-'"),
+    renditions: z
+      .array(renditionSchema)
+      .max(10)
+      .default(() => DEFAULT_RENDITIONS.map((r) => ({ ...r })))
+      .superRefine((renditions, ctx) => {
+        const seen = new Set<string>();
+        renditions.forEach((r, i) => {
+          if (seen.has(r.name)) ctx.addIssue({ code: "custom", path: [i, "name"], message: `duplicate rendition name "${r.name}"` });
+          seen.add(r.name);
+        });
+      }),
+    metadata: z
+      .object({
+        /** Keep GPS coordinates in the table item (the sidecar always has the full exiftool output). */
+        keepGps: z.boolean().default(false),
+        /**
+         * Renditions never carry EXIF/XMP (so never GPS); "icc" embeds the sRGB profile the renditions
+         * were converted to, "none" strips everything.
+         */
+        renditionProfile: z.enum(["none", "icc"]).default("none"),
+      })
+      .strict()
+      .prefault({}),
+    limits: z
+      .object({
+        maxObjectBytes: positiveInt(5 * 1024 ** 4).default(500 * 1024 * 1024),
+        /** sharp's decompression-bomb guard; never disabled (0 would turn it off, so it is not allowed). */
+        maxInputPixels: positiveInt(2 ** 32).default(268_402_689),
+      })
+      .strict()
+      .prefault({}),
+    function: z
+      .object({
+        memoryMb: z.number().int().min(256).max(10240).default(1024),
+        timeoutSeconds: z.number().int().min(10).max(900).default(120),
+        /** SQS event source mapping's maximum concurrency (2..1000). */
+        maxConcurrency: z.number().int().min(2).max(1000).default(10),
+        batchSize: z.number().int().min(1).max(10).default(5),
+        architecture: z.enum(["arm64", "x86_64"]).default("arm64"),
+        logRetentionDays: z.number().int().positive().default(30),
+      })
+      .strict()
+      .prefault({}),
+    queue: z
+      .object({
+        maxReceiveCount: z.number().int().min(1).max(1000).default(5),
+        dlqRetentionDays: z.number().int().min(1).max(14).default(14),
+      })
+      .strict()
+      .prefault({}),
+    storage: z
+      .object({
+        sourceBucketName: bucketName.optional(),
+        proxyBucketName: bucketName.optional(),
+        /** Days after which renditions expire from the proxy bucket; unset keeps them. */
+        proxyExpirationDays: z.number().int().positive().optional(),
+        tombstoneTtlDays: z.number().int().positive().default(30),
+        cacheControl: z.string().min(1).default("public, max-age=86400"),
+      })
+      .strict()
+      .prefault({}),
+  })
+  .strict();
+
+export type TenantConfig = z.infer<typeof tenantSchema>;
+export type TenantInput = z.input<typeof tenantSchema>;
+
+export class TenantConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`invalid tenant configuration:\n  - ${problems.join("\n  - ")}`);
+    this.name = "TenantConfigError";
+  }
+}
+
+function formatPath(path: readonly PropertyKey[]): string {
+  return path.reduce<string>((out, part) => (typeof part === "number" ? `${out}[${part}]` : out ? `${out}.${String(part)}` : String(part)), "");
+}
+
+function tenantLabel(raw: unknown, index: number): string {
+  const name = (raw as { name?: unknown } | undefined)?.name;
+  return typeof name === "string" && name ? `tenant "${name}"` : `tenant #${index + 1}`;
+}
+
+/** Validates one tenant; errors name the tenant and the field. */
+export function parseTenant(raw: unknown, index = 0): TenantConfig {
+  const result = tenantSchema.safeParse(raw);
+  if (result.success) return result.data;
+  const label = tenantLabel(raw, index);
+  throw new TenantConfigError(result.error.issues.map((issue) => `${label}: ${formatPath(issue.path) || "(tenant)"}: ${issue.message}`));
+}
+
+/** Validates the whole tenant list of a stack: every tenant, then uniqueness of names and buckets. */
+export function parseTenants(raw: unknown): TenantConfig[] {
+  if (!Array.isArray(raw) || raw.length === 0) {
+    throw new TenantConfigError(["tenants: must be a non-empty list of tenants (config key tenant-image-platform:tenants)"]);
+  }
+  const problems: string[] = [];
+  const tenants: TenantConfig[] = [];
+  raw.forEach((entry, i) => {
+    try {
+      tenants.push(parseTenant(entry, i));
+    } catch (err) {
+      if (err instanceof TenantConfigError) problems.push(...err.problems);
+      else throw err;
+    }
+  });
+  const names = new Map<string, number>();
+  const buckets = new Map<string, string>();
+  for (const tenant of tenants) {
+    names.set(tenant.name, (names.get(tenant.name) ?? 0) + 1);
+    for (const bucket of [tenant.storage.sourceBucketName, tenant.storage.proxyBucketName]) {
+      if (!bucket) continue;
+      const owner = buckets.get(bucket);
+      if (owner) problems.push(`tenant "${tenant.name}": storage: bucket "${bucket}" is already used by tenant "${owner}"`);
+      buckets.set(bucket, tenant.name);
+    }
+  }
+  for (const [name, count] of names) {
+    if (count > 1) problems.push(`tenant "${name}": name: duplicate tenant name (listed ${count} times)`);
+  }
+  if (problems.length) throw new TenantConfigError(problems);
+  return tenants;
+}

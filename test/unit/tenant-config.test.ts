@@ -1,0 +1,64 @@
+import { describe, expect, it } from "vitest";
+import { DEFAULT_RENDITIONS, parseTenants, TenantConfigError } from "../../runtime/tenant-config";
+
+function problemsOf(raw: unknown): string[] {
+  try {
+    parseTenants(raw);
+  } catch (err) {
+    if (err instanceof TenantConfigError) return err.problems;
+    throw err;
+  }
+  throw new Error("expected the config to be rejected");
+}
+
+describe("tenant config", () => {
+  it("makes a one-line tenant useful with defaults", () => {
+    const [acme] = parseTenants([{ name: "acme" }]);
+    expect(acme!.renditions).toEqual(DEFAULT_RENDITIONS);
+    expect(acme!.metadata).toEqual({ keepGps: false, renditionProfile: "none" });
+    expect(acme!.limits.maxInputPixels).toBe(268_402_689);
+    expect(acme!.function.architecture).toBe("arm64");
+    expect(acme!.queue.maxReceiveCount).toBe(5);
+  });
+
+  it("keeps explicit settings and fills the rest", () => {
+    const [t] = parseTenants([{ name: "globex", renditions: [{ name: "thumb", width: 128, format: "avif" }], function: { memoryMb: 2048 } }]);
+    expect(t!.renditions).toEqual([{ name: "thumb", width: 128, fit: "inside", format: "avif", quality: 80 }]);
+    expect(t!.function.memoryMb).toBe(2048);
+    expect(t!.function.timeoutSeconds).toBe(120);
+  });
+
+  it("names the tenant and the field for each problem", () => {
+    const problems = problemsOf([
+      { name: "acme", renditions: [{ name: "thumb", width: -5, format: "gif" }] },
+      { name: "Bad_Name" },
+      { name: "ok", limits: { maxObjectBytes: -1 } },
+    ]);
+    expect(problems).toContainEqual(expect.stringMatching(/^tenant "acme": renditions\[0\]\.width: /));
+    expect(problems).toContainEqual(expect.stringMatching(/^tenant "acme": renditions\[0\]\.format: .*jpeg/));
+    expect(problems).toContainEqual(expect.stringMatching(/^tenant "Bad_Name": name: /));
+    expect(problems).toContainEqual(expect.stringMatching(/^tenant "ok": limits\.maxObjectBytes: /));
+  });
+
+  it("rejects duplicate tenants, duplicate renditions and unknown fields", () => {
+    expect(problemsOf([{ name: "acme" }, { name: "acme" }])).toContainEqual(expect.stringContaining('tenant "acme": name: duplicate tenant name'));
+    expect(problemsOf([{ name: "a1", renditions: [{ name: "x", width: 10 }, { name: "x", width: 20 }] }])).toContainEqual(
+      expect.stringContaining('renditions[1].name: duplicate rendition name "x"'),
+    );
+    expect(problemsOf([{ name: "a1", colour: "blue" }])[0]).toMatch(/tenant "a1".*colour/);
+    expect(problemsOf([{ name: "a1", renditions: [{ name: "x" }] }])[0]).toMatch(/renditions\[0\].*width, a height or both/);
+  });
+
+  it("validates explicit bucket names against S3's rules and across tenants", () => {
+    expect(problemsOf([{ name: "a1", storage: { sourceBucketName: "Has_Upper" } }])[0]).toMatch(/tenant "a1": storage\.sourceBucketName: invalid S3 bucket name/);
+    expect(problemsOf([{ name: "a1", storage: { proxyBucketName: "192.168.1.1" } }])[0]).toMatch(/IP address/);
+    expect(problemsOf([{ name: "a1", storage: { sourceBucketName: "shared-bucket" } }, { name: "b2", storage: { proxyBucketName: "shared-bucket" } }])).toContainEqual(
+      expect.stringContaining('tenant "b2": storage: bucket "shared-bucket" is already used by tenant "a1"'),
+    );
+  });
+
+  it("refuses an empty or missing tenant list", () => {
+    expect(problemsOf([])[0]).toMatch(/non-empty list/);
+    expect(problemsOf(undefined)[0]).toMatch(/non-empty list/);
+  });
+});

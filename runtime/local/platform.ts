@@ -42,8 +42,10 @@ export interface LocalPlatformOptions {
   /** Handler log level; the local platform prints its own line per outcome. */
   logLevel?: string;
   onOutcome?: (outcome: Outcome) => void;
-  /** Overrides the exiftool helper's request timeout (tests of hung exiftool). */
+  /** Extra environment for the handlers (e.g. exiftool paths or timeouts). */
   extraEnv?: Record<string, string>;
+  /** Publish S3 notifications for source-bucket changes (default true; tests that deliver their own turn it off). */
+  notifications?: boolean;
 }
 
 export interface LocalPlatform {
@@ -206,7 +208,8 @@ export async function startLocalPlatform(options: LocalPlatformOptions): Promise
     await emulators.stop();
     throw err;
   }
-  const notifications = publishNotifications({ emulators, clients, tenants }, log);
+  const notifications =
+    options.notifications === false ? { restore: () => undefined, pending: () => 0 } : publishNotifications({ emulators, clients, tenants }, log);
   pollers.forEach((p) => p.start());
   return {
     emulators,

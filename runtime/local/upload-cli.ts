@@ -5,12 +5,27 @@
  */
 import { readFileSync } from "node:fs";
 import path from "node:path";
-import { PutObjectCommand } from "@aws-sdk/client-s3";
 import { GetCommand } from "@aws-sdk/lib-dynamodb";
 import { localClients } from "./platform";
+import { uploadObject } from "./upload";
 import { PARTITION_KEY, type ObjectItem } from "../store";
 
 const ROOT = path.resolve(__dirname, "../..");
+
+const CONTENT_TYPES: Record<string, string> = {
+  ".jpg": "image/jpeg",
+  ".jpeg": "image/jpeg",
+  ".png": "image/png",
+  ".webp": "image/webp",
+  ".avif": "image/avif",
+  ".gif": "image/gif",
+  ".tif": "image/tiff",
+  ".tiff": "image/tiff",
+  ".heic": "image/heic",
+  ".pdf": "application/pdf",
+  ".mp4": "video/mp4",
+};
+const contentTypeOf = (file: string) => CONTENT_TYPES[path.extname(file).toLowerCase()];
 
 interface Endpoints {
   s3: string;
@@ -40,9 +55,9 @@ async function main(): Promise<void> {
   const uploads = await Promise.all(
     files.map(async (file) => {
       const key = `${prefix}${path.basename(file)}`;
-      const put = await clients.s3.send(new PutObjectCommand({ Bucket: tenant.sourceBucket, Key: key, Body: readFileSync(file) }));
+      const eTag = await uploadObject(clients.s3, tenant.sourceBucket, key, readFileSync(file), contentTypeOf(file));
       console.log(`uploaded s3://${tenant.sourceBucket}/${key}`);
-      return { key, eTag: (put.ETag ?? "").replace(/"/g, "") };
+      return { key, eTag };
     }),
   );
   const deadline = Date.now() + 120_000;

@@ -25,13 +25,17 @@ export async function streamTags(
   proc.stdin.on("error", () => undefined); // EPIPE once exiftool has what it needs
   let exited = false;
   const inFlight = new AbortController();
-  const exit = new Promise<number | null>((resolve, reject) => {
-    proc.once("error", reject);
-    proc.once("close", (code) => {
+  // 'exit' (not 'close'): the pump must stop as soon as exiftool is gone, before its pipes drain.
+  const exitSeen = new Promise<void>((resolve) =>
+    proc.once("exit", () => {
       exited = true;
       inFlight.abort();
-      resolve(code);
-    });
+      resolve();
+    }),
+  );
+  const exit = new Promise<number | null>((resolve, reject) => {
+    proc.once("error", reject);
+    proc.once("close", (code) => resolve(code));
   });
   const timer = setTimeout(() => proc.kill("SIGKILL"), timeoutMs);
   const pump = (async () => {
@@ -40,9 +44,10 @@ export async function streamTags(
     while (!exited && offset < reader.size) {
       const data = await reader.read(offset, chunk, inFlight.signal);
       offset += data.length;
-      if (exited) break;
-      const flushed = proc.stdin.write(data);
-      if (!flushed) await new Promise<void>((resolve) => proc.stdin.once("drain", resolve).once("close", resolve));
+      if (exited || proc.stdin.destroyed) break;
+      if (!proc.stdin.write(data)) {
+        await Promise.race([new Promise((resolve) => proc.stdin.once("drain", resolve)), exitSeen]);
+      }
       chunk = Math.min(chunk * 2, MAX_CHUNK);
     }
     proc.stdin.end();

@@ -1,0 +1,15 @@
+import { PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
+import { Upload } from "@aws-sdk/lib-storage";
+
+const MULTIPART_ABOVE = 8 * 1024 * 1024;
+
+/** Uploads like `aws s3 cp`: one PUT for small bodies, multipart above 8 MiB. Returns the ETag. */
+export async function uploadObject(s3: S3Client, bucket: string, key: string, body: Buffer, contentType?: string): Promise<string> {
+  if (body.length <= MULTIPART_ABOVE) {
+    const put = await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body, ContentType: contentType }));
+    return (put.ETag ?? "").replace(/"/g, "");
+  }
+  const upload = new Upload({ client: s3, params: { Bucket: bucket, Key: key, Body: body, ContentType: contentType }, partSize: MULTIPART_ABOVE, queueSize: 2 });
+  const result = await upload.done();
+  return (result.ETag ?? "").replace(/"/g, "");
+}

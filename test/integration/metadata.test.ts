@@ -1,0 +1,94 @@
+/** The metadata extractor with real perl + exiftool, over an in-memory byte source. */
+import { writeFileSync, mkdtempSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { resolveExiftoolPaths } from "../../runtime/metadata/exiftool-paths";
+import { MetadataExtractor } from "../../runtime/metadata/extractor";
+import { RangeReader, type ByteSource } from "../../runtime/metadata/range-reader";
+import { streamTags } from "../../runtime/metadata/stream-fallback";
+import { bigTiff, jpegWithExif, pdf, png, webp } from "../support/images";
+
+const memory = (data: Buffer): ByteSource => ({ size: data.length, fetch: async (start, end) => data.subarray(start, end + 1) });
+const paths = resolveExiftoolPaths({ PATH: process.env.PATH });
+const extractor = new MetadataExtractor(paths, { requestTimeoutMs: 20_000 });
+
+afterAll(() => extractor.close());
+
+describe("ranged extraction", () => {
+  it.each([
+    ["JPEG", () => jpegWithExif({ width: 2400, height: 1600, dateTimeOriginal: "2023:01:02 03:04:05" }), "image/jpeg"],
+    ["PNG", () => png(1200, 900), "image/png"],
+    ["WebP", () => webp(1200, 900), "image/webp"],
+    ["PDF", async () => pdf(), "application/pdf"],
+  ])("reads %s", async (_name, make, mime) => {
+    const data = await make();
+    const reader = new RangeReader(memory(data));
+    const result = await extractor.extract(reader, "object");
+    expect(result.method).toBe("ranged");
+    expect(result.tags.MIMEType).toBe(mime);
+    expect(result.raw).not.toHaveProperty("FileName");
+    expect(reader.stats.requests).toBeGreaterThan(0);
+  });
+
+  it("parses dates and GPS through exiftool-vendored", async () => {
+    const data = await jpegWithExif({ gps: { latitude: 48.8584, longitude: -2.2945 }, dateTimeOriginal: "2023:01:02 03:04:05" });
+    const { tags } = await extractor.extract(new RangeReader(memory(data)), "object");
+    expect(tags.GPSLatitude).toBeCloseTo(48.8584, 3);
+    expect(tags.GPSLongitude).toBeCloseTo(-2.2945, 3);
+    expect(tags.DateTimeOriginal?.toString()).toMatch(/^2023-01-02T03:04:05/);
+  });
+
+  it("touches a couple of blocks of a 60 MB TIFF whose directory sits after the pixels", async () => {
+    const data = await bigTiff(5000, 4000);
+    const reader = new RangeReader(memory(data));
+    const { tags } = await extractor.extract(reader, "object");
+    expect(tags.ImageWidth).toBe(5000);
+    expect(reader.stats.requests).toBeLessThanOrEqual(3);
+    expect(reader.stats.bytesFetched).toBeLessThanOrEqual(3 * 65536);
+  });
+});
+
+describe("the helper process", () => {
+  it("stays alive between objects and is restarted after it dies", async () => {
+    const data = await jpegWithExif();
+    await extractor.extract(new RangeReader(memory(data)), "a");
+    const pid = extractor.helper.pid;
+    const starts = extractor.helper.starts;
+    await extractor.extract(new RangeReader(memory(data)), "b");
+    expect(extractor.helper.pid).toBe(pid);
+    process.kill(pid!, "SIGKILL");
+    await new Promise((r) => setTimeout(r, 100));
+    const result = await extractor.extract(new RangeReader(memory(data)), "c");
+    expect(result.tags.MIMEType).toBe("image/jpeg");
+    expect(extractor.helper.starts).toBe(starts + 1);
+  });
+
+  it("is killed when it hangs, and the object is read by the streaming fallback", async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), "hang-"));
+    const hanging = path.join(dir, "hang.pl");
+    writeFileSync(hanging, "sleep 3600;\n");
+    const stuck = new MetadataExtractor({ ...paths, helper: hanging }, { requestTimeoutMs: 500 });
+    try {
+      const data = await jpegWithExif();
+      const started = Date.now();
+      const result = await stuck.extract(new RangeReader(memory(data)), "object");
+      expect(result.method).toBe("stream");
+      expect(result.tags.Make).toBe("Acme");
+      expect(Date.now() - started).toBeLessThan(10_000);
+    } finally {
+      await stuck.close();
+    }
+  });
+});
+
+describe("the streaming fallback", () => {
+  it("stops reading once exiftool has what it needs", async () => {
+    const data = await jpegWithExif({ width: 2000, height: 1500, photoLike: true });
+    expect(data.length).toBeGreaterThan(1024 * 1024);
+    const reader = new RangeReader(memory(data));
+    const { json } = await streamTags(paths, reader, ["-json", "-fast"]);
+    expect(JSON.parse(json)[0].ImageWidth).toBe(2000);
+    expect(reader.stats.bytesFetched).toBeLessThan(data.length / 4);
+  });
+});

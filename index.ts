@@ -1,10 +1,63 @@
 /**
- * The Pulumi program: one ExifTool layer per stack, one TenantPipeline per tenant in
- * `Pulumi.<stack>.yaml` (config key `tenant-image-platform:tenants`).
+ * The Pulumi program: one ExifTool layer per architecture in use, one TenantPipeline per tenant in
+ * `Pulumi.<stack>.yaml` (config key `tenant-image-platform:tenants`), and per-tenant outputs.
  */
 import * as pulumi from "@pulumi/pulumi";
+import { ExiftoolLayer } from "./components/exiftool-layer";
+import { buildFunctionArchive, type FunctionArchive, type LambdaArchitecture } from "./components/function-code";
+import { parseStackSettings } from "./components/stack-settings";
+import { TenantPipeline } from "./components/tenant-pipeline";
+import { tenantResourceNames } from "./runtime/naming";
 import { parseTenants } from "./runtime/tenant-config";
 
 const config = new pulumi.Config();
+const stack = pulumi.getStack();
 // Validated once, with the same schema the Lambda and the local platform use.
-export const tenants = parseTenants(config.requireObject<unknown>("tenants")).map((t) => t.name);
+const tenants = parseTenants(config.requireObject<unknown>("tenants"));
+const settings = parseStackSettings((key) => {
+  const raw = config.get(key);
+  if (raw === undefined) return undefined;
+  try {
+    return JSON.parse(raw) as unknown; // booleans and numbers
+  } catch {
+    return raw; // plain strings (paths, ARNs)
+  }
+});
+
+const architectures = [...new Set(tenants.map((t) => t.function.architecture))].sort() as LambdaArchitecture[];
+const layers = new Map<LambdaArchitecture, ExiftoolLayer>();
+for (const architecture of architectures) {
+  // The default architecture's layer keeps the plain name; only a second one gets a suffix.
+  const name = architecture === "arm64" ? `${settings.namePrefix}-${stack}-exiftool` : `${settings.namePrefix}-${stack}-exiftool-${architecture}`;
+  layers.set(architecture, new ExiftoolLayer(name, { architecture, zipPath: architectures.length === 1 ? settings.layerZip : undefined }));
+}
+
+const archives = new Map<LambdaArchitecture, Promise<FunctionArchive>>(architectures.map((a) => [a, buildFunctionArchive(a)]));
+
+export const tenantOutputs = Object.fromEntries(
+  tenants.map((tenant) => {
+    const names = tenantResourceNames(stack, tenant, settings.namePrefix);
+    const architecture = tenant.function.architecture;
+    const pipeline = new TenantPipeline(names.base, {
+      tenant,
+      code: archives.get(architecture)!,
+      layerArn: layers.get(architecture)!.arn,
+      protectData: settings.protectData,
+      sourceVersioning: settings.sourceVersioning,
+      alarmTopicArn: settings.alarmTopicArn,
+      queueAgeAlarmSeconds: settings.queueAgeAlarmSeconds,
+    });
+    return [
+      tenant.name,
+      {
+        sourceBucket: pipeline.sourceBucketName,
+        proxyBucket: pipeline.proxyBucketName,
+        table: pipeline.tableName,
+        function: pipeline.functionName,
+        queueUrl: pipeline.queueUrl,
+        deadLetterQueueUrl: pipeline.deadLetterQueueUrl,
+      },
+    ];
+  }),
+);
+export const exiftoolLayers = Object.fromEntries([...layers].map(([arch, layer]) => [arch, layer.arn]));

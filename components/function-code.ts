@@ -1,0 +1,117 @@
+/**
+ * The processing function's archive, built at program time: runtime/handler.ts bundled by esbuild
+ * into index.js (handler "index.handler"), plus sharp with its native files for the function's
+ * architecture, installed the way sharp documents for Lambda (npm --os/--cpu/--libc in a separate
+ * folder) and left external to the bundle. Zipped reproducibly and checked against Lambda's limits.
+ */
+import { execFileSync } from "node:child_process";
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import { buildSync } from "esbuild";
+import { createHash } from "node:crypto";
+import { listFiles, zipDirectory, zipSha256, type ZipSummary } from "../layer/deterministic-zip";
+
+export type LambdaArchitecture = "arm64" | "x86_64";
+
+export const HANDLER = "index.handler";
+/** Lambda: 50 MB for a zip uploaded directly, 250 MB unzipped for the function and its layers together. */
+export const LAMBDA_ZIPPED_LIMIT = 50 * 1024 * 1024;
+export const LAMBDA_UNZIPPED_LIMIT = 250 * 1024 * 1024;
+
+const ROOT = path.resolve(__dirname, "..");
+const NPM_CPU: Record<LambdaArchitecture, string> = { arm64: "arm64", x86_64: "x64" };
+
+export interface FunctionArchive extends ZipSummary {
+  architecture: LambdaArchitecture;
+  handler: string;
+}
+
+/** The sharp the project locked (its package.json is not exported, so find it from the entry point). */
+function lockedSharpVersion(): string {
+  const manifest = path.join(path.dirname(require.resolve("sharp")), "..", "package.json");
+  return (JSON.parse(readFileSync(manifest, "utf8")) as { version: string }).version;
+}
+
+/** sharp for linux/glibc on the target CPU, cached per version and architecture. */
+function stageSharp(architecture: LambdaArchitecture, cacheDir: string): string {
+  const version = lockedSharpVersion();
+  const dir = path.join(cacheDir, `sharp-${version}-linux-${NPM_CPU[architecture]}`);
+  const marker = path.join(dir, "node_modules", "sharp", "package.json");
+  if (existsSync(marker)) return dir;
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(path.join(dir, "package.json"), JSON.stringify({ name: "sharp-stage", version: "1.0.0", private: true }));
+  execFileSync(
+    "npm",
+    ["install", "--no-audit", "--no-fund", "--no-package-lock", "--os=linux", `--cpu=${NPM_CPU[architecture]}`, "--libc=glibc", `sharp@${version}`],
+    { cwd: dir, stdio: "pipe" },
+  );
+  if (!existsSync(path.join(dir, "node_modules", "@img", `sharp-linux-${NPM_CPU[architecture]}`))) {
+    throw new Error(`installing sharp ${version} for linux-${NPM_CPU[architecture]} did not bring its native package`);
+  }
+  return dir;
+}
+
+function copyTree(from: string, to: string): void {
+  execFileSync("cp", ["-RL", from, to]);
+}
+
+/** What the archive is made of: runtime sources (not the local platform), the lockfile, the architecture. */
+function inputsHash(architecture: LambdaArchitecture): string {
+  const hash = createHash("sha256").update(architecture).update(readFileSync(path.join(ROOT, "package-lock.json")));
+  for (const rel of listFiles(path.join(ROOT, "runtime"))) {
+    if (rel.startsWith("local/")) continue;
+    hash.update(rel).update(readFileSync(path.join(ROOT, "runtime", rel)));
+  }
+  return hash.digest("hex");
+}
+
+export async function buildFunctionArchive(architecture: LambdaArchitecture = "arm64", outDir = path.join(ROOT, ".build")): Promise<FunctionArchive> {
+  const manifest = path.join(outDir, `function-${architecture}.json`);
+  const inputs = inputsHash(architecture);
+  if (existsSync(manifest)) {
+    const cached = JSON.parse(readFileSync(manifest, "utf8")) as FunctionArchive & { inputs: string };
+    if (cached.inputs === inputs && existsSync(cached.path) && zipSha256(cached.path) === cached.sha256) {
+      const { inputs: _, ...archive } = cached;
+      return archive;
+    }
+  }
+  const staging = path.join(outDir, `function-${architecture}`);
+  rmSync(staging, { recursive: true, force: true });
+  mkdirSync(path.join(staging, "node_modules"), { recursive: true });
+  const result = buildSync({
+    entryPoints: [path.join(ROOT, "runtime", "handler.ts")],
+    outfile: path.join(staging, "index.js"),
+    bundle: true,
+    platform: "node",
+    target: "node22",
+    format: "cjs",
+    minify: false,
+    sourcemap: false,
+    legalComments: "none",
+    // sharp ships native code per platform; exiftool-vendored.pl is replaced by the layer's /opt/bin.
+    external: ["sharp", "exiftool-vendored.pl", "exiftool-vendored.exe"],
+    logLevel: "silent",
+  });
+  if (result.errors.length) throw new Error(`bundling runtime/handler.ts failed: ${result.errors.map((e) => e.text).join("; ")}`);
+  const sharpDir = stageSharp(architecture, path.join(outDir, "cache"));
+  for (const name of ["sharp", "@img", "detect-libc", "semver"]) {
+    const from = path.join(sharpDir, "node_modules", name);
+    if (existsSync(from)) copyTree(from, path.join(staging, "node_modules", name));
+  }
+  const zip = await zipDirectory(staging, path.join(outDir, `function-${architecture}.zip`));
+  checkLambdaLimits(zip, `function archive (${architecture})`);
+  const archive: FunctionArchive = { ...zip, architecture, handler: HANDLER };
+  writeFileSync(manifest, JSON.stringify({ ...archive, inputs }, null, 2));
+  return archive;
+}
+
+export function checkLambdaLimits(zip: Pick<ZipSummary, "zippedBytes" | "unzippedBytes">, what: string, unzippedBudget = LAMBDA_UNZIPPED_LIMIT): void {
+  const mb = (n: number) => `${(n / 1024 / 1024).toFixed(1)} MB`;
+  if (zip.zippedBytes > LAMBDA_ZIPPED_LIMIT) {
+    throw new Error(`${what} is ${mb(zip.zippedBytes)} zipped, above Lambda's ${mb(LAMBDA_ZIPPED_LIMIT)} limit for a directly uploaded zip`);
+  }
+  if (zip.unzippedBytes > unzippedBudget) {
+    throw new Error(`${what} is ${mb(zip.unzippedBytes)} unzipped, above its ${mb(unzippedBudget)} share of Lambda's 250 MB limit`);
+  }
+}

@@ -1,0 +1,145 @@
+/**
+ * Runs index.ts under Pulumi's unit-test mocks (no CLI, no cloud) and records every resource with
+ * its inputs and options, and the stack's outputs.
+ */
+import { mkdtempSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { createRequire } from "node:module";
+import { vi } from "vitest";
+import { ZipFile } from "yazl";
+import { finished } from "node:stream/promises";
+import { createWriteStream } from "node:fs";
+
+export interface RecordedResource {
+  type: string;
+  name: string;
+  inputs: Record<string, any>;
+  retainOnDelete?: boolean;
+  protect?: boolean;
+  parentName?: string;
+}
+
+export interface DryRunResult {
+  resources: RecordedResource[];
+  outputs: Record<string, any>;
+  byType(type: string): RecordedResource[];
+  one(type: string, name: string): RecordedResource;
+}
+
+export const PROJECT = "tenant-image-platform";
+export const ACCOUNT = "123456789012";
+export const REGION = "eu-west-1";
+
+/** A stand-in layer zip: the layer's contents are proven by layer/'s own tests. */
+export async function fakeLayerZip(): Promise<string> {
+  const dir = mkdtempSync(path.join(os.tmpdir(), "layer-"));
+  const file = path.join(dir, "exiftool-layer.zip");
+  const zip = new ZipFile();
+  zip.addBuffer(Buffer.from("#!/bin/sh\n"), "bin/exiftool", { mtime: new Date(0), mode: 0o100755 });
+  zip.end();
+  const out = createWriteStream(file);
+  zip.outputStream.pipe(out);
+  await finished(out);
+  return file;
+}
+
+function physicalName(type: string, name: string, inputs: Record<string, any>): string {
+  if (type === "aws:s3/bucket:Bucket") return inputs.bucket ?? `${name}-abcdef1`;
+  if (type === "aws:lambda/function:Function") return inputs.name ?? name;
+  if (type === "aws:cloudwatch/logGroup:LogGroup") return inputs.name ?? name;
+  if (type === "aws:lambda/layerVersion:LayerVersion") return inputs.layerName ?? name;
+  return inputs.name ?? `${name}-abcdef1`;
+}
+
+function arnOf(type: string, physical: string): string {
+  switch (type) {
+    case "aws:s3/bucket:Bucket":
+      return `arn:aws:s3:::${physical}`;
+    case "aws:sqs/queue:Queue":
+      return `arn:aws:sqs:${REGION}:${ACCOUNT}:${physical}`;
+    case "aws:dynamodb/table:Table":
+      return `arn:aws:dynamodb:${REGION}:${ACCOUNT}:table/${physical}`;
+    case "aws:lambda/function:Function":
+      return `arn:aws:lambda:${REGION}:${ACCOUNT}:function:${physical}`;
+    case "aws:lambda/layerVersion:LayerVersion":
+      return `arn:aws:lambda:${REGION}:${ACCOUNT}:layer:${physical}:1`;
+    case "aws:cloudwatch/logGroup:LogGroup":
+      return `arn:aws:logs:${REGION}:${ACCOUNT}:log-group:${physical}`;
+    case "aws:iam/role:Role":
+      return `arn:aws:iam::${ACCOUNT}:role/${physical}`;
+    default:
+      return `arn:aws:mock:${REGION}:${ACCOUNT}:${physical}`;
+  }
+}
+
+async function resolveDeep(value: any, pulumi: typeof import("@pulumi/pulumi")): Promise<any> {
+  if (pulumi.Output.isInstance(value)) return resolveDeep(await new Promise((resolve) => value.apply(resolve)), pulumi);
+  if (Array.isArray(value)) return Promise.all(value.map((v) => resolveDeep(v, pulumi)));
+  if (value && typeof value === "object" && value.constructor === Object) {
+    return Object.fromEntries(await Promise.all(Object.entries(value).map(async ([k, v]) => [k, await resolveDeep(v, pulumi)])));
+  }
+  return value;
+}
+
+export async function dryRun(options: { stack: string; tenants: unknown; settings?: Record<string, unknown> }): Promise<DryRunResult> {
+  vi.resetModules();
+  const pulumi = await import("@pulumi/pulumi");
+  const resources: RecordedResource[] = [];
+  const optionsByName = new Map<string, { retainOnDelete?: boolean; protect?: boolean; parentName?: string }>();
+  await pulumi.runtime.setMocks(
+    {
+      newResource(args) {
+        const physical = physicalName(args.type, args.name, args.inputs);
+        const state: Record<string, any> = { ...args.inputs, arn: arnOf(args.type, physical), name: physical };
+        if (args.type === "aws:s3/bucket:Bucket") state.bucket = physical;
+        if (args.type === "aws:sqs/queue:Queue") state.url = `https://sqs.${REGION}.amazonaws.com/${ACCOUNT}/${physical}`;
+        resources.push({ type: args.type, name: args.name, inputs: args.inputs, ...optionsByName.get(args.name) });
+        return { id: `${physical}-id`, state };
+      },
+      call(args) {
+        if (args.token === "aws:index/getCallerIdentity:getCallerIdentity") return { accountId: ACCOUNT, arn: `arn:aws:iam::${ACCOUNT}:root`, userId: "mock" };
+        return args.inputs;
+      },
+    },
+    PROJECT,
+    options.stack,
+    false,
+  );
+  const config: Record<string, string> = { "aws:region": REGION, [`${PROJECT}:tenants`]: JSON.stringify(options.tenants) };
+  for (const [key, value] of Object.entries(options.settings ?? {})) config[`${PROJECT}:${key}`] = typeof value === "string" ? value : JSON.stringify(value);
+  pulumi.runtime.setAllConfig(config);
+  // Mocks see inputs, not options: record retainOnDelete/protect/parent where the SDK registers.
+  const sdkResource = createRequire(path.resolve("index.ts"))("@pulumi/pulumi/runtime/resource") as { registerResource: (...args: any[]) => unknown };
+  const register = (sdkResource as { __original?: (...args: any[]) => unknown }).__original ?? sdkResource.registerResource;
+  Object.assign(sdkResource, {
+    __original: register,
+    registerResource(res: unknown, parent: { __name?: string } | undefined, type: string, name: string, ...rest: any[]) {
+      const opts = rest[4] as { retainOnDelete?: boolean; protect?: boolean };
+      optionsByName.set(name, { retainOnDelete: opts?.retainOnDelete, protect: opts?.protect, parentName: parent?.__name });
+      return register(res, parent, type, name, ...rest);
+    },
+  });
+  const program = await import("../../index");
+  const outputs = await resolveDeep({ tenantOutputs: program.tenantOutputs, exiftoolLayers: program.exiftoolLayers }, pulumi);
+  // Let registrations that no output depends on (alarms, policies) finish.
+  let count = -1;
+  while (count !== resources.length) {
+    count = resources.length;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  return {
+    resources,
+    outputs,
+    byType: (type) => resources.filter((r) => r.type === type),
+    one(type, name) {
+      const found = resources.find((r) => r.type === type && r.name === name);
+      if (!found) throw new Error(`no ${type} named ${name}; have: ${resources.filter((r) => r.type === type).map((r) => r.name).join(", ")}`);
+      return found;
+    },
+  };
+}
+
+export function writeJson(file: string, value: unknown): void {
+  writeFileSync(file, JSON.stringify(value));
+}

@@ -1,0 +1,119 @@
+/**
+ * The Lambda archive as it will be deployed: arm64 by default, the handler at the path the function
+ * names, sharp's native package for the architecture, within Lambda's limits, reproducible. The x64
+ * build is unpacked and its bundled handler run against the emulators, outside this repository's
+ * node_modules, as Lambda would run it.
+ */
+import { execFileSync, spawn } from "node:child_process";
+import { mkdtempSync, openSync, readSync, closeSync, readdirSync, rmSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { buildFunctionArchive, HANDLER, LAMBDA_UNZIPPED_LIMIT, LAMBDA_ZIPPED_LIMIT } from "../../components/function-code";
+import { zipDirectory } from "../../layer/deterministic-zip";
+import { ENV } from "../../runtime/dependencies";
+import { resolveExiftoolPaths } from "../../runtime/metadata/exiftool-paths";
+import { LOCAL_CREDENTIALS, LOCAL_REGION } from "../../runtime/local/platform";
+import { jpegWithExif } from "../support/images";
+import { startTestPlatform } from "../support/platform";
+
+const ELF_MACHINE = { arm64: 0xb7, x86_64: 0x3e } as const;
+const tmp = mkdtempSync(path.join(os.tmpdir(), "archive-"));
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+
+function unzip(zip: string, into: string): string {
+  execFileSync("unzip", ["-q", "-o", zip, "-d", into]);
+  return into;
+}
+
+function elfMachine(file: string): number {
+  const fd = openSync(file, "r");
+  const header = Buffer.alloc(20);
+  readSync(fd, header, 0, 20, 0);
+  closeSync(fd);
+  expect(header.subarray(0, 4)).toEqual(Buffer.from([0x7f, 0x45, 0x4c, 0x46]));
+  return header.readUInt16LE(18);
+}
+
+describe.each(["arm64", "x86_64"] as const)("the %s archive", (architecture) => {
+  it("holds the handler at its named path and sharp's native package for the architecture, within limits", async () => {
+    const archive = await buildFunctionArchive(architecture);
+    expect(archive.handler).toBe(HANDLER);
+    expect(archive.zippedBytes).toBeLessThan(LAMBDA_ZIPPED_LIMIT);
+    expect(archive.unzippedBytes).toBeLessThan(LAMBDA_UNZIPPED_LIMIT / 4);
+    const dir = unzip(archive.path, path.join(tmp, architecture));
+    const [file, exported] = HANDLER.split(".");
+    expect(readdirSync(dir)).toContain(`${file}.js`);
+    const npmCpu = architecture === "arm64" ? "arm64" : "x64";
+    const nativeDir = path.join(dir, "node_modules", "@img", `sharp-linux-${npmCpu}`, "lib");
+    const native = readdirSync(nativeDir).filter((f) => f.endsWith(".node"));
+    expect(native).toHaveLength(1);
+    expect(elfMachine(path.join(nativeDir, native[0]!))).toBe(ELF_MACHINE[architecture]);
+    expect(readdirSync(path.join(dir, "node_modules", "@img"))).toContain(`sharp-libvips-linux-${npmCpu}`);
+    expect(readdirSync(path.join(dir, "node_modules", "@img")).some((d) => d.includes(architecture === "arm64" ? "x64" : "arm64"))).toBe(false);
+    expect(exported).toBe("handler");
+  });
+});
+
+it("zips the same tree to the same bytes", async () => {
+  const archive = await buildFunctionArchive("arm64");
+  const dir = unzip(archive.path, path.join(tmp, "again"));
+  const first = await zipDirectory(dir, path.join(tmp, "a.zip"));
+  const second = await zipDirectory(dir, path.join(tmp, "b.zip"));
+  expect(first.sha256).toBe(second.sha256);
+  expect(first.files).toBe(archive.files);
+});
+
+it("runs the bundled x64 handler, unpacked outside the repository, against the emulators", async () => {
+  const archive = await buildFunctionArchive("x86_64");
+  const dir = unzip(archive.path, path.join(tmp, "run"));
+  const t = await startTestPlatform([{ name: "bundle" }], { notifications: false });
+  try {
+    const tenant = t.platform.tenants.get("bundle")!;
+    const key = "bundled/photo one.jpg";
+    const eTag = await t.upload("bundle", key, await jpegWithExif({ width: 900, height: 600, orientation: 6 }));
+    const event = {
+      Records: [
+        {
+          messageId: "m-1",
+          eventSource: "aws:sqs",
+          attributes: { ApproximateReceiveCount: "1" },
+          body: JSON.stringify({ Records: [{ eventName: "ObjectCreated:Put", s3: { bucket: { name: tenant.sourceBucket }, object: { key: "bundled/photo+one.jpg", size: 1, eTag, sequencer: "0A" } } }] }),
+        },
+      ],
+    };
+    const exiftool = resolveExiftoolPaths({ PATH: process.env.PATH });
+    const script = `require(${JSON.stringify(path.join(dir, "index.js"))}).handler(${JSON.stringify(event)}, { awsRequestId: "r-1" }).then((r) => { process.stdout.write("RESULT " + JSON.stringify(r) + "\\n"); process.exit(0); }, (e) => { console.error(e); process.exit(1); });`;
+    const output = await new Promise<string>((resolve, reject) => {
+      const child = spawn(process.execPath, ["-e", script], {
+        cwd: dir,
+        env: {
+          PATH: process.env.PATH,
+          [ENV.tenantConfig]: JSON.stringify(tenant.config),
+          [ENV.sourceBucket]: tenant.sourceBucket,
+          [ENV.proxyBucket]: tenant.proxyBucket,
+          [ENV.tableName]: tenant.table,
+          [ENV.forcePathStyle]: "true",
+          AWS_ENDPOINT_URL_S3: t.platform.endpoints.s3,
+          AWS_ENDPOINT_URL_DYNAMODB: t.platform.endpoints.dynamodb,
+          AWS_REGION: LOCAL_REGION,
+          AWS_ACCESS_KEY_ID: LOCAL_CREDENTIALS.accessKeyId,
+          AWS_SECRET_ACCESS_KEY: LOCAL_CREDENTIALS.secretAccessKey,
+          // Stand-in for the layer's /opt/bin, which only exists inside Lambda.
+          EXIFTOOL_PATH: exiftool.exiftool,
+          EXIFTOOL_HELPER_PATH: exiftool.helper,
+        },
+      });
+      let out = "";
+      let err = "";
+      child.stdout.on("data", (d) => (out += d));
+      child.stderr.on("data", (d) => (err += d));
+      child.on("exit", (code) => (code === 0 ? resolve(out) : reject(new Error(`bundled handler exited ${code}: ${err}${out}`))));
+    });
+    expect(output).toContain('RESULT {"batchItemFailures":[]}');
+    expect(output).toMatch(/"msg":"object processed"/);
+    expect(await t.item("bundle", key)).toMatchObject({ status: "done", width: 600, height: 900, metadataMethod: "ranged" });
+  } finally {
+    await t.stop();
+  }
+});

@@ -1,0 +1,102 @@
+/**
+ * Tenant isolation, evaluated rather than eyeballed: each tenant role's policy documents from the
+ * dry run, judged by an IAM evaluator, against every tenant's resources.
+ */
+import { readFileSync } from "node:fs";
+import { beforeAll, describe, expect, it } from "vitest";
+import { parse } from "yaml";
+import { dryRun, fakeLayerZip, type DryRunResult } from "./dry-run";
+import { evaluate, statementsOf, type PolicyDocument } from "./iam-evaluator";
+
+const tenantsRaw = parse(readFileSync("Pulumi.dev.yaml", "utf8")).config["tenant-image-platform:tenants"] as { name: string }[];
+const names = tenantsRaw.map((t) => t.name);
+let run: DryRunResult;
+
+beforeAll(async () => {
+  run = await dryRun({ stack: "dev", tenants: tenantsRaw, settings: { layerZip: await fakeLayerZip() } });
+});
+
+const arns = (tenant: string) => ({
+  sourceBucket: `arn:aws:s3:::tip-dev-${tenant}-source-abcdef1`,
+  sourceObject: `arn:aws:s3:::tip-dev-${tenant}-source-abcdef1/photos/a.jpg`,
+  proxyBucket: `arn:aws:s3:::tip-dev-${tenant}-proxy-abcdef1`,
+  proxyObject: `arn:aws:s3:::tip-dev-${tenant}-proxy-abcdef1/thumb/photos/a.jpg.webp`,
+  table: `arn:aws:dynamodb:eu-west-1:123456789012:table/tip-dev-${tenant}-metadata-abcdef1`,
+  queue: `arn:aws:sqs:eu-west-1:123456789012:tip-dev-${tenant}-events-abcdef1`,
+  deadLetterQueue: `arn:aws:sqs:eu-west-1:123456789012:tip-dev-${tenant}-events-dlq-abcdef1`,
+  logStream: `arn:aws:logs:eu-west-1:123456789012:log-group:/aws/lambda/tip-dev-${tenant}-processor:log-stream:2026/11/23/abc`,
+});
+
+/** What the runtime calls (runtime/s3-object.ts, process-object.ts, store.ts; Lambda's poller and logs). */
+const needed = (tenant: string): [string, string][] => {
+  const a = arns(tenant);
+  return [
+    ["s3:GetObject", a.sourceObject],
+    ["s3:GetObjectVersion", a.sourceObject],
+    ["s3:ListBucket", a.sourceBucket],
+    ["s3:PutObject", a.proxyObject],
+    ["s3:DeleteObject", a.proxyObject],
+    ["dynamodb:GetItem", a.table],
+    ["dynamodb:PutItem", a.table],
+    ["dynamodb:UpdateItem", a.table],
+    ["sqs:ReceiveMessage", a.queue],
+    ["sqs:DeleteMessage", a.queue],
+    ["sqs:GetQueueAttributes", a.queue],
+    ["sqs:ChangeMessageVisibility", a.queue],
+    ["logs:CreateLogStream", a.logStream],
+    ["logs:PutLogEvents", a.logStream],
+  ];
+};
+
+const S3_ACTIONS = ["s3:GetObject", "s3:GetObjectVersion", "s3:PutObject", "s3:DeleteObject", "s3:DeleteObjectVersion", "s3:ListBucket", "s3:ListBucketVersions", "s3:PutBucketPolicy", "s3:DeleteBucket", "s3:PutObjectAcl", "s3:GetBucketPolicy", "s3:PutLifecycleConfiguration"];
+const DYNAMO_ACTIONS = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:Query", "dynamodb:Scan", "dynamodb:BatchGetItem", "dynamodb:BatchWriteItem", "dynamodb:DeleteTable", "dynamodb:UpdateTable"];
+const SQS_ACTIONS = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:SendMessage", "sqs:GetQueueAttributes", "sqs:ChangeMessageVisibility", "sqs:PurgeQueue", "sqs:DeleteQueue", "sqs:SetQueueAttributes"];
+
+const policyOf = (tenant: string): PolicyDocument => JSON.parse(run.one("aws:iam/rolePolicy:RolePolicy", `tip-dev-${tenant}-processor-access`).inputs.policy);
+
+describe.each(names)("tenant %s's role", (tenant) => {
+  it("uses no wildcard action and no wildcard resource", () => {
+    for (const s of statementsOf(policyOf(tenant))) {
+      for (const action of [s.Action].flat()) expect(action, s.Sid).not.toContain("*");
+      for (const resource of [s.Resource].flat()) expect(resource, s.Sid).not.toBe("*");
+      expect(s.Effect).toBe("Allow");
+    }
+    // Attached only as the tenant's own inline policy: no managed policies that could widen it.
+    expect(run.byType("aws:iam/rolePolicyAttachment:RolePolicyAttachment")).toEqual([]);
+  });
+
+  it("is allowed everything its runtime needs", () => {
+    for (const [action, resource] of needed(tenant)) expect(evaluate([policyOf(tenant)], action, resource), `${action} ${resource}`).toBe("Allowed");
+  });
+
+  it("is allowed nothing else on its own resources", () => {
+    const a = arns(tenant);
+    const required = new Set(needed(tenant).map(([action, resource]) => `${action} ${resource}`));
+    const probes: [string, string][] = [
+      ...S3_ACTIONS.flatMap((action) => [a.sourceBucket, a.sourceObject, a.proxyBucket, a.proxyObject].map((r): [string, string] => [action, r])),
+      ...DYNAMO_ACTIONS.map((action): [string, string] => [action, a.table]),
+      ...SQS_ACTIONS.flatMap((action) => [a.queue, a.deadLetterQueue].map((r): [string, string] => [action, r])),
+    ];
+    const extra = probes.filter(([action, resource]) => !required.has(`${action} ${resource}`) && evaluate([policyOf(tenant)], action, resource) === "Allowed");
+    expect(extra).toEqual([]);
+  });
+
+  it.each(names.filter((other) => other !== tenant))("is denied every action on %s's buckets, table and queues", (other) => {
+    const a = arns(other);
+    const probes: [string, string][] = [
+      ...S3_ACTIONS.flatMap((action) => [a.sourceBucket, a.sourceObject, a.proxyBucket, a.proxyObject].map((r): [string, string] => [action, r])),
+      ...DYNAMO_ACTIONS.map((action): [string, string] => [action, a.table]),
+      ...SQS_ACTIONS.flatMap((action) => [a.queue, a.deadLetterQueue].map((r): [string, string] => [action, r])),
+      ["logs:PutLogEvents", a.logStream],
+      ["logs:CreateLogStream", a.logStream],
+    ];
+    for (const [action, resource] of probes) expect(evaluate([policyOf(tenant)], action, resource), `${action} ${resource}`).toBe("ImplicitlyDenied");
+  });
+});
+
+it("mentions no other tenant's resources in any tenant's policy", () => {
+  for (const tenant of names) {
+    const text = JSON.stringify(policyOf(tenant));
+    for (const other of names.filter((n) => n !== tenant)) expect(text).not.toContain(`tip-dev-${other}-`);
+  }
+});

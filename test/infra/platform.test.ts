@@ -1,0 +1,245 @@
+/**
+ * index.ts under Pulumi's mocks with Pulumi.dev.yaml's config: the resource set, names, wiring,
+ * hardening and outputs of every tenant pipeline.
+ */
+import { readFileSync } from "node:fs";
+import { beforeAll, describe, expect, it } from "vitest";
+import { parse } from "yaml";
+import { ENV } from "../../runtime/dependencies";
+import { parseTenant, parseTenants } from "../../runtime/tenant-config";
+import { dryRun, fakeLayerZip, type DryRunResult, type RecordedResource } from "./dry-run";
+
+const devConfig = parse(readFileSync("Pulumi.dev.yaml", "utf8")).config;
+const devTenantsRaw = devConfig["tenant-image-platform:tenants"] as unknown[];
+const devTenants = parseTenants(devTenantsRaw);
+let layerZip: string;
+let dev: DryRunResult;
+
+beforeAll(async () => {
+  layerZip = await fakeLayerZip();
+  dev = await dryRun({ stack: "dev", tenants: devTenantsRaw, settings: { layerZip } });
+});
+
+const PER_TENANT_TYPES: Record<string, number> = {
+  "platform:index:TenantPipeline": 1,
+  "platform:index:TenantBuckets": 1,
+  "aws:s3/bucket:Bucket": 2,
+  "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock": 2,
+  "aws:s3/bucketOwnershipControls:BucketOwnershipControls": 2,
+  "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration": 2,
+  "aws:s3/bucketPolicy:BucketPolicy": 2,
+  "aws:s3/bucketVersioning:BucketVersioning": 1,
+  "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration": 2,
+  "aws:s3/bucketNotification:BucketNotification": 1,
+  "aws:dynamodb/table:Table": 1,
+  "aws:sqs/queue:Queue": 2,
+  "aws:sqs/queuePolicy:QueuePolicy": 1,
+  "aws:iam/role:Role": 1,
+  "aws:iam/rolePolicy:RolePolicy": 1,
+  "aws:cloudwatch/logGroup:LogGroup": 1,
+  "aws:lambda/function:Function": 1,
+  "aws:lambda/eventSourceMapping:EventSourceMapping": 1,
+  "aws:cloudwatch/metricAlarm:MetricAlarm": 3,
+};
+
+const tenantResources = (run: DryRunResult, tenant: string, stack = "dev") => run.resources.filter((r) => r.name.startsWith(`tip-${stack}-${tenant}`) && r.name !== `tip-${stack}-exiftool`);
+const countByType = (resources: RecordedResource[]) => resources.reduce<Record<string, number>>((acc, r) => ({ ...acc, [r.type]: (acc[r.type] ?? 0) + 1 }), {});
+
+describe("dry run of index.ts with Pulumi.dev.yaml", () => {
+  it("creates the complete resource set for every tenant", () => {
+    expect(devTenants.length).toBeGreaterThanOrEqual(2);
+    for (const tenant of devTenants) expect(countByType(tenantResources(dev, tenant.name)), tenant.name).toEqual(PER_TENANT_TYPES);
+  });
+
+  it("creates the ExifTool layer once and attaches it to every function", () => {
+    const layers = dev.byType("aws:lambda/layerVersion:LayerVersion");
+    expect(layers).toHaveLength(1);
+    expect(layers[0]!.inputs).toMatchObject({ compatibleRuntimes: ["nodejs22.x"], compatibleArchitectures: ["arm64"] });
+    expect(layers[0]!.inputs.sourceCodeHash).toMatch(/^[A-Za-z0-9+/]{43}=$/);
+    for (const fn of dev.byType("aws:lambda/function:Function")) expect(fn.inputs.layers).toEqual([dev.outputs.exiftoolLayers.arm64]);
+  });
+
+  it("gives every resource a unique name, parented under its component", () => {
+    const keys = dev.resources.map((r) => `${r.type}::${r.name}`);
+    expect(new Set(keys).size).toBe(keys.length);
+    const components = new Set(dev.resources.filter((r) => r.type.startsWith("platform:")).map((r) => r.name));
+    for (const r of dev.resources.filter((r) => r.type.startsWith("aws:"))) expect(components.has(r.parentName!), `${r.type} ${r.name}`).toBe(true);
+  });
+
+  it("exports every tenant's names and URLs", () => {
+    for (const tenant of devTenants) {
+      const out = dev.outputs.tenantOutputs[tenant.name];
+      expect(out.sourceBucket).toMatch(new RegExp(`^tip-dev-${tenant.name}-source`));
+      expect(out.proxyBucket).toMatch(new RegExp(`^tip-dev-${tenant.name}-proxy`));
+      expect(out.table).toMatch(/metadata/);
+      expect(out.function).toBe(`tip-dev-${tenant.name}-processor`);
+      expect(out.queueUrl).toMatch(/^https:\/\/sqs\./);
+      expect(out.deadLetterQueueUrl).toMatch(/-dlq/);
+    }
+  });
+
+  it("never collides with another stack of the same project", async () => {
+    const prod = await dryRun({ stack: "prod", tenants: devTenantsRaw, settings: { layerZip } });
+    const devNames = new Set(dev.resources.map((r) => r.name));
+    expect(prod.resources.filter((r) => devNames.has(r.name))).toEqual([]);
+    const physical = (run: DryRunResult) => Object.values(run.outputs.tenantOutputs).flatMap((o: any) => [o.sourceBucket, o.proxyBucket, o.table, o.function]);
+    const devPhysical = new Set(physical(dev));
+    expect(physical(prod).filter((n) => devPhysical.has(n))).toEqual([]);
+  });
+});
+
+describe("adding a tenant", () => {
+  it("adds exactly that tenant's resources and changes no other resource's inputs", async () => {
+    const grown = await dryRun({ stack: "dev", tenants: [...devTenantsRaw, { name: "newco" }], settings: { layerZip } });
+    const key = (r: RecordedResource) => `${r.type}::${r.name}`;
+    const before = new Map(dev.resources.map((r) => [key(r), r]));
+    const added = grown.resources.filter((r) => !before.has(key(r)));
+    expect(added.every((r) => r.name.startsWith("tip-dev-newco"))).toBe(true);
+    expect(countByType(added)).toEqual(PER_TENANT_TYPES);
+    expect(grown.resources.filter((r) => before.has(key(r)))).toHaveLength(dev.resources.length);
+    for (const r of grown.resources.filter((r) => before.has(key(r)))) {
+      expect(JSON.stringify(r.inputs), key(r)).toBe(JSON.stringify(before.get(key(r))!.inputs));
+    }
+  });
+});
+
+describe("hardening", () => {
+  const tenant = "acme";
+  const res = (type: string, suffix: string) => dev.one(type, `tip-dev-${tenant}-${suffix}`);
+
+  it("blocks public access, enforces bucket ownership, encrypts and requires TLS on both buckets", () => {
+    for (const bucket of ["source", "proxy"]) {
+      expect(res("aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock", `${bucket}-public-access`).inputs).toMatchObject({
+        blockPublicAcls: true,
+        blockPublicPolicy: true,
+        ignorePublicAcls: true,
+        restrictPublicBuckets: true,
+      });
+      expect(res("aws:s3/bucketOwnershipControls:BucketOwnershipControls", `${bucket}-ownership`).inputs.rule).toEqual({ objectOwnership: "BucketOwnerEnforced" });
+      expect(res("aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration", `${bucket}-encryption`).inputs.rules[0].applyServerSideEncryptionByDefault).toEqual({
+        sseAlgorithm: "AES256",
+      });
+      const policy = JSON.parse(res("aws:s3/bucketPolicy:BucketPolicy", `${bucket}-tls-only`).inputs.policy);
+      expect(policy.Statement).toContainEqual(
+        expect.objectContaining({ Effect: "Deny", Principal: "*", Action: "s3:*", Condition: { Bool: { "aws:SecureTransport": "false" } } }),
+      );
+      expect(policy.Statement[0].Resource).toEqual([`arn:aws:s3:::tip-dev-${tenant}-${bucket}-abcdef1`, `arn:aws:s3:::tip-dev-${tenant}-${bucket}-abcdef1/*`]);
+    }
+  });
+
+  it("versions the source bucket and cleans up multipart uploads; proxy expiry only where configured", () => {
+    expect(res("aws:s3/bucketVersioning:BucketVersioning", "source-versioning").inputs.versioningConfiguration).toEqual({ status: "Enabled" });
+    const proxyRule = res("aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration", "proxy-lifecycle").inputs.rules[0];
+    expect(proxyRule.abortIncompleteMultipartUpload).toEqual({ daysAfterInitiation: 1 });
+    expect(proxyRule.expiration).toBeUndefined();
+    const initech = dev.one("aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration", "tip-dev-initech-proxy-lifecycle").inputs.rules[0];
+    expect(initech.expiration).toEqual({ days: 90 });
+  });
+
+  it("makes the table on-demand, point-in-time recoverable, deletion-protected, with tombstone TTL", () => {
+    const table = res("aws:dynamodb/table:Table", "metadata");
+    expect(table.inputs).toMatchObject({
+      billingMode: "PAY_PER_REQUEST",
+      hashKey: "objectKey",
+      pointInTimeRecovery: { enabled: true },
+      deletionProtectionEnabled: true,
+      ttl: { attributeName: "expiresAt", enabled: true },
+    });
+    expect(table.retainOnDelete).toBe(true);
+  });
+
+  it("retains the source bucket when a tenant leaves the stack; the proxy bucket is rebuildable", () => {
+    expect(res("aws:s3/bucket:Bucket", "source")).toMatchObject({ retainOnDelete: true, inputs: { forceDestroy: false } });
+    expect(res("aws:s3/bucket:Bucket", "proxy")).toMatchObject({ inputs: { forceDestroy: true } });
+    expect(res("aws:s3/bucket:Bucket", "proxy").retainOnDelete).toBeFalsy();
+  });
+
+  it("lets a stack turn data protection off explicitly", async () => {
+    const scratch = await dryRun({ stack: "scratch", tenants: [{ name: "tmp" }], settings: { layerZip, protectData: false, sourceVersioning: false } });
+    expect(scratch.one("aws:dynamodb/table:Table", "tip-scratch-tmp-metadata")).toMatchObject({ inputs: { deletionProtectionEnabled: false } });
+    expect(scratch.one("aws:dynamodb/table:Table", "tip-scratch-tmp-metadata").retainOnDelete).toBeFalsy();
+    expect(scratch.one("aws:s3/bucket:Bucket", "tip-scratch-tmp-source").inputs.forceDestroy).toBe(true);
+    expect(scratch.one("aws:s3/bucketVersioning:BucketVersioning", "tip-scratch-tmp-source-versioning").inputs.versioningConfiguration.status).toBe("Suspended");
+  });
+});
+
+describe("wiring", () => {
+  for (const name of ["acme", "globex"]) {
+    it(`connects ${name}'s bucket notification -> queue -> function, with a dead-letter queue`, () => {
+      const tenant = devTenants.find((t) => t.name === name)!;
+      const queueArn = `arn:aws:sqs:eu-west-1:123456789012:tip-dev-${name}-events-abcdef1`;
+      const dlqArn = `arn:aws:sqs:eu-west-1:123456789012:tip-dev-${name}-events-dlq-abcdef1`;
+      const sourceArn = `arn:aws:s3:::tip-dev-${name}-source-abcdef1`;
+      const notification = dev.one("aws:s3/bucketNotification:BucketNotification", `tip-dev-${name}-source-events`);
+      expect(notification.inputs.bucket).toBe(`tip-dev-${name}-source-abcdef1-id`);
+      expect(notification.inputs.queues).toEqual([{ queueArn, events: ["s3:ObjectCreated:*", "s3:ObjectRemoved:*"] }]);
+      const queuePolicy = JSON.parse(dev.one("aws:sqs/queuePolicy:QueuePolicy", `tip-dev-${name}-events-from-s3`).inputs.policy);
+      expect(queuePolicy.Statement).toEqual([
+        expect.objectContaining({
+          Effect: "Allow",
+          Principal: { Service: "s3.amazonaws.com" },
+          Action: "sqs:SendMessage",
+          Resource: queueArn,
+          Condition: { ArnEquals: { "aws:SourceArn": sourceArn }, StringEquals: { "aws:SourceAccount": "123456789012" } },
+        }),
+      ]);
+      const queue = dev.one("aws:sqs/queue:Queue", `tip-dev-${name}-events`);
+      expect(JSON.parse(queue.inputs.redrivePolicy)).toEqual({ deadLetterTargetArn: dlqArn, maxReceiveCount: tenant.queue.maxReceiveCount });
+      expect(queue.inputs.visibilityTimeoutSeconds).toBe(tenant.function.timeoutSeconds * 6);
+      const mapping = dev.one("aws:lambda/eventSourceMapping:EventSourceMapping", `tip-dev-${name}-events-to-processor`);
+      expect(mapping.inputs).toMatchObject({
+        eventSourceArn: queueArn,
+        functionName: `arn:aws:lambda:eu-west-1:123456789012:function:tip-dev-${name}-processor`,
+        batchSize: tenant.function.batchSize,
+        functionResponseTypes: ["ReportBatchItemFailures"],
+        scalingConfig: { maximumConcurrency: tenant.function.maxConcurrency },
+      });
+    });
+  }
+
+  it("configures each function as the runtime expects", () => {
+    for (const tenant of devTenants) {
+      const fn = dev.one("aws:lambda/function:Function", `tip-dev-${tenant.name}-processor`);
+      expect(fn.inputs).toMatchObject({
+        runtime: "nodejs22.x",
+        handler: "index.handler",
+        architectures: ["arm64"],
+        memorySize: tenant.function.memoryMb,
+        timeout: tenant.function.timeoutSeconds,
+        loggingConfig: { logGroup: `/aws/lambda/tip-dev-${tenant.name}-processor` },
+      });
+      const env = fn.inputs.environment.variables;
+      for (const variable of Object.values(ENV).filter((v) => v !== ENV.forcePathStyle)) expect(env, variable).toHaveProperty(variable);
+      expect(parseTenant(JSON.parse(env[ENV.tenantConfig]))).toEqual(tenant);
+      expect(env[ENV.sourceBucket]).toBe(dev.outputs.tenantOutputs[tenant.name].sourceBucket);
+      expect(env[ENV.proxyBucket]).toBe(dev.outputs.tenantOutputs[tenant.name].proxyBucket);
+      expect(env[ENV.tableName]).toBe(dev.outputs.tenantOutputs[tenant.name].table);
+      expect(fn.inputs.ephemeralStorage.size).toBeGreaterThanOrEqual(tenant.limits.maxObjectBytes / 1024 / 1024);
+    }
+    expect(dev.one("aws:lambda/function:Function", "tip-dev-globex-processor").inputs.memorySize).toBe(1536);
+  });
+
+  it("keeps logs for the tenant's retention and alarms on the DLQ, errors and queue age", () => {
+    expect(dev.one("aws:cloudwatch/logGroup:LogGroup", "tip-dev-acme-processor-logs").inputs.retentionInDays).toBe(30);
+    const alarms = dev.byType("aws:cloudwatch/metricAlarm:MetricAlarm").filter((a) => a.name.startsWith("tip-dev-acme-"));
+    expect(alarms.map((a) => [a.inputs.namespace, a.inputs.metricName, Object.values(a.inputs.dimensions)[0]]).sort()).toEqual([
+      ["AWS/Lambda", "Errors", "tip-dev-acme-processor"],
+      ["AWS/SQS", "ApproximateAgeOfOldestMessage", "tip-dev-acme-events-abcdef1"],
+      ["AWS/SQS", "ApproximateNumberOfMessagesVisible", "tip-dev-acme-events-dlq-abcdef1"],
+    ]);
+  });
+});
+
+describe("configuration errors", () => {
+  it("names the tenant and the field", async () => {
+    await expect(dryRun({ stack: "dev", tenants: [{ name: "acme", renditions: [{ name: "t", width: 10, format: "gif" }] }], settings: { layerZip } })).rejects.toThrow(
+      /tenant "acme": renditions\[0\]\.format/,
+    );
+  });
+
+  it("names the build command when the layer zip is missing", async () => {
+    await expect(dryRun({ stack: "dev", tenants: [{ name: "acme" }], settings: { layerZip: "/nonexistent/exiftool-layer-arm64.zip" } })).rejects.toThrow(
+      /npm run build:layer/,
+    );
+  });
+});

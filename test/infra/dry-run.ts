@@ -120,7 +120,7 @@ export async function dryRun(options: { stack: string; tenants: unknown; setting
       return register(res, parent, type, name, ...rest);
     },
   });
-  const program = await import("../../index");
+  const program = await import("../../index.js");
   const outputs = await resolveDeep({ tenantOutputs: program.tenantOutputs, exiftoolLayers: program.exiftoolLayers }, pulumi);
   // Let registrations that no output depends on (alarms, policies) finish.
   let count = -1;

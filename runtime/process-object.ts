@@ -3,6 +3,7 @@
  * write the final item. Permanent problems end as a `failed` item with a reason; transient ones are
  * thrown for the queue to retry (and recorded on the item once the retry budget is spent).
  */
+import path from "node:path";
 import { DeleteObjectsCommand, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 import type { Logger } from "pino";
 import { classify, isNotFound, isPreconditionFailed, PermanentError, TransientError } from "./errors";
@@ -15,6 +16,9 @@ import { renderRenditions, type RenderedRendition } from "./renditions";
 import { downloadObject, headObject, S3ByteSource, type ObjectHead } from "./s3-object";
 import type { MetadataStore, ObjectItem, RenditionRecord } from "./store";
 import type { TenantConfig } from "./tenant-config";
+
+/** Names that promise an image: content that is not one is an error, not a document to catalogue. */
+const IMAGE_EXTENSIONS = new Set([".jpg", ".jpeg", ".jpe", ".png", ".gif", ".webp", ".avif", ".tif", ".tiff", ".heic", ".heif", ".bmp", ".dng", ".cr2", ".cr3", ".nef", ".arw", ".orf", ".rw2", ".raf"]);
 
 export interface ProcessDeps {
   s3: S3Client;
@@ -166,10 +170,23 @@ async function createObject(
     throw new PermanentError("UNSUPPORTED_FORMAT", `not a recognised file: ${summary.exiftoolError ?? "exiftool found no file type"}`);
   }
 
+  const isImage = summary.mimeType?.startsWith("image/") ?? false;
+  const extension = path.extname(event.key).toLowerCase();
+  if (!isImage && IMAGE_EXTENSIONS.has(extension)) {
+    throw new PermanentError("UNSUPPORTED_FORMAT", `the name says ${extension} but the content is ${summary.mimeType ?? summary.fileType}, not an image`);
+  }
+  // Refused from the header exiftool already read, before a byte of pixel data is downloaded.
+  if (isImage && summary.width && summary.height && summary.width * summary.height > tenant.limits.maxInputPixels) {
+    throw new PermanentError(
+      "TOO_MANY_PIXELS",
+      `image is ${summary.width}x${summary.height} (${summary.width * summary.height} pixels), above the tenant's limit of ${tenant.limits.maxInputPixels}`,
+    );
+  }
+
   let outputs: RenderedRendition[] = [];
   let renditionsSkipped: string | undefined;
   let source: { width: number; height: number; format: string } | undefined;
-  if (!summary.mimeType?.startsWith("image/")) {
+  if (!isImage) {
     renditionsSkipped = `not an image (${summary.mimeType ?? summary.fileType})`;
   } else {
     const rendered = await renderFromSource(deps, event, head, reader, timer, log);

@@ -91,3 +91,80 @@ export async function truncatedJpeg(): Promise<Buffer> {
   const full = await jpegWithExif({ width: 800, height: 600 });
   return full.subarray(0, Math.floor(full.length * 0.6));
 }
+
+// ---- bad and unusual inputs (issue: reliability corpus) ----
+
+import { crc32, deflateSync } from "node:zlib";
+
+function pngChunk(type: string, data: Buffer): Buffer {
+  const length = Buffer.alloc(4);
+  length.writeUInt32BE(data.length);
+  const body = Buffer.concat([Buffer.from(type, "ascii"), data]);
+  const crc = Buffer.alloc(4);
+  crc.writeUInt32BE(crc32(body) >>> 0);
+  return Buffer.concat([length, body, crc]);
+}
+
+/** A few hundred bytes declaring a 50,000 x 50,000 image: a decompression bomb by its header. */
+export function pngBomb(width = 50_000, height = 50_000): Buffer {
+  const ihdr = Buffer.alloc(13);
+  ihdr.writeUInt32BE(width, 0);
+  ihdr.writeUInt32BE(height, 4);
+  ihdr.set([8, 0, 0, 0, 0], 8); // 8-bit grayscale
+  const rows = deflateSync(Buffer.alloc(1 + width)); // one filtered row; the rest would follow
+  return Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), pngChunk("IHDR", ihdr), pngChunk("IDAT", rows), pngChunk("IEND", Buffer.alloc(0))]);
+}
+
+export const cmykJpeg = () => gradient(400, 300).toColourspace("cmyk").jpeg({ quality: 90 }).toBuffer();
+export const png16 = () => gradient(320, 240).toColourspace("rgb16").png().toBuffer();
+export const grayAlphaPng = async () => {
+  const data = Buffer.alloc(200 * 100 * 2);
+  for (let i = 0; i < 200 * 100; i++) {
+    data[i * 2] = i % 200;
+    data[i * 2 + 1] = i % 200 < 100 ? 0 : 255; // left half transparent
+  }
+  return sharp(data, { raw: { width: 200, height: 100, channels: 2 } }).toColourspace("b-w").png().toBuffer();
+};
+
+/** Three frames of different colours, joined as an animation. */
+async function frames(): Promise<Buffer[]> {
+  const colours = ["#ff0000", "#00ff00", "#0000ff"];
+  return Promise.all(colours.map((background) => sharp({ create: { width: 120, height: 80, channels: 3, background } }).png().toBuffer()));
+}
+export const animatedGif = async () => sharp(await frames(), { join: { animated: true } }).gif({ delay: [100, 100, 100] }).toBuffer();
+export const animatedWebp = async () => sharp(await frames(), { join: { animated: true } }).webp({ delay: [100, 100, 100] }).toBuffer();
+
+/** SVG with an external image, an XXE entity and a local-file reference: none may be loaded. */
+export function hostileSvg(externalUrl: string, localFile: string): Buffer {
+  return Buffer.from(`<?xml version="1.0"?>
+<!DOCTYPE svg [<!ENTITY xxe SYSTEM "file:///etc/passwd"><!ENTITY remote SYSTEM "${externalUrl}/entity">]>
+<svg xmlns="http://www.w3.org/2000/svg" xmlns:xlink="http://www.w3.org/1999/xlink" width="200" height="100">
+  <rect width="200" height="100" fill="#ffffff"/>
+  <image href="${externalUrl}/image.png" x="0" y="0" width="100" height="100"/>
+  <image xlink:href="file://${localFile}" x="100" y="0" width="100" height="100"/>
+  <text x="10" y="50">&xxe;&remote;</text>
+</svg>`);
+}
+
+function box(type: string, ...payload: Buffer[]): Buffer {
+  const body = Buffer.concat(payload);
+  const header = Buffer.alloc(8);
+  header.writeUInt32BE(8 + body.length);
+  header.write(type, 4, "ascii");
+  return Buffer.concat([header, body]);
+}
+
+/** ISO-BMFF with a movie header only: enough for exiftool to call it an MP4 video. */
+export function mp4(): Buffer {
+  const mvhd = Buffer.alloc(100);
+  mvhd.writeUInt32BE(1000, 12); // timescale
+  mvhd.writeUInt32BE(5000, 16); // duration: 5 s
+  mvhd.writeUInt32BE(0x00010000, 20); // rate 1.0
+  mvhd.writeUInt16BE(0x0100, 24); // volume 1.0
+  return Buffer.concat([box("ftyp", Buffer.from("isom"), Buffer.alloc(4), Buffer.from("isomiso2mp41")), box("moov", box("mvhd", mvhd))]);
+}
+
+/** A HEIC container (ftyp heic + empty meta): exiftool knows it, sharp's prebuilt libvips cannot decode HEVC. */
+export function heicContainer(): Buffer {
+  return Buffer.concat([box("ftyp", Buffer.from("heic"), Buffer.alloc(4), Buffer.from("mif1heic")), box("meta", Buffer.alloc(4), box("hdlr", Buffer.alloc(4), Buffer.alloc(4), Buffer.from("pict"), Buffer.alloc(13)))]);
+}

@@ -22,6 +22,8 @@ export const ENV = {
   maxReceiveCount: "MAX_RECEIVE_COUNT",
   leaseSeconds: "LEASE_SECONDS",
   forcePathStyle: "S3_FORCE_PATH_STYLE",
+  requestTimeoutMs: "AWS_REQUEST_TIMEOUT_MS",
+  exiftoolTimeoutMs: "EXIFTOOL_TIMEOUT_MS",
 } as const;
 
 export interface HandlerDeps extends ProcessDeps {
@@ -42,13 +44,33 @@ export interface Clients {
   dynamo: DynamoDBDocumentClient;
 }
 
+export interface ClientOptions {
+  /** SDK attempts per call (its own backoff between them) before the queue's retry takes over. */
+  maxAttempts: number;
+  /** A response slower than this is abandoned and retried. */
+  requestTimeoutMs: number;
+}
+
+export function clientOptionsFrom(env: NodeJS.ProcessEnv): ClientOptions {
+  return { maxAttempts: Number(env.AWS_MAX_ATTEMPTS ?? 4), requestTimeoutMs: Number(env[ENV.requestTimeoutMs] ?? 20_000) };
+}
+
+/** Shared by the Lambda's clients and the local platform's, so both time out and retry alike. */
+export function sdkConfig(options: ClientOptions) {
+  return { maxAttempts: options.maxAttempts, requestHandler: { requestTimeout: options.requestTimeoutMs, connectionTimeout: 5_000 } };
+}
+
+export function documentClient(client: DynamoDBClient): DynamoDBDocumentClient {
+  return DynamoDBDocumentClient.from(client, { marshallOptions: { removeUndefinedValues: true, convertClassInstanceToMap: true } });
+}
+
 export function createClients(env: NodeJS.ProcessEnv = process.env): Clients {
   // Endpoints come from the SDK's own AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL_DYNAMODB when set.
-  const s3 = new S3Client({ forcePathStyle: env[ENV.forcePathStyle] === "true", maxAttempts: 4 });
-  const dynamo = DynamoDBDocumentClient.from(new DynamoDBClient({ maxAttempts: 4 }), {
-    marshallOptions: { removeUndefinedValues: true, convertClassInstanceToMap: true },
-  });
-  return { s3, dynamo };
+  const config = sdkConfig(clientOptionsFrom(env));
+  return {
+    s3: new S3Client({ ...config, forcePathStyle: env[ENV.forcePathStyle] === "true" }),
+    dynamo: documentClient(new DynamoDBClient(config)),
+  };
 }
 
 export function createDependencies(env: NodeJS.ProcessEnv = process.env, clients: Clients = createClients(env), log: Logger = createLogger(env)): HandlerDeps {
@@ -57,7 +79,9 @@ export function createDependencies(env: NodeJS.ProcessEnv = process.env, clients
   return {
     s3: clients.s3,
     store: new MetadataStore(clients.dynamo, required(env, ENV.tableName)),
-    extractor: new MetadataExtractor(resolveExiftoolPaths(env), { requestTimeoutMs: Math.max(5_000, (tenant.function.timeoutSeconds * 1000) / 3) }),
+    extractor: new MetadataExtractor(resolveExiftoolPaths(env), {
+      requestTimeoutMs: Number(env[ENV.exiftoolTimeoutMs] ?? Math.max(5_000, (tenant.function.timeoutSeconds * 1000) / 3)),
+    }),
     tenant,
     sourceBucket: required(env, ENV.sourceBucket),
     proxyBucket: required(env, ENV.proxyBucket),

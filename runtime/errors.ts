@@ -87,6 +87,9 @@ export function isNotFound(err: unknown): boolean {
 export function classify(err: unknown): PermanentError | TransientError {
   if (err instanceof PermanentError || err instanceof TransientError) return err;
   const message = err instanceof Error ? err.message : String(err);
-  const name = (err as AwsLikeError | undefined)?.name ?? "Error";
+  const aws = err as AwsLikeError | undefined;
+  // A HEAD has no body to name its error: fall back to the status code.
+  const status = aws?.$metadata?.httpStatusCode;
+  const name = aws?.name && !/^Unknown(Error)?$/.test(aws.name) ? aws.name : status ? `HTTP_${status}` : "Error";
   return new TransientError(isTransientAwsError(err) ? name : `UNEXPECTED_${name}`, message, { cause: err });
 }

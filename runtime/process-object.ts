@@ -99,7 +99,10 @@ export async function processEvent(deps: ProcessDeps, event: ObjectEvent, attemp
   } catch (err) {
     const failure = classify(err);
     const lastAttempt = attempt.receiveCount >= attempt.maxReceiveCount;
-    if (failure instanceof TransientError && !lastAttempt) throw failure;
+    if (failure instanceof TransientError && !lastAttempt) {
+      await deps.store.release(event.key, event.sequencer).catch((releaseErr) => log.warn({ err: releaseErr }, "could not release the claim; the retry waits for the lease"));
+      throw failure;
+    }
     // Permanent, or out of retries: leave nothing that looks complete, and say why.
     await deleteKeys(deps, derivedKeys(deps, event.key, claim.previous)).catch((cleanupErr) =>
       log.warn({ err: cleanupErr }, "could not remove proxy objects of a failed object"),

@@ -124,6 +124,25 @@ export class MetadataStore {
     throw new KeyBusyError(objectKey);
   }
 
+  /** Gives the claim up after a failed attempt, so the retry (or a newer event) need not wait out the lease. */
+  async release(objectKey: string, sequencer: string): Promise<void> {
+    try {
+      await this.doc.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: { [PARTITION_KEY]: objectKey },
+          UpdateExpression: "SET #lease = :zero",
+          ConditionExpression: "#sequencer = :seq AND #status = :processing",
+          ExpressionAttributeNames: { "#lease": "leaseUntil", "#sequencer": "sequencer", "#status": "status" },
+          ExpressionAttributeValues: { ":zero": 0, ":seq": sequencer, ":processing": "processing" },
+        }),
+      );
+    } catch (err) {
+      if (err instanceof ConditionalCheckFailedException || (err as Error).name === "ConditionalCheckFailedException") return;
+      throw err;
+    }
+  }
+
   /** Writes the final item; false when a newer event has taken the key over meanwhile. */
   async finish(item: Omit<ObjectItem, "updatedAt">): Promise<boolean> {
     try {

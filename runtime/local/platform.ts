@@ -5,11 +5,11 @@
  */
 import { CreateBucketCommand, HeadObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import { CreateTableCommand, DescribeTableCommand, DynamoDBClient } from "@aws-sdk/client-dynamodb";
-import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
+import type { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { CreateQueueCommand, GetQueueAttributesCommand, SQSClient } from "@aws-sdk/client-sqs";
 import type { Logger } from "pino";
 import pino from "pino";
-import { createDependencies, ENV, type Clients } from "../dependencies";
+import { clientOptionsFrom, createDependencies, documentClient, ENV, sdkConfig, type ClientOptions, type Clients } from "../dependencies";
 import { encodeS3Key } from "../events";
 import { createHandler } from "../handler";
 import { tenantResourceNames } from "../naming";
@@ -46,6 +46,10 @@ export interface LocalPlatformOptions {
   extraEnv?: Record<string, string>;
   /** Publish S3 notifications for source-bucket changes (default true; tests that deliver their own turn it off). */
   notifications?: boolean;
+  /** Where the handlers' S3 and DynamoDB calls go (e.g. a fault-injecting proxy); the emulators by default. */
+  runtimeEndpoints?: { s3?: string; dynamodb?: string };
+  /** The handlers' SDK attempts and request timeout. */
+  runtimeClientOptions?: ClientOptions;
 }
 
 export interface LocalPlatform {
@@ -58,13 +62,11 @@ export interface LocalPlatform {
   stop(): Promise<void>;
 }
 
-export function localClients(awsEndpoint: string, dynamoEndpoint: string): Clients & { sqs: SQSClient } {
-  const common = { region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS, maxAttempts: 4 };
+export function localClients(awsEndpoint: string, dynamoEndpoint: string, options: ClientOptions = clientOptionsFrom({})): Clients & { sqs: SQSClient } {
+  const common = { region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS, ...sdkConfig(options) };
   return {
     s3: new S3Client({ ...common, endpoint: awsEndpoint, forcePathStyle: true }),
-    dynamo: DynamoDBDocumentClient.from(new DynamoDBClient({ ...common, endpoint: dynamoEndpoint }), {
-      marshallOptions: { removeUndefinedValues: true, convertClassInstanceToMap: true },
-    }),
+    dynamo: documentClient(new DynamoDBClient({ ...common, endpoint: dynamoEndpoint })),
     sqs: new SQSClient({ ...common, endpoint: awsEndpoint }),
   };
 }
@@ -178,6 +180,10 @@ export async function startLocalPlatform(options: LocalPlatformOptions): Promise
   const emulators = await startEmulators({ dataDir: options.dataDir, awsPort: options.awsPort, dynamoPort: options.dynamoPort });
   const clients = localClients(emulators.awsEndpoint, emulators.dynamoEndpoint);
   const log = pino({ level: options.logLevel ?? "warn" });
+  const runtimeClients =
+    options.runtimeEndpoints || options.runtimeClientOptions
+      ? localClients(options.runtimeEndpoints?.s3 ?? emulators.awsEndpoint, options.runtimeEndpoints?.dynamodb ?? emulators.dynamoEndpoint, options.runtimeClientOptions)
+      : clients;
   const tenants = new Map<string, LocalTenant>();
   const pollers: QueuePoller[] = [];
   const closers: (() => Promise<void>)[] = [];
@@ -194,9 +200,11 @@ export async function startLocalPlatform(options: LocalPlatformOptions): Promise
           [ENV.proxyBucket]: tenant.proxyBucket,
           [ENV.tableName]: tenant.table,
           [ENV.maxReceiveCount]: String(config.queue.maxReceiveCount),
-          [ENV.leaseSeconds]: String(Math.max(visibilityTimeoutSeconds, 5)),
+          // As in production (lease = timeout + 30 s, visibility = 6 x timeout): a retried message
+          // comes back after the lease of the attempt that crashed without releasing it.
+          [ENV.leaseSeconds]: String(visibilityTimeoutSeconds / 2),
         },
-        clients,
+        runtimeClients,
         log,
       );
       closers.push(() => deps.extractor.close());

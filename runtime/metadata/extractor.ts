@@ -34,12 +34,14 @@ export interface ExtractedMetadata {
 
 export class MetadataExtractor {
   readonly helper: ExiftoolHelper;
+  private readonly timeoutMs: number;
 
   constructor(
     readonly paths: ExiftoolPaths,
     options: { requestTimeoutMs?: number } = {},
   ) {
     this.helper = new ExiftoolHelper(paths, options);
+    this.timeoutMs = options.requestTimeoutMs ?? 30_000;
   }
 
   async extract(reader: RangeReader, sourceName: string): Promise<ExtractedMetadata> {
@@ -69,7 +71,7 @@ export class MetadataExtractor {
   }
 
   private async viaStream(reader: RangeReader, args: string[]): Promise<Record<string, unknown>> {
-    const { json, stderr } = await streamTags(this.paths, reader, args);
+    const { json, stderr } = await streamTags(this.paths, reader, args, this.timeoutMs);
     try {
       const parsed = JSON.parse(json) as Record<string, unknown>[];
       if (parsed[0]) return parsed[0];

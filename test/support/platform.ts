@@ -26,6 +26,7 @@ export async function startTestPlatform(tenants: TenantInput[], options: Partial
   const platform = await startLocalPlatform({
     tenants: parseTenants(tenants),
     visibilityTimeoutSeconds: 1,
+    logLevel: process.env.TEST_LOG_LEVEL ?? "silent",
     onOutcome: (o) => outcomes.push(o),
     ...options,
   });

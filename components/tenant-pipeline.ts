@@ -178,6 +178,10 @@ export class TenantPipeline extends pulumi.ComponentResource {
             [ENV.tableName]: this.table.name,
             [ENV.maxReceiveCount]: String(tenant.queue.maxReceiveCount),
             [ENV.leaseSeconds]: String(fn.timeoutSeconds + 30),
+            // A third of the function's time for exiftool and for any one AWS call, so a hang is
+            // cut off with time left to record it.
+            [ENV.exiftoolTimeoutMs]: String(Math.max(5_000, Math.floor((fn.timeoutSeconds * 1000) / 3))),
+            [ENV.requestTimeoutMs]: String(Math.max(5_000, Math.floor((fn.timeoutSeconds * 1000) / 3))),
             NODE_OPTIONS: "--enable-source-maps",
           },
         },

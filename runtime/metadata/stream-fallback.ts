@@ -11,11 +11,19 @@ import type { RangeReader } from "./range-reader";
 const FIRST_CHUNK = 64 * 1024;
 const MAX_CHUNK = 8 * 1024 * 1024;
 
+export interface StreamChunks {
+  /** First read. Default 64 KiB. */
+  first: number;
+  /** Reads double up to this. Default 8 MiB. */
+  max: number;
+}
+
 export async function streamTags(
   paths: ExiftoolPaths,
   reader: RangeReader,
   args: readonly string[],
   timeoutMs = 60_000,
+  chunks: StreamChunks = { first: FIRST_CHUNK, max: MAX_CHUNK },
 ): Promise<{ json: string; exitCode: number | null; stderr: string }> {
   const proc = spawn(paths.perl, [paths.exiftool, ...args, "-"], { env: paths.env, stdio: ["pipe", "pipe", "pipe"] });
   let stdout = "";
@@ -40,7 +48,7 @@ export async function streamTags(
   const timer = setTimeout(() => proc.kill("SIGKILL"), timeoutMs);
   const pump = (async () => {
     let offset = 0;
-    let chunk = FIRST_CHUNK;
+    let chunk = chunks.first;
     while (!exited && offset < reader.size) {
       const data = await reader.read(offset, chunk, inFlight.signal);
       offset += data.length;
@@ -48,7 +56,7 @@ export async function streamTags(
       if (!proc.stdin.write(data)) {
         await Promise.race([new Promise((resolve) => proc.stdin.once("drain", resolve)), exitSeen]);
       }
-      chunk = Math.min(chunk * 2, MAX_CHUNK);
+      chunk = Math.min(chunk * 2, chunks.max);
     }
     proc.stdin.end();
   })();

@@ -10,8 +10,10 @@ import { afterEach, describe, expect, it } from "vitest";
 import { renditionKey, sidecarKey } from "../../runtime/keys";
 import { resolveExiftoolPaths } from "../../runtime/metadata/exiftool-paths";
 import { jpegWithExif } from "../support/images";
-import { FaultProxy } from "../support/fault-proxy";
-import { deliver, notification, startTestPlatform, type TestPlatform } from "../support/platform";
+import type { FaultProxy } from "../support/fault-proxy";
+import { startFaultyPlatform } from "../support/faulty-platform";
+import type { TenantInput } from "../../runtime/tenant-config";
+import { deliver, notification, startTestPlatform } from "../support/platform";
 
 const cleanups: (() => Promise<void>)[] = [];
 afterEach(async () => {
@@ -19,25 +21,10 @@ afterEach(async () => {
 });
 
 
-async function buildWithProxies(configure: (s3: FaultProxy, dynamo: FaultProxy) => void, tenant: object): Promise<{ t: TestPlatform; s3: FaultProxy; dynamo: FaultProxy }> {
-  const s3 = new FaultProxy("http://127.0.0.1:1");
-  const dynamo = new FaultProxy("http://127.0.0.1:1");
-  configure(s3, dynamo);
-  const s3Url = await s3.start();
-  const dynamoUrl = await dynamo.start();
-  const t = await startTestPlatform([tenant as { name: string }], {
-    runtimeEndpoints: { s3: s3Url, dynamodb: dynamoUrl },
-    runtimeClientOptions: { maxAttempts: 2, requestTimeoutMs: 1_500 },
-  });
-  // Now that the emulators run, point the proxies at them.
-  (s3 as unknown as { upstream: string }).upstream = t.platform.endpoints.s3;
-  (dynamo as unknown as { upstream: string }).upstream = t.platform.endpoints.dynamodb;
-  cleanups.push(async () => {
-    await t.stop();
-    await s3.stop();
-    await dynamo.stop();
-  });
-  return { t, s3, dynamo };
+async function buildWithProxies(configure: (s3: FaultProxy, dynamo: FaultProxy) => void, tenant: TenantInput) {
+  const faulty = await startFaultyPlatform([tenant], configure, { maxAttempts: 2, requestTimeoutMs: 1_500 });
+  cleanups.push(faulty.stop);
+  return faulty;
 }
 
 const isKey = (key: string) => (r: { path: string; body: Buffer }) => r.path.endsWith(`/${key}`) || r.body.includes(Buffer.from(JSON.stringify(key)));

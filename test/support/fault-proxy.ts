@@ -39,7 +39,8 @@ export class FaultProxy {
   forwarded = 0;
   url = "";
 
-  constructor(private readonly upstream: string) {}
+  /** Where requests are forwarded; may be set after start (the emulators' ports are known later). */
+  constructor(public upstream = "http://127.0.0.1:1") {}
 
   add(rule: FaultRule): this {
     this.rules.push(rule);

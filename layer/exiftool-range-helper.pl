@@ -4,7 +4,7 @@
 #
 # Protocol (all lines end in "\n"; lengths are byte counts; stdin/stdout are binary):
 #   parent -> helper   request line, JSON:
-#                        {"op":"read","size":N,"numeric":["Orientation",...],"fast":1}
+#                        {"op":"read","size":N,"numeric":["Orientation",...],"fast":1,"block":32768}
 #                        {"op":"preview","size":N,"tags":["JpgFromRaw","PreviewImage",...]}
 #                        {"op":"ping"}
 #   helper -> parent   "R <offset> <length>"     read request (any number of them, one at a time)
@@ -27,7 +27,11 @@ binmode STDIN;
 binmode STDOUT;
 $| = 1;
 
-my $BLOCK = 65536;
+# Size of the aligned window asked for at a time; the parent's block size, sent with each request.
+our $BLOCK = 32768;
+# WebP: exiftool reads a whole VP8/VP8L chunk (the compressed image) to parse its 10-byte frame
+# header. Serve the start of such a chunk and zeros for the rest, which exiftool never looks at.
+our $VP8_HEAD = 4096;
 
 package RemoteHandle;
 # A tied filehandle over the parent's byte server, with one aligned window of buffered bytes so the
@@ -35,7 +39,18 @@ package RemoteHandle;
 
 sub TIEHANDLE {
     my ($class, $size) = @_;
-    return bless { size => $size, pos => 0, win_start => 0, win => '', failed => undef }, $class;
+    return bless { size => $size, pos => 0, win_start => 0, win => '', failed => undef, webp => 0 }, $class;
+}
+
+# True when the read at the current position is exactly the payload of a VP8/VP8L chunk whose
+# 8-byte header (fourcc + little-endian length) was just read through the window.
+sub at_vp8_payload {
+    my ($self, $len) = @_;
+    return 0 unless $self->{webp} and $len > $VP8_HEAD;
+    my $rel = $self->{pos} - 8 - $self->{win_start};
+    return 0 if $rel < 0 or $rel + 8 > length($self->{win});
+    my ($fourcc, $chunk_len) = unpack('a4 V', substr($self->{win}, $rel, 8));
+    return ($fourcc eq 'VP8 ' or $fourcc eq 'VP8L') && ($chunk_len == $len || $chunk_len + 1 == $len);
 }
 
 sub fetch {
@@ -78,7 +93,10 @@ sub READ {
     $len = $self->{size} - $self->{pos} if $self->{pos} + $len > $self->{size};
     $len = 0 if $len < 0;
     my $data = '';
-    if ($len > 0) {
+    if ($len > 0 and $self->at_vp8_payload($len)) {
+        $self->ensure($VP8_HEAD);
+        $data = substr($self->{win}, $self->{pos} - $self->{win_start}, $VP8_HEAD) . ("\0" x ($len - $VP8_HEAD));
+    } elsif ($len > 0) {
         $self->ensure($len);
         $data = substr($self->{win}, $self->{pos} - $self->{win_start}, $len);
     }
@@ -166,7 +184,7 @@ sub json_value {
 sub new_exiftool {
     my ($fast) = @_;
     my $et = Image::ExifTool->new;
-    $et->Options(Duplicates => 0, Struct => 1, FastScan => $fast ? 1 : 0, KeepUTCTime => 1,
+    $et->Options(Duplicates => 0, Struct => 1, FastScan => $fast || 0, KeepUTCTime => 1,
                  Charset => 'UTF8', Binary => 0, LargeFileSupport => 1, IgnoreMinorErrors => 1);
     return $et;
 }
@@ -180,13 +198,22 @@ sub open_remote {
 
 sub do_read {
     my ($req) = @_;
+    local $BLOCK = $req->{block} if $req->{block};
     # Tags to report as numbers (ValueConv) rather than printed; '*' is a wildcard, as in exiftool's -TAG#.
     my @numeric = map { my $p = quotemeta($_); $p =~ s/\\\*/.*/g; qr/^$p$/ } @{ $req->{numeric} || [] };
     my $is_numeric = sub { my ($name) = @_; foreach (@numeric) { return 1 if $name =~ $_ } return 0 };
-    my $et = new_exiftool($req->{fast});
     my $fh = open_remote($req->{size});
-    $et->ExtractInfo($fh);
     my $handle = tied *$fh;
+    my $magic = '';
+    read($fh, $magic, 12);
+    seek($fh, 0, 0);
+    $handle->{webp} = $magic =~ /^RIFF....WEBP/s ? 1 : 0;
+    # PNG: stop at the first IDAT (FastScan 2) instead of walking every chunk header of the pixel
+    # data; exiftool writes PNG metadata before IDAT. Elsewhere 2 would drop MakerNotes (JPEG) or
+    # stop at mdat (MP4 with moov at the end), so keep 1.
+    my $fast = $req->{fast} && $magic =~ /^\x89PNG\r\n\x1a\n/ ? 2 : $req->{fast};
+    my $et = new_exiftool($fast);
+    $et->ExtractInfo($fh);
     die "read failed: $handle->{failed}\n" if defined $handle->{failed};
     my %out;
     foreach my $tag ($et->GetFoundTags('File0')) {

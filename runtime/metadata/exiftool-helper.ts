@@ -50,7 +50,7 @@ export class ExiftoolHelper {
   /** Reads all tags; `numeric` names tags reported as numbers (exiftool's TAG#), '*' wildcards allowed. */
   readTags(reader: RangeReader, numeric: readonly string[]): Promise<Record<string, unknown>> {
     return this.serialize(async () => {
-      const reply = await this.request({ op: "read", size: reader.size, numeric, fast: 1 }, reader);
+      const reply = await this.request({ op: "read", size: reader.size, numeric, fast: 1, block: reader.blockSize }, reader);
       if (reply.kind !== "J") throw new HelperFailure(`unexpected reply ${reply.kind} to read`);
       return JSON.parse(reply.body.toString("utf8")) as Record<string, unknown>;
     });

@@ -11,7 +11,7 @@ export interface ByteSource {
 }
 
 export interface RangeReaderOptions {
-  /** Alignment and minimum fetch. Default 64 KiB. */
+  /** Alignment and minimum fetch. Default 32 KiB: the smallest that still reads a typical JPEG EXIF segment, a TIFF IFD or an ISO-BMFF meta box in one request. */
   blockSize?: number;
   /** Largest single ranged request. Default 8 MiB. */
   maxRequestBytes?: number;
@@ -37,7 +37,7 @@ export class RangeReader {
     private readonly source: ByteSource,
     options: RangeReaderOptions = {},
   ) {
-    this.blockSize = options.blockSize ?? 64 * 1024;
+    this.blockSize = options.blockSize ?? 32 * 1024;
     this.maxRequestBlocks = Math.max(1, Math.floor((options.maxRequestBytes ?? 8 * 1024 * 1024) / this.blockSize));
     this.maxCachedBlocks = Math.max(this.maxRequestBlocks, Math.floor((options.maxCachedBytes ?? 32 * 1024 * 1024) / this.blockSize));
   }

@@ -2,6 +2,7 @@
 import { writeFileSync, mkdtempSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import sharp from "sharp";
 import { afterAll, describe, expect, it } from "vitest";
 import { resolveExiftoolPaths } from "../../runtime/metadata/exiftool-paths";
 import { MetadataExtractor } from "../../runtime/metadata/extractor";
@@ -46,6 +47,25 @@ describe("ranged extraction", () => {
     expect(tags.ImageWidth).toBe(5000);
     expect(reader.stats.requests).toBeLessThanOrEqual(3);
     expect(reader.stats.bytesFetched).toBeLessThanOrEqual(3 * 65536);
+  });
+});
+
+describe("formats whose pixel data exiftool would otherwise walk", () => {
+  const noisy = (w: number, h: number) => sharp({ create: { width: w, height: h, channels: 3, noise: { type: "gaussian", mean: 128, sigma: 30 }, background: "#000" } });
+
+  it.each([
+    ["PNG (stops at the first IDAT)", () => noisy(1500, 1000).png({ compressionLevel: 1 }).toBuffer(), "PNG"],
+    ["lossy WebP (VP8 payload not fetched)", () => noisy(1500, 1000).webp({ quality: 90 }).toBuffer(), "WEBP"],
+    ["lossless WebP (VP8L payload not fetched)", () => noisy(1500, 1000).webp({ lossless: true }).toBuffer(), "WEBP (lossless)"],
+    ["extended WebP with EXIF", () => noisy(1500, 1000).webp({ quality: 90 }).withExif({ IFD0: { Make: "Acme" } }).toBuffer(), "Extended WEBP"],
+  ])("%s reads a small fraction and still finds the dimensions", async (_label, make, fileType) => {
+    const data = await make();
+    expect(data.length).toBeGreaterThan(500 * 1024);
+    const reader = new RangeReader(memory(data));
+    const { tags } = await extractor.extract(reader, "object");
+    expect([tags.FileType, tags.ImageWidth, tags.ImageHeight]).toEqual([fileType, 1500, 1000]);
+    if (fileType === "Extended WEBP") expect(tags.Make).toBe("Acme");
+    expect(reader.stats.bytesFetched).toBeLessThan(data.length * 0.1);
   });
 });
 

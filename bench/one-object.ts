@@ -1,6 +1,7 @@
 /**
  * One object in a fresh process, as a Lambda container would handle it: metadata by ranged reads
  * of the file, renditions from the spooled file path. Prints peak RSS of node and of exiftool.
+ * bench/run.ts bundles this file with esbuild and runs it on plain node, as the function runs.
  */
 import { openSync, readFileSync, readSync, statSync } from "node:fs";
 import { resolveExiftoolPaths } from "../runtime/metadata/exiftool-paths";
@@ -27,7 +28,9 @@ async function main(): Promise<void> {
   const exiftoolMaxRssMb = Number(/VmHWM:\s+(\d+) kB/.exec(status)![1]) / 1024;
   const { source: image } = await renderRenditions(file, "object", DEFAULT_RENDITIONS, { maxInputPixels: 268_402_689, profile: "none" });
   await extractor.close();
-  const nodeMaxRssMb = process.resourceUsage().maxRSS / 1024;
+  // VmHWM, not getrusage's maxrss: Linux carries ru_maxrss across exec, so a child would report its
+  // parent's peak (the benchmark process) instead of its own.
+  const nodeMaxRssMb = Number(/VmHWM:\s+(\d+) kB/.exec(readFileSync("/proc/self/status", "utf8"))![1]) / 1024;
   console.log(JSON.stringify({ nodeMaxRssMb, exiftoolMaxRssMb, width: image.width, height: image.height }));
 }
 

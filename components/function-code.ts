@@ -5,7 +5,7 @@
  * folder) and left external to the bundle. Zipped reproducibly and checked against Lambda's limits.
  */
 import { execFileSync } from "node:child_process";
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { buildSync } from "esbuild";
 import { createHash } from "node:crypto";
@@ -35,19 +35,25 @@ function lockedSharpVersion(): string {
 /** sharp for linux/glibc on the target CPU, cached per version and architecture. */
 function stageSharp(architecture: LambdaArchitecture, cacheDir: string): string {
   const version = lockedSharpVersion();
-  const dir = path.join(cacheDir, `sharp-${version}-linux-${NPM_CPU[architecture]}`);
-  const marker = path.join(dir, "node_modules", "sharp", "package.json");
-  if (existsSync(marker)) return dir;
-  rmSync(dir, { recursive: true, force: true });
-  mkdirSync(dir, { recursive: true });
-  writeFileSync(path.join(dir, "package.json"), JSON.stringify({ name: "sharp-stage", version: "1.0.0", private: true }));
-  execFileSync(
-    "npm",
-    ["install", "--no-audit", "--no-fund", "--no-package-lock", "--os=linux", `--cpu=${NPM_CPU[architecture]}`, "--libc=glibc", `sharp@${version}`],
-    { cwd: dir, stdio: "pipe" },
-  );
-  if (!existsSync(path.join(dir, "node_modules", "@img", `sharp-linux-${NPM_CPU[architecture]}`))) {
-    throw new Error(`installing sharp ${version} for linux-${NPM_CPU[architecture]} did not bring its native package`);
+  const cpu = NPM_CPU[architecture];
+  const dir = path.join(cacheDir, `sharp-${version}-linux-${cpu}`);
+  if (existsSync(path.join(dir, "node_modules", "sharp", "package.json"))) return dir;
+  // Installed beside the cache entry and renamed into place, so a concurrent build never sees half an install.
+  const temp = `${dir}.${process.pid}`;
+  rmSync(temp, { recursive: true, force: true });
+  mkdirSync(temp, { recursive: true });
+  writeFileSync(path.join(temp, "package.json"), JSON.stringify({ name: "sharp-stage", version: "1.0.0", private: true }));
+  execFileSync("npm", ["install", "--no-audit", "--no-fund", "--no-package-lock", "--os=linux", `--cpu=${cpu}`, "--libc=glibc", `sharp@${version}`], {
+    cwd: temp,
+    stdio: "pipe",
+  });
+  if (!existsSync(path.join(temp, "node_modules", "@img", `sharp-linux-${cpu}`))) {
+    throw new Error(`installing sharp ${version} for linux-${cpu} did not bring its native package`);
+  }
+  try {
+    renameSync(temp, dir);
+  } catch {
+    rmSync(temp, { recursive: true, force: true }); // another build got there first
   }
   return dir;
 }
@@ -76,7 +82,9 @@ export async function buildFunctionArchive(architecture: LambdaArchitecture = "a
       return archive;
     }
   }
-  const staging = path.join(outDir, `function-${architecture}`);
+  // Per-process staging and an atomic rename: concurrent builds (parallel test workers, two
+  // previews) never see each other's half-written files, and produce the same bytes anyway.
+  const staging = path.join(outDir, `function-${architecture}.${process.pid}`);
   rmSync(staging, { recursive: true, force: true });
   mkdirSync(path.join(staging, "node_modules"), { recursive: true });
   const result = buildSync({
@@ -99,10 +107,14 @@ export async function buildFunctionArchive(architecture: LambdaArchitecture = "a
     const from = path.join(sharpDir, "node_modules", name);
     if (existsSync(from)) copyTree(from, path.join(staging, "node_modules", name));
   }
-  const zip = await zipDirectory(staging, path.join(outDir, `function-${architecture}.zip`));
+  const finalZip = path.join(outDir, `function-${architecture}.zip`);
+  const zip = await zipDirectory(staging, `${finalZip}.${process.pid}`);
+  rmSync(staging, { recursive: true, force: true });
   checkLambdaLimits(zip, `function archive (${architecture})`);
-  const archive: FunctionArchive = { ...zip, architecture, handler: HANDLER };
-  writeFileSync(manifest, JSON.stringify({ ...archive, inputs }, null, 2));
+  renameSync(zip.path, finalZip);
+  const archive: FunctionArchive = { ...zip, path: finalZip, architecture, handler: HANDLER };
+  writeFileSync(`${manifest}.${process.pid}`, JSON.stringify({ ...archive, inputs }, null, 2));
+  renameSync(`${manifest}.${process.pid}`, manifest);
   return archive;
 }
 

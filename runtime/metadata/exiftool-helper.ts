@@ -65,12 +65,6 @@ export class ExiftoolHelper {
     });
   }
 
-  ping(): Promise<void> {
-    return this.serialize(async () => {
-      await this.request({ op: "ping" });
-    });
-  }
-
   async close(): Promise<void> {
     const running = this.running;
     this.running = undefined;

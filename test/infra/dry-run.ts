@@ -2,7 +2,7 @@
  * Runs index.ts under Pulumi's unit-test mocks (no CLI, no cloud) and records every resource with
  * its inputs and options, and the stack's outputs.
  */
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { createRequire } from "node:module";
@@ -138,8 +138,4 @@ export async function dryRun(options: { stack: string; tenants: unknown; setting
       return found;
     },
   };
-}
-
-export function writeJson(file: string, value: unknown): void {
-  writeFileSync(file, JSON.stringify(value));
 }

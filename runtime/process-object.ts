@@ -17,6 +17,13 @@ import { downloadObject, headObject, S3ByteSource, type ObjectHead } from "./s3-
 import type { MetadataStore, ObjectItem, RenditionRecord } from "./store";
 import type { TenantConfig } from "./tenant-config";
 
+/**
+ * Camera RAW and HEIF types, by exiftool's FileType: libvips may open some of them (RAW is often
+ * TIFF-shaped) and then fail in any number of ways, so for these a failed decode means "use the
+ * embedded preview", not "corrupt". A plain JPEG that fails to decode stays a corrupt image.
+ */
+const PREVIEW_FILE_TYPES = new Set(["DNG", "CR2", "CR3", "CRW", "NEF", "NRW", "ARW", "SR2", "SRF", "ORF", "RW2", "RAF", "PEF", "SRW", "X3F", "3FR", "IIQ", "ERF", "MRW", "MOS", "KDC", "DCR", "HEIC", "HEIF"]);
+
 /** Names that promise an image: content that is not one is an error, not a document to catalogue. */
 const IMAGE_EXTENSIONS = new Set([".jpg", ".jpeg", ".jpe", ".png", ".gif", ".webp", ".avif", ".tif", ".tiff", ".heic", ".heif", ".bmp", ".dng", ".cr2", ".cr3", ".nef", ".arw", ".orf", ".rw2", ".raf"]);
 
@@ -192,7 +199,7 @@ async function createObject(
   if (!isImage) {
     renditionsSkipped = `not an image (${summary.mimeType ?? summary.fileType})`;
   } else {
-    const rendered = await renderFromSource(deps, event, head, reader, timer, log);
+    const rendered = await renderFromSource(deps, event, head, reader, summary.fileType, timer, log);
     outputs = rendered.outputs;
     source = rendered.source;
   }
@@ -264,6 +271,7 @@ async function renderFromSource(
   event: ObjectEvent,
   head: ObjectHead,
   reader: RangeReader,
+  fileType: string,
   timer: Timer,
   log: Logger,
 ): Promise<{ outputs: RenderedRendition[]; source?: { width: number; height: number; format: string } }> {
@@ -273,10 +281,11 @@ async function renderFromSource(
   try {
     return await timer.time("render", () => renderRenditions(download.input, event.key, tenant.renditions, options));
   } catch (err) {
-    if (!(err instanceof PermanentError) || err.code !== "UNSUPPORTED_FORMAT") throw err;
+    const undecodable = err instanceof PermanentError && (err.code === "UNSUPPORTED_FORMAT" || (err.code === "CORRUPT_IMAGE" && PREVIEW_FILE_TYPES.has(fileType)));
+    if (!undecodable) throw err;
     // HEIC, camera RAW and friends: render from the JPEG preview the file embeds, when it has one.
     const preview = await timer.time("preview", () => deps.extractor.extractPreview(reader));
-    if (!preview) throw new PermanentError("UNSUPPORTED_FORMAT", `${err.message}; and the file embeds no preview image`, { cause: err });
+    if (!preview) throw new PermanentError("UNSUPPORTED_FORMAT", `${(err as Error).message}; and the file embeds no preview image`, { cause: err });
     log.info({ previewBytes: preview.length }, "rendering from the embedded preview");
     const rendered = await timer.time("render", () => renderRenditions(preview, event.key, tenant.renditions, options));
     // The preview's size is not the image's: leave the dimensions to exiftool's reading of the file.

@@ -100,6 +100,23 @@ describe("unusual images are rendered correctly", () => {
   });
 });
 
+describe("formats sharp cannot decode", () => {
+  it("renders a camera RAW from the preview JPEG it embeds, keeping the RAW's own dimensions", async () => {
+    const { item, outcomes } = await process("raw/IMG_0001.dng", await images.rawWithPreview("#ff0000"));
+    expect(item).toMatchObject({ status: "done", format: "DNG", mimeType: "image/x-adobe-dng", width: 600, height: 400 });
+    expect(outcomes).toHaveLength(1);
+    const { data, info } = await sharp(await t.proxyObject("corpus", renditionKey("preview", "raw/IMG_0001.dng", "jpeg"))).raw().toBuffer({ resolveWithObject: true });
+    expect([info.width, info.height]).toEqual([300, 200]); // the preview's size: never enlarged
+    expect(data[0]).toBeGreaterThan(200);
+    expect(data[1]).toBeLessThan(60);
+  });
+
+  it("still fails a truncated JPEG instead of rendering its EXIF thumbnail", async () => {
+    const { item } = await process("raw/not-raw.jpg", await images.truncatedJpeg());
+    expect(item).toMatchObject({ status: "failed", error: { code: "CORRUPT_IMAGE" } });
+  });
+});
+
 describe("hostile and non-image files", () => {
   it("never fetches an SVG's external references or entities", async () => {
     const { item } = await process("svg/hostile.svg", images.hostileSvg(trapUrl, localSecret));

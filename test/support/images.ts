@@ -168,3 +168,58 @@ export function mp4(): Buffer {
 export function heicContainer(): Buffer {
   return Buffer.concat([box("ftyp", Buffer.from("heic"), Buffer.alloc(4), Buffer.from("mif1heic")), box("meta", Buffer.alloc(4), box("hdlr", Buffer.alloc(4), Buffer.alloc(4), Buffer.from("pict"), Buffer.alloc(13)))]);
 }
+
+/**
+ * A DNG-like camera RAW: IFD0 is an 8-bit colour-filter-array raster (which libvips cannot turn
+ * into RGB), IFD1 a JPEG preview referenced by JPEGInterchangeFormat, as cameras store them.
+ */
+export async function rawWithPreview(previewColour = "#ff0000"): Promise<Buffer> {
+  const width = 600;
+  const height = 400;
+  const preview = await sharp({ create: { width: 300, height: 200, channels: 3, background: previewColour } }).jpeg().toBuffer();
+  const raster = Buffer.alloc(width * height, 0x80);
+  type Entry = [tag: number, type: number, values: number[]];
+  const ifd0: Entry[] = [
+    [0x00fe, 4, [0]], // NewSubfileType: full resolution
+    [0x0100, 4, [width]],
+    [0x0101, 4, [height]],
+    [0x0102, 3, [8]],
+    [0x0103, 3, [1]], // no compression
+    [0x0106, 3, [32803]], // PhotometricInterpretation: CFA
+    [0x0111, 4, [0]], // StripOffsets (patched below)
+    [0x0115, 3, [1]],
+    [0x0116, 4, [height]],
+    [0x0117, 4, [raster.length]],
+    [0x828d, 3, [2, 2]], // CFARepeatPatternDim
+    [0x828e, 1, [0, 1, 1, 2]], // CFAPattern RGGB
+    [0xc612, 1, [1, 4, 0, 0]], // DNGVersion
+  ];
+  const ifd1: Entry[] = [
+    [0x00fe, 4, [1]], // reduced resolution
+    [0x0103, 3, [6]], // old-style JPEG
+    [0x0201, 4, [0]], // JPEGInterchangeFormat (patched below)
+    [0x0202, 4, [preview.length]],
+  ];
+  const ifdSize = (entries: Entry[]) => 2 + entries.length * 12 + 4;
+  const ifd0At = 8;
+  const ifd1At = ifd0At + ifdSize(ifd0);
+  const rasterAt = ifd1At + ifdSize(ifd1);
+  const previewAt = rasterAt + raster.length;
+  ifd0.find((e) => e[0] === 0x0111)![2] = [rasterAt];
+  ifd1.find((e) => e[0] === 0x0201)![2] = [previewAt];
+  const writeIfd = (entries: Entry[], next: number) => {
+    const out = Buffer.alloc(ifdSize(entries));
+    out.writeUInt16LE(entries.length, 0);
+    entries.forEach(([tag, type, values], i) => {
+      const at = 2 + i * 12;
+      out.writeUInt16LE(tag, at);
+      out.writeUInt16LE(type, at + 2);
+      out.writeUInt32LE(values.length, at + 4);
+      values.forEach((v, j) => (type === 1 ? out.writeUInt8(v, at + 8 + j) : type === 3 ? out.writeUInt16LE(v, at + 8 + j * 2) : out.writeUInt32LE(v, at + 8)));
+    });
+    out.writeUInt32LE(next, out.length - 4);
+    return out;
+  };
+  const header = Buffer.from([0x49, 0x49, 0x2a, 0x00, ifd0At, 0, 0, 0]);
+  return Buffer.concat([header, writeIfd(ifd0, ifd1At), writeIfd(ifd1, 0), raster, preview]);
+}

@@ -104,7 +104,11 @@ export async function processEvent(deps: ProcessDeps, event: ObjectEvent, attemp
       ? await removeObject(deps, event, claim.previous, timer, base)
       : await createObject(deps, event, claim.previous, timer, base, log);
   } catch (err) {
-    const failure = classify(err);
+    // Every read carries If-Match with the event's ETag: 412 anywhere means a newer upload replaced
+    // this version, whose own event will decide the key.
+    const failure = isPreconditionFailed(err)
+      ? new PermanentError("OBJECT_GONE", "the object was overwritten before this version could be processed", { cause: err })
+      : classify(err);
     const lastAttempt = attempt.receiveCount >= attempt.maxReceiveCount;
     if (failure instanceof TransientError && !lastAttempt) {
       await deps.store.release(event.key, event.sequencer).catch((releaseErr) => log.warn({ err: releaseErr }, "could not release the claim; the retry waits for the lease"));
@@ -151,7 +155,6 @@ async function readHead(deps: ProcessDeps, event: ObjectEvent): Promise<ObjectHe
     return await headObject(deps.s3, deps.sourceBucket, event.key, event.eTag);
   } catch (err) {
     if (isNotFound(err)) throw new PermanentError("OBJECT_GONE", "the object was deleted before it could be processed", { cause: err });
-    if (isPreconditionFailed(err)) throw new PermanentError("OBJECT_GONE", "the object was overwritten before this version could be processed", { cause: err });
     throw err;
   }
 }
@@ -171,10 +174,7 @@ async function createObject(
     throw new PermanentError("TOO_LARGE", `the object is ${head.size} bytes, above the tenant's limit of ${tenant.limits.maxObjectBytes}`);
   }
   const reader = new RangeReader(new S3ByteSource(deps.s3, deps.sourceBucket, event.key, head));
-  const metadata = await timer.time("metadata", () => deps.extractor.extract(reader, event.key)).catch((err) => {
-    if (isPreconditionFailed(err)) throw new PermanentError("OBJECT_GONE", "the object was overwritten while it was being read", { cause: err });
-    throw err;
-  });
+  const metadata = await timer.time("metadata", () => deps.extractor.extract(reader, event.key));
   const summary = summarizeTags(metadata.tags, tenant.metadata.keepGps);
   if (!summary.fileType) {
     throw new PermanentError("UNSUPPORTED_FORMAT", `not a recognised file: ${summary.exiftoolError ?? "exiftool found no file type"}`);

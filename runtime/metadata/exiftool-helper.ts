@@ -20,6 +20,17 @@ export class ExiftoolRejected extends Error {
   override name = "ExiftoolRejected";
 }
 
+/**
+ * One of our reads for the helper failed (S3 5xx, 412 because the object changed, ...). The helper
+ * was told and answered cleanly, so it stays up; `cause` is the original error, for classification.
+ */
+export class SourceReadFailed extends Error {
+  override name = "SourceReadFailed";
+  constructor(override readonly cause: unknown) {
+    super(`reading the object failed: ${(cause as Error)?.message ?? cause}`);
+  }
+}
+
 /** The helper process failed (died, hung, spoke nonsense); the caller may fall back to streaming. */
 export class HelperFailure extends TransientError {
   constructor(message: string, options?: { cause?: unknown }) {
@@ -135,7 +146,7 @@ export class ExiftoolHelper {
     try {
       return await Promise.race([this.converse(running, payload, reader), timeout]);
     } catch (err) {
-      if (err instanceof ExiftoolRejected) throw err;
+      if (err instanceof ExiftoolRejected || err instanceof SourceReadFailed) throw err;
       // Anything else leaves the conversation in an unknown state: start over next time.
       this.kill(running);
       if (err instanceof TransientError) throw err;
@@ -148,6 +159,7 @@ export class ExiftoolHelper {
 
   private async converse(running: Running, payload: object, reader?: RangeReader): Promise<{ kind: string; body: Buffer }> {
     running.proc.stdin.write(`${JSON.stringify(payload)}\n`);
+    let readError: unknown;
     for (;;) {
       const line = await running.out.readLine();
       const match = /^([A-Z]) (\d+)(?: (\d+))?$/.exec(line);
@@ -155,14 +167,17 @@ export class ExiftoolHelper {
       const [, kind, a, b] = match;
       if (kind === "R") {
         if (!reader) throw new Error("helper asked for bytes outside a file request");
-        await this.answerRead(running, reader, Number(a), Number(b));
+        try {
+          await this.answerRead(running, reader, Number(a), Number(b));
+        } catch (err) {
+          readError = err; // the helper now fails the request with "read failed", and stays usable
+        }
         continue;
       }
       const body = await running.out.readBytes(Number(a));
       if (kind === "X") {
         const message = body.toString("utf8");
-        // The helper reports our own failed reads back; keep their transient nature.
-        if (message.startsWith("read failed:")) throw new TransientError("S3_READ", message);
+        if (readError !== undefined) throw new SourceReadFailed(readError);
         throw new ExiftoolRejected(message);
       }
       return { kind: kind!, body };

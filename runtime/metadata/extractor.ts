@@ -6,7 +6,7 @@
 import type { Tags } from "exiftool-vendored";
 import { DefaultReadTaskOptions } from "exiftool-vendored";
 import { ReadTask } from "exiftool-vendored/dist/ReadTask";
-import { ExiftoolHelper, ExiftoolRejected, HelperFailure } from "./exiftool-helper";
+import { ExiftoolHelper, ExiftoolRejected, HelperFailure, SourceReadFailed } from "./exiftool-helper";
 import type { ExiftoolPaths } from "./exiftool-paths";
 import type { RangeReader } from "./range-reader";
 import { streamTags } from "./stream-fallback";
@@ -51,6 +51,8 @@ export class MetadataExtractor {
     try {
       raw = await this.helper.readTags(reader, DefaultReadTaskOptions.numericTags);
     } catch (err) {
+      // The object could not be read: streaming it would fail the same way; let the caller judge why.
+      if (err instanceof SourceReadFailed) throw err.cause;
       if (!(err instanceof HelperFailure) && !(err instanceof ExiftoolRejected)) throw err;
       method = "stream";
       raw = await this.viaStream(reader, task.args.slice(0, -1));
@@ -62,8 +64,12 @@ export class MetadataExtractor {
   }
 
   /** The largest embedded JPEG (RAW/HEIC previews), read by ranges like the metadata. */
-  extractPreview(reader: RangeReader): Promise<Buffer | undefined> {
-    return this.helper.extractPreview(reader);
+  async extractPreview(reader: RangeReader): Promise<Buffer | undefined> {
+    try {
+      return await this.helper.extractPreview(reader);
+    } catch (err) {
+      throw err instanceof SourceReadFailed ? err.cause : err;
+    }
   }
 
   close(): Promise<void> {

@@ -84,6 +84,17 @@ describe("the helper process", () => {
     expect(extractor.helper.starts).toBe(starts + 1);
   });
 
+  it("survives a failed read of the object, which surfaces as the original error", async () => {
+    const data = await jpegWithExif();
+    await extractor.extract(new RangeReader(memory(data)), "warm");
+    const pid = extractor.helper.pid;
+    const failure = Object.assign(new Error("Service Unavailable"), { name: "SlowDown", $metadata: { httpStatusCode: 503 } });
+    const failing = { size: data.length, fetch: async () => Promise.reject(failure) };
+    await expect(extractor.extract(new RangeReader(failing), "object")).rejects.toBe(failure);
+    expect(extractor.helper.pid).toBe(pid);
+    expect((await extractor.extract(new RangeReader(memory(data)), "again")).tags.Make).toBe("Acme");
+  });
+
   it("is killed when it hangs, and the object is read by the streaming fallback", async () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), "hang-"));
     const hanging = path.join(dir, "hang.pl");

@@ -50,7 +50,9 @@ export function inspectElf(file: string): ElfReport | undefined {
   const dynamic = execFileSync("readelf", ["-d", "-W", file], { encoding: "utf8" });
   const needed = [...dynamic.matchAll(/\(NEEDED\)\s+Shared library: \[([^\]]+)\]/g)].map((m) => m[1]!);
   const versions = execFileSync("readelf", ["-V", "-W", file], { encoding: "utf8" });
-  const glibc = [...new Set([...versions.matchAll(/GLIBC_(\d+(?:\.\d+)+)/g)].map((m) => m[1]!))].sort((a, b) => versionKey(a).localeCompare(versionKey(b)));
+  // Only what the file needs counts (".gnu.version_r"), not the versions a library defines.
+  const needs = versions.split(/\n(?=Version \w+ section)/).filter((part) => part.startsWith("Version needs section")).join("\n");
+  const glibc = [...new Set([...needs.matchAll(/Name: GLIBC_(\d+(?:\.\d+)+)/g)].map((m) => m[1]!))].sort((a, b) => versionKey(a).localeCompare(versionKey(b)));
   return { file, machine, maxGlibc: glibc.pop(), needed };
 }
 

@@ -12,6 +12,7 @@ import { buildSync } from "esbuild";
 import { ExifTool } from "exiftool-vendored";
 import sharp from "sharp";
 import { createHash } from "node:crypto";
+import { mapLimit } from "../runtime/concurrency";
 import { resolveExiftoolPaths } from "../runtime/metadata/exiftool-paths";
 import { MetadataExtractor } from "../runtime/metadata/extractor";
 import { RangeReader, type ByteSource } from "../runtime/metadata/range-reader";
@@ -129,11 +130,8 @@ async function metadataLatency(objects: BenchObject[]) {
 }
 
 async function throughput(jobs: number, inputs: Buffer[], work: (input: Buffer) => Promise<unknown>): Promise<number> {
-  let next = 0;
   const t0 = performance.now();
-  await Promise.all(Array.from({ length: jobs }, async () => {
-    while (next < inputs.length) await work(inputs[next++]!);
-  }));
+  await mapLimit(inputs, jobs, work);
   return inputs.length / ((performance.now() - t0) / 1000);
 }
 
@@ -251,13 +249,7 @@ async function endToEnd(objects: BenchObject[]) {
     const cpu0 = cpuTimes();
     const t0 = performance.now();
     const uploads = Array.from({ length: 200 }, (_, i) => ({ tenant: i % 2 ? "east" : "west", key: `e2e/${i}.${["jpg", "png", "webp", "jpg"][i % 4]}`, body: mixed[i % 4]! }));
-    let next = 0;
-    await Promise.all(Array.from({ length: 8 }, async () => {
-      while (next < uploads.length) {
-        const u = uploads[next++]!;
-        await uploadObject(platform.clients.s3, platform.tenants.get(u.tenant)!.sourceBucket, u.key, u.body);
-      }
-    }));
+    await mapLimit(uploads, 8, (u) => uploadObject(platform.clients.s3, platform.tenants.get(u.tenant)!.sourceBucket, u.key, u.body));
     await platform.drain(600_000);
     const seconds = (performance.now() - t0) / 1000;
     const cpu1 = cpuTimes();

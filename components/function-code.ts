@@ -10,13 +10,13 @@ import path from "node:path";
 import { buildSync } from "esbuild";
 import { createHash } from "node:crypto";
 import { listFiles, zipDirectory, zipSha256, type ZipSummary } from "../layer/deterministic-zip";
+import { checkLambdaLimits } from "../layer/lambda-limits";
+
+export { checkLambdaLimits, LAMBDA_UNZIPPED_LIMIT, LAMBDA_ZIPPED_LIMIT } from "../layer/lambda-limits";
 
 export type LambdaArchitecture = "arm64" | "x86_64";
 
 export const HANDLER = "index.handler";
-/** Lambda: 50 MB for a zip uploaded directly, 250 MB unzipped for the function and its layers together. */
-export const LAMBDA_ZIPPED_LIMIT = 50 * 1024 * 1024;
-export const LAMBDA_UNZIPPED_LIMIT = 250 * 1024 * 1024;
 
 const ROOT = path.resolve(__dirname, "..");
 const NPM_CPU: Record<LambdaArchitecture, string> = { arm64: "arm64", x86_64: "x64" };
@@ -116,14 +116,4 @@ export async function buildFunctionArchive(architecture: LambdaArchitecture = "a
   writeFileSync(`${manifest}.${process.pid}`, JSON.stringify({ ...archive, inputs }, null, 2));
   renameSync(`${manifest}.${process.pid}`, manifest);
   return archive;
-}
-
-export function checkLambdaLimits(zip: Pick<ZipSummary, "zippedBytes" | "unzippedBytes">, what: string, unzippedBudget = LAMBDA_UNZIPPED_LIMIT): void {
-  const mb = (n: number) => `${(n / 1024 / 1024).toFixed(1)} MB`;
-  if (zip.zippedBytes > LAMBDA_ZIPPED_LIMIT) {
-    throw new Error(`${what} is ${mb(zip.zippedBytes)} zipped, above Lambda's ${mb(LAMBDA_ZIPPED_LIMIT)} limit for a directly uploaded zip`);
-  }
-  if (zip.unzippedBytes > unzippedBudget) {
-    throw new Error(`${what} is ${mb(zip.unzippedBytes)} unzipped, above its ${mb(unzippedBudget)} share of Lambda's 250 MB limit`);
-  }
 }

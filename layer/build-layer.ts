@@ -16,6 +16,7 @@ import path from "node:path";
 import { DebianPackages, type DebianArch } from "./debian";
 import { zipDirectory, type ZipSummary } from "./deterministic-zip";
 import { checkLayerElves, MAX_GLIBC, type ElfReport } from "./elf-check";
+import { checkLambdaLimits } from "./lambda-limits";
 import { pruneTree } from "./prune";
 
 export type LayerArch = "arm64" | "x64";
@@ -27,7 +28,6 @@ const TRIPLET: Record<LayerArch, string> = { arm64: "aarch64-linux-gnu", x64: "x
 const SHARED_LIBRARIES = ["libcrypt.so.1", "libz.so.1", "libbz2.so.1.0"];
 /** Lambda: 250 MB unzipped for function and layers together; the function takes ~25 MB of it. */
 export const LAYER_UNZIPPED_BUDGET = 200 * 1024 * 1024;
-export const LAYER_ZIPPED_LIMIT = 50 * 1024 * 1024;
 
 export interface LayerManifest {
   arch: LayerArch;
@@ -106,9 +106,7 @@ export async function buildLayer(arch: LayerArch, outDir = path.join(LAYER_DIR, 
   const elfFiles = checkLayerElves(tree, arch);
   mkdirSync(outDir, { recursive: true });
   const zip: ZipSummary = await zipDirectory(tree, path.join(outDir, `exiftool-layer-${arch}.zip`));
-  const mb = (n: number) => `${(n / 1024 / 1024).toFixed(1)} MB`;
-  if (zip.zippedBytes > LAYER_ZIPPED_LIMIT) throw new Error(`layer is ${mb(zip.zippedBytes)} zipped, above Lambda's ${mb(LAYER_ZIPPED_LIMIT)}`);
-  if (zip.unzippedBytes > LAYER_UNZIPPED_BUDGET) throw new Error(`layer is ${mb(zip.unzippedBytes)} unzipped, above its ${mb(LAYER_UNZIPPED_BUDGET)} budget`);
+  checkLambdaLimits(zip, `ExifTool layer (${arch})`, LAYER_UNZIPPED_BUDGET);
   const manifest: LayerManifest = {
     arch,
     zip: path.relative(ROOT, zip.path),

@@ -78,6 +78,11 @@ export function isPreconditionFailed(err: unknown): boolean {
   return e?.name === "PreconditionFailed" || e?.$metadata?.httpStatusCode === 412;
 }
 
+/** DynamoDB's answer to a write whose condition did not hold. */
+export function isConditionalCheckFailed(err: unknown): boolean {
+  return (err as AwsLikeError | undefined)?.name === "ConditionalCheckFailedException";
+}
+
 export function isNotFound(err: unknown): boolean {
   const e = err as AwsLikeError | undefined;
   return e?.name === "NoSuchKey" || e?.name === "NotFound" || e?.$metadata?.httpStatusCode === 404;

@@ -3,6 +3,7 @@
  * report the SQS messages that should come back (`ReportBatchItemFailures`).
  */
 import type { Logger } from "pino";
+import { mapLimit } from "./concurrency";
 import { classify } from "./errors";
 import { parseInvocation, type EventEnvelope } from "./events";
 import { createDependencies, type HandlerDeps } from "./dependencies";
@@ -25,14 +26,6 @@ function receiveCountOf(event: unknown, messageId: string | undefined): number {
   if (!messageId) return 1;
   const records = (event as { Records?: { messageId?: string; attributes?: { ApproximateReceiveCount?: string } }[] }).Records ?? [];
   return Number(records.find((r) => r.messageId === messageId)?.attributes?.ApproximateReceiveCount ?? 1);
-}
-
-async function mapLimit<T>(items: readonly T[], limit: number, work: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  const lanes = Array.from({ length: Math.min(limit, items.length) }, async () => {
-    while (next < items.length) await work(items[next++]!);
-  });
-  await Promise.all(lanes);
 }
 
 async function processEnvelope(deps: HandlerDeps, envelope: EventEnvelope, receiveCount: number, log: Logger, hooks: HandlerHooks): Promise<boolean> {

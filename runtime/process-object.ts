@@ -12,7 +12,7 @@ import { renditionKey, sidecarKey } from "./keys";
 import type { MetadataExtractor } from "./metadata/extractor";
 import { RangeReader } from "./metadata/range-reader";
 import { summarizeTags } from "./metadata/summary";
-import { renderRenditions, type RenderedRendition } from "./renditions";
+import { checkPixelLimit, renderRenditions, type RenderedRendition } from "./renditions";
 import { downloadObject, headObject, S3ByteSource, type ObjectHead } from "./s3-object";
 import type { MetadataStore, ObjectItem, RenditionRecord } from "./store";
 import type { TenantConfig } from "./tenant-config";
@@ -119,6 +119,7 @@ export async function processEvent(deps: ProcessDeps, event: ObjectEvent, attemp
       log.warn({ err: cleanupErr }, "could not remove proxy objects of a failed object"),
     );
     const retryable = failure instanceof TransientError;
+    const durationsMs = timer.total();
     const message = retryable ? `gave up after ${attempt.receiveCount} attempts: ${failure.message}` : failure.message;
     await deps.store.finish({
       objectKey: event.key,
@@ -128,10 +129,10 @@ export async function processEvent(deps: ProcessDeps, event: ObjectEvent, attemp
       size: event.size,
       etag: event.eTag,
       error: { code: failure.code, message: message.slice(0, 2000), retryable, attempts: attempt.receiveCount },
-      durationsMs: timer.total(),
+      durationsMs,
     });
     if (retryable) throw failure; // to the dead-letter queue, with the failure recorded
-    return { ...base, status: "failed", code: failure.code, reason: failure.message, durationsMs: timer.total() };
+    return { ...base, status: "failed", code: failure.code, reason: failure.message, durationsMs };
   }
 }
 
@@ -186,12 +187,7 @@ async function createObject(
     throw new PermanentError("UNSUPPORTED_FORMAT", `the name says ${extension} but the content is ${summary.mimeType ?? summary.fileType}, not an image`);
   }
   // Refused from the header exiftool already read, before a byte of pixel data is downloaded.
-  if (isImage && summary.width && summary.height && summary.width * summary.height > tenant.limits.maxInputPixels) {
-    throw new PermanentError(
-      "TOO_MANY_PIXELS",
-      `image is ${summary.width}x${summary.height} (${summary.width * summary.height} pixels), above the tenant's limit of ${tenant.limits.maxInputPixels}`,
-    );
-  }
+  if (isImage && summary.width && summary.height) checkPixelLimit(summary.width, summary.height, tenant.limits.maxInputPixels);
 
   let outputs: RenderedRendition[] = [];
   let renditionsSkipped: string | undefined;

@@ -40,6 +40,13 @@ function toImageError(err: unknown): PermanentError {
   return new PermanentError("CORRUPT_IMAGE", `image could not be decoded: ${message}`, { cause: err });
 }
 
+/** The decompression-bomb guard, applied to whichever header is read first (exiftool's or sharp's). */
+export function checkPixelLimit(width: number, height: number, maxInputPixels: number): void {
+  if (width * height > maxInputPixels) {
+    throw new PermanentError("TOO_MANY_PIXELS", `image is ${width}x${height} (${width * height} pixels), above the tenant's limit of ${maxInputPixels}`);
+  }
+}
+
 /** The scale (<= 1) at which the decoded image still covers every rendition without enlarging. */
 export function sharedScale(width: number, height: number, renditions: readonly Rendition[]): number {
   let scale = 0;
@@ -73,9 +80,7 @@ export async function renderRenditions(
   const { width, height } = header;
   if (!width || !height) throw new PermanentError("CORRUPT_IMAGE", "image has no dimensions");
   // Checked from the header so a decompression bomb is refused before any pixel is decoded.
-  if (width * height > options.maxInputPixels) {
-    throw new PermanentError("TOO_MANY_PIXELS", `image is ${width}x${height} (${width * height} pixels), above the tenant's limit of ${options.maxInputPixels}`);
-  }
+  checkPixelLimit(width, height, options.maxInputPixels);
   const rotated = (header.orientation ?? 1) >= 5;
   const upright = rotated ? { width: height, height: width } : { width, height };
   const scale = sharedScale(upright.width, upright.height, renditions);

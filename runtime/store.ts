@@ -11,9 +11,8 @@
  * A newer event that finds a live lease waits (KeyBusyError, retried through the queue), so events
  * of one key are processed one at a time and the newest one always runs last.
  */
-import { ConditionalCheckFailedException } from "@aws-sdk/client-dynamodb";
 import { GetCommand, PutCommand, UpdateCommand, type DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
-import { KeyBusyError } from "./errors";
+import { isConditionalCheckFailed, KeyBusyError } from "./errors";
 
 export const PARTITION_KEY = "objectKey";
 
@@ -115,7 +114,7 @@ export class MetadataStore {
       const previous = result.Attributes as ObjectItem | undefined;
       return { outcome: "claimed", previous: previous?.status ? previous : undefined };
     } catch (err) {
-      if (!(err instanceof ConditionalCheckFailedException) && (err as Error).name !== "ConditionalCheckFailedException") throw err;
+      if (!isConditionalCheckFailed(err)) throw err;
     }
     const current = await this.get(objectKey);
     if (!current) throw new KeyBusyError(objectKey); // deleted between the two calls: try again later
@@ -138,7 +137,7 @@ export class MetadataStore {
         }),
       );
     } catch (err) {
-      if (err instanceof ConditionalCheckFailedException || (err as Error).name === "ConditionalCheckFailedException") return;
+      if (isConditionalCheckFailed(err)) return;
       throw err;
     }
   }
@@ -157,7 +156,7 @@ export class MetadataStore {
       );
       return true;
     } catch (err) {
-      if (err instanceof ConditionalCheckFailedException || (err as Error).name === "ConditionalCheckFailedException") return false;
+      if (isConditionalCheckFailed(err)) return false;
       throw err;
     }
   }

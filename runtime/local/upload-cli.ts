@@ -5,10 +5,9 @@
  */
 import { readFileSync } from "node:fs";
 import path from "node:path";
-import { GetCommand } from "@aws-sdk/lib-dynamodb";
 import { localClients } from "./platform";
 import { uploadObject } from "./upload";
-import { PARTITION_KEY, type ObjectItem } from "../store";
+import { MetadataStore, type ObjectItem } from "../store";
 
 const ROOT = path.resolve(__dirname, "../..");
 
@@ -60,11 +59,12 @@ async function main(): Promise<void> {
       return { key, eTag };
     }),
   );
+  const store = new MetadataStore(clients.dynamo, tenant.table);
   const deadline = Date.now() + 120_000;
   for (const { key, eTag } of uploads) {
     let item: ObjectItem | undefined;
     while (Date.now() < deadline) {
-      item = (await clients.dynamo.send(new GetCommand({ TableName: tenant.table, Key: { [PARTITION_KEY]: key }, ConsistentRead: true }))).Item as ObjectItem | undefined;
+      item = await store.get(key);
       if (item && item.status !== "processing" && (item.etag === eTag || item.status === "failed")) break;
       await new Promise((r) => setTimeout(r, 200));
     }

@@ -5,34 +5,25 @@
  * node_modules, as Lambda would run it.
  */
 import { execFileSync, spawn } from "node:child_process";
-import { mkdtempSync, openSync, readSync, closeSync, readdirSync, rmSync } from "node:fs";
+import { mkdtempSync, readdirSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { buildFunctionArchive, HANDLER, LAMBDA_UNZIPPED_LIMIT, LAMBDA_ZIPPED_LIMIT } from "../../components/function-code";
 import { zipDirectory } from "../../layer/deterministic-zip";
+import { ELF_MACHINES, inspectElf } from "../../layer/elf-check";
 import { ENV } from "../../runtime/dependencies";
 import { resolveExiftoolPaths } from "../../runtime/metadata/exiftool-paths";
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from "../../runtime/local/platform";
 import { jpegWithExif } from "../support/images";
 import { startTestPlatform } from "../support/platform";
 
-const ELF_MACHINE = { arm64: 0xb7, x86_64: 0x3e } as const;
 const tmp = mkdtempSync(path.join(os.tmpdir(), "archive-"));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
 function unzip(zip: string, into: string): string {
   execFileSync("unzip", ["-q", "-o", zip, "-d", into]);
   return into;
-}
-
-function elfMachine(file: string): number {
-  const fd = openSync(file, "r");
-  const header = Buffer.alloc(20);
-  readSync(fd, header, 0, 20, 0);
-  closeSync(fd);
-  expect(header.subarray(0, 4)).toEqual(Buffer.from([0x7f, 0x45, 0x4c, 0x46]));
-  return header.readUInt16LE(18);
 }
 
 describe.each(["arm64", "x86_64"] as const)("the %s archive", (architecture) => {
@@ -48,7 +39,7 @@ describe.each(["arm64", "x86_64"] as const)("the %s archive", (architecture) => 
     const nativeDir = path.join(dir, "node_modules", "@img", `sharp-linux-${npmCpu}`, "lib");
     const native = readdirSync(nativeDir).filter((f) => f.endsWith(".node"));
     expect(native).toHaveLength(1);
-    expect(elfMachine(path.join(nativeDir, native[0]!))).toBe(ELF_MACHINE[architecture]);
+    expect(inspectElf(path.join(nativeDir, native[0]!))?.machine).toBe(ELF_MACHINES[npmCpu]);
     expect(readdirSync(path.join(dir, "node_modules", "@img"))).toContain(`sharp-libvips-linux-${npmCpu}`);
     expect(readdirSync(path.join(dir, "node_modules", "@img")).some((d) => d.includes(architecture === "arm64" ? "x64" : "arm64"))).toBe(false);
     expect(exported).toBe("handler");

@@ -8,6 +8,7 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { HeadObjectCommand } from "@aws-sdk/client-s3";
 import { expect, it } from "vitest";
+import { mapLimit } from "../../runtime/concurrency";
 import { renditionKey, sidecarKey } from "../../runtime/keys";
 import * as images from "../support/images";
 import { startFaultyPlatform } from "../support/faulty-platform";
@@ -23,13 +24,6 @@ function rng(seed: number) {
     seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31;
     return seed / 2 ** 31;
   };
-}
-
-async function pool<T>(items: T[], limit: number, work: (item: T) => Promise<void>) {
-  let next = 0;
-  await Promise.all(Array.from({ length: limit }, async () => {
-    while (next < items.length) await work(items[next++]!);
-  }));
 }
 
 it(`soaks ${UPLOADS} uploads across ${TENANTS.length} tenants with faults at ${FAULT_RATE * 100}%`, async () => {
@@ -76,7 +70,7 @@ it(`soaks ${UPLOADS} uploads across ${TENANTS.length} tenants with faults at ${F
     });
 
     const started = performance.now();
-    await pool(plans, CONCURRENCY, async (plan) => {
+    await mapLimit(plans, CONCURRENCY, async (plan) => {
       await t.upload(plan.tenant, plan.key, plan.body);
       if (plan.overwrite) await t.upload(plan.tenant, plan.key, plan.overwrite);
       if (plan.remove) await t.remove(plan.tenant, plan.key);
@@ -87,7 +81,7 @@ it(`soaks ${UPLOADS} uploads across ${TENANTS.length} tenants with faults at ${F
     // Reconcile every planned key against the table and the proxy bucket.
     const counts = { done: 0, failed: 0, deleted: 0, lost: 0, stuck: 0, unexplained: 0, wrongVersion: 0, missingRenditions: 0, leftoverRenditions: 0, deadLettered: 0 };
     const problems: string[] = [];
-    await pool(plans, CONCURRENCY, async (plan) => {
+    await mapLimit(plans, CONCURRENCY, async (plan) => {
       const item = await t.item(plan.tenant, plan.key);
       if (!item) {
         counts.lost++;

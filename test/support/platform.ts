@@ -1,12 +1,11 @@
 /** The local platform on free ports, in memory, with helpers to upload and inspect results. */
 import { DeleteObjectCommand, GetObjectCommand } from "@aws-sdk/client-s3";
-import { GetCommand } from "@aws-sdk/lib-dynamodb";
 import { ReceiveMessageCommand } from "@aws-sdk/client-sqs";
 import { encodeS3Key } from "../../runtime/events";
 import { uploadObject } from "../../runtime/local/upload";
 import { startLocalPlatform, type LocalPlatform, type LocalPlatformOptions } from "../../runtime/local/platform";
 import type { Outcome } from "../../runtime/process-object";
-import { PARTITION_KEY, type ObjectItem } from "../../runtime/store";
+import { MetadataStore, type ObjectItem } from "../../runtime/store";
 import { parseTenants, type TenantInput } from "../../runtime/tenant-config";
 
 export interface TestPlatform {
@@ -43,10 +42,7 @@ export async function startTestPlatform(tenants: TenantInput[], options: Partial
     async remove(name, key) {
       await s3.send(new DeleteObjectCommand({ Bucket: tenant(name).sourceBucket, Key: key }));
     },
-    async item(name, key) {
-      const result = await dynamo.send(new GetCommand({ TableName: tenant(name).table, Key: { [PARTITION_KEY]: key }, ConsistentRead: true }));
-      return result.Item as ObjectItem | undefined;
-    },
+    item: (name, key) => new MetadataStore(dynamo, tenant(name).table).get(key),
     async proxyObject(name, key) {
       try {
         const result = await s3.send(new GetObjectCommand({ Bucket: tenant(name).proxyBucket, Key: key }));

@@ -280,7 +280,7 @@ async function renderFromSource(
     const undecodable = err instanceof PermanentError && (err.code === "UNSUPPORTED_FORMAT" || (err.code === "CORRUPT_IMAGE" && PREVIEW_FILE_TYPES.has(fileType)));
     if (!undecodable) throw err;
     // HEIC, camera RAW and friends: render from the JPEG preview the file embeds, when it has one.
-    const preview = await timer.time("preview", () => deps.extractor.extractPreview(reader));
+    const preview = await timer.time("preview", () => deps.extractor.extractPreview(reader, event.key));
     if (!preview) throw new PermanentError("UNSUPPORTED_FORMAT", `${(err as Error).message}; and the file embeds no preview image`, { cause: err });
     log.info({ previewBytes: preview.length }, "rendering from the embedded preview");
     const rendered = await timer.time("render", () => renderRenditions(preview, event.key, tenant.renditions, options));

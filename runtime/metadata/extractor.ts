@@ -4,10 +4,11 @@
  * ReadTask turns the JSON into typed Tags (dates, time zones, GPS), exactly as its own reads would.
  */
 import type { Tags } from "exiftool-vendored";
-import { DefaultReadTaskOptions } from "exiftool-vendored";
 import { ReadTask } from "exiftool-vendored/dist/ReadTask";
-import { ExiftoolHelper, ExiftoolRejected, HelperFailure, SourceReadFailed } from "./exiftool-helper";
+import path from "node:path";
+import { ExiftoolHelper, ExiftoolRejected, HelperFailure, readOptionsFromArgs, SourceReadFailed } from "./exiftool-helper";
 import type { ExiftoolPaths } from "./exiftool-paths";
+import { PermanentError } from "../errors";
 import type { RangeReader } from "./range-reader";
 import { streamTags } from "./stream-fallback";
 
@@ -24,49 +25,77 @@ const HANDLE_TAGS = new Set([
   "ExifToolVersion",
 ]);
 
+/** The key's extension without the dot ("" when none), as exiftool would take it from a file name. */
+function extensionOf(sourceName: string): string {
+  return path.extname(sourceName).slice(1);
+}
+
 export interface ExtractedMetadata {
   /** Parsed by exiftool-vendored (ExifDateTime objects, numeric GPS, time zone inference). */
   tags: Tags;
   /** exiftool's JSON, without the handle tags: what the sidecar stores. */
   raw: Record<string, unknown>;
+  /** "ranged": exiftool read only what it asked for; "stream": the object was piped through exiftool from its start. */
   method: "ranged" | "stream";
+  /** Helper processes that failed on this object (desync, death, hang) before it was read. */
+  helperFailures: string[];
+}
+
+export interface ExtractorOptions {
+  /** Budget of one helper request, S3 reads included. Default 30 s. */
+  requestTimeoutMs?: number;
+  /** Budget of the streaming fallback. Default: the request budget. */
+  streamTimeoutMs?: number;
 }
 
 export class MetadataExtractor {
   readonly helper: ExiftoolHelper;
-  private readonly timeoutMs: number;
+  private readonly streamTimeoutMs: number;
 
   constructor(
     readonly paths: ExiftoolPaths,
-    options: { requestTimeoutMs?: number } = {},
+    options: ExtractorOptions = {},
   ) {
     this.helper = new ExiftoolHelper(paths, options);
-    this.timeoutMs = options.requestTimeoutMs ?? 30_000;
+    this.streamTimeoutMs = options.streamTimeoutMs ?? options.requestTimeoutMs ?? 30_000;
   }
 
+  /**
+   * Ranged first; after a helper that died or fell out of step, once more by ranges on a fresh
+   * helper (the failure may have been the previous object's doing); only then the streaming fallback.
+   */
   async extract(reader: RangeReader, sourceName: string): Promise<ExtractedMetadata> {
     const task = ReadTask.for(sourceName, {});
-    let raw: Record<string, unknown>;
-    let method: ExtractedMetadata["method"] = "ranged";
-    try {
-      raw = await this.helper.readTags(reader, DefaultReadTaskOptions.numericTags);
-    } catch (err) {
-      // The object could not be read: streaming it would fail the same way; let the caller judge why.
-      if (err instanceof SourceReadFailed) throw err.cause;
-      if (!(err instanceof HelperFailure) && !(err instanceof ExiftoolRejected)) throw err;
-      method = "stream";
-      raw = await this.viaStream(reader, task.args.slice(0, -1));
+    const readOptions = readOptionsFromArgs(task.args.slice(0, -1));
+    const helperFailures: string[] = [];
+    let raw: Record<string, unknown> | undefined;
+    for (let attempt = 1; attempt <= 2 && raw === undefined; attempt++) {
+      try {
+        raw = await this.helper.readTags(reader, { ...readOptions, ext: extensionOf(sourceName) });
+      } catch (err) {
+        // The object could not be read: streaming it would fail the same way; let the caller judge why.
+        if (err instanceof SourceReadFailed) throw err.cause;
+        if (err instanceof ExiftoolRejected) {
+          helperFailures.push(`exiftool: ${err.message}`);
+          break;
+        }
+        if (!(err instanceof HelperFailure)) throw err;
+        helperFailures.push(`${err.kind}: ${err.message}`);
+        if (!err.freshHelperMayRead) break;
+      }
     }
+    const method: ExtractedMetadata["method"] = raw === undefined ? "stream" : "ranged";
+    raw ??= await this.viaStream(reader, task.args.slice(0, -1), helperFailures);
     const content = Object.fromEntries(Object.entries(raw).filter(([name]) => !HANDLE_TAGS.has(name)));
     const tags = task.parse(JSON.stringify([content]));
     delete (tags as { SourceFile?: string }).SourceFile;
-    return { tags, raw: content, method };
+    return { tags, raw: content, method, helperFailures };
   }
 
   /** The largest embedded JPEG (RAW/HEIC previews), read by ranges like the metadata. */
-  async extractPreview(reader: RangeReader): Promise<Buffer | undefined> {
+  async extractPreview(reader: RangeReader, sourceName: string): Promise<Buffer | undefined> {
     try {
-      return await this.helper.extractPreview(reader);
+      return await this.helper.extractPreview(reader, extensionOf(sourceName));
     } catch (err) {
       throw err instanceof SourceReadFailed ? err.cause : err;
     }
@@ -76,14 +105,15 @@ export class MetadataExtractor {
     return this.helper.close();
   }
 
-  private async viaStream(reader: RangeReader, args: string[]): Promise<Record<string, unknown>> {
-    const { json, stderr } = await streamTags(this.paths, reader, args, this.timeoutMs);
+  private async viaStream(reader: RangeReader, args: string[], helperFailures: string[]): Promise<Record<string, unknown>> {
+    const { json, stderr } = await streamTags(this.paths, reader, args, this.streamTimeoutMs);
     try {
       const parsed = JSON.parse(json) as Record<string, unknown>[];
       if (parsed[0]) return parsed[0];
     } catch {
       // fall through to the error below
     }
-    throw new ExiftoolRejected(`exiftool produced no metadata: ${stderr.trim().slice(0, 300) || "no output"}`);
+    const why = [stderr.trim().slice(0, 300) || "no output", ...helperFailures.map((f) => f.slice(0, 200))].join("; ");
+    throw new PermanentError("METADATA_FAILED", `exiftool could not read the file: ${why}`);
   }
 }

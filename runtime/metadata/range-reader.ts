@@ -54,14 +54,23 @@ export class RangeReader {
     const firstBlock = Math.floor(offset / this.blockSize);
     const lastBlock = Math.floor((end - 1) / this.blockSize);
     this.adaptReadAhead(firstBlock, lastBlock);
-    await this.ensureBlocks(firstBlock, lastBlock, signal);
+    // The read holds its own blocks: one read larger than the cache may evict them from the cache
+    // while it is being assembled, never from under itself.
+    const blocks = await this.ensureBlocks(firstBlock, lastBlock, signal);
     const parts: Buffer[] = [];
     for (let b = firstBlock; b <= lastBlock; b++) {
-      const block = this.touch(b);
+      const block = blocks.get(b)!;
       const blockStart = b * this.blockSize;
       parts.push(block.subarray(Math.max(0, offset - blockStart), Math.min(block.length, end - blockStart)));
     }
     return parts.length === 1 ? parts[0]! : Buffer.concat(parts);
+  }
+
+  /** Bytes held in the block cache. */
+  get cachedBytes(): number {
+    let total = 0;
+    for (const block of this.blocks.values()) total += block.length;
+    return total;
   }
 
   private adaptReadAhead(firstBlock: number, lastBlock: number): void {
@@ -70,11 +79,14 @@ export class RangeReader {
     this.lastBlockRead = lastBlock;
   }
 
-  private async ensureBlocks(firstBlock: number, lastBlock: number, signal?: AbortSignal): Promise<void> {
+  private async ensureBlocks(firstBlock: number, lastBlock: number, signal?: AbortSignal): Promise<Map<number, Buffer>> {
     const finalBlock = Math.floor((this.size - 1) / this.blockSize);
+    const held = new Map<number, Buffer>();
     let b = firstBlock;
     while (b <= lastBlock) {
-      if (this.blocks.has(b)) {
+      const cached = this.touch(b);
+      if (cached) {
+        held.set(b, cached);
         b++;
         continue;
       }
@@ -82,12 +94,14 @@ export class RangeReader {
       const wanted = Math.max(lastBlock - b + 1, this.readAheadBlocks);
       let runEnd = b;
       while (runEnd + 1 <= finalBlock && runEnd + 1 - b < Math.min(wanted, this.maxRequestBlocks) && !this.blocks.has(runEnd + 1)) runEnd++;
-      await this.fetchBlocks(b, runEnd, signal);
+      const fetched = await this.fetchBlocks(b, runEnd, signal);
+      for (let i = 0; i < fetched.length && b + i <= lastBlock; i++) held.set(b + i, fetched[i]!);
       b = runEnd + 1;
     }
+    return held;
   }
 
-  private async fetchBlocks(first: number, last: number, signal?: AbortSignal): Promise<void> {
+  private async fetchBlocks(first: number, last: number, signal?: AbortSignal): Promise<Buffer[]> {
     const start = first * this.blockSize;
     const end = Math.min((last + 1) * this.blockSize, this.size) - 1;
     const data = await this.source.fetch(start, end, signal);
@@ -96,16 +110,22 @@ export class RangeReader {
     }
     this.stats.requests++;
     this.stats.bytesFetched += data.length;
+    const fetched: Buffer[] = [];
     for (let b = first; b <= last; b++) {
-      this.blocks.set(b, data.subarray((b - first) * this.blockSize, (b - first + 1) * this.blockSize));
+      const block = data.subarray((b - first) * this.blockSize, (b - first + 1) * this.blockSize);
+      fetched.push(block);
+      this.blocks.set(b, block);
     }
     while (this.blocks.size > this.maxCachedBlocks) {
       this.blocks.delete(this.blocks.keys().next().value!);
     }
+    return fetched;
   }
 
-  private touch(block: number): Buffer {
-    const data = this.blocks.get(block)!;
+  /** The cached block, marked most recently used; undefined when not cached. */
+  private touch(block: number): Buffer | undefined {
+    const data = this.blocks.get(block);
+    if (data === undefined) return undefined;
     this.blocks.delete(block);
     this.blocks.set(block, data);
     return data;

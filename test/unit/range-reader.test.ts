@@ -67,3 +67,16 @@ describe("RangeReader", () => {
     await expect(reader.read(0, 10)).rejects.toThrow(/short ranged read/);
   });
 });
+
+describe("RangeReader: one read larger than its cache budget", () => {
+  it("assembles the read whole (blocks of the read in progress are never evicted under it)", async () => {
+    // 40 MB in one read (exiftool reading a large ancillary PNG chunk), with a 1 MiB cache.
+    const { data, src } = source(48 * 1024 * 1024);
+    const reader = new RangeReader(src, { blockSize: 32 * 1024, maxRequestBytes: 512 * 1024, maxCachedBytes: 1024 * 1024 });
+    const got = await reader.read(1000, 40 * 1024 * 1024);
+    expect(got.length).toBe(40 * 1024 * 1024);
+    expect(got.equals(data.subarray(1000, 1000 + 40 * 1024 * 1024))).toBe(true);
+    // The budget still holds afterwards.
+    expect(reader.cachedBytes).toBeLessThanOrEqual(1024 * 1024);
+  });
+});

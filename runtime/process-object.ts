@@ -12,7 +12,8 @@ import { renditionKey, sidecarKey } from "./keys";
 import type { MetadataExtractor } from "./metadata/extractor";
 import { RangeReader } from "./metadata/range-reader";
 import { summarizeTags } from "./metadata/summary";
-import { checkPixelLimit, renderRenditions, type RenderedRendition } from "./renditions";
+import { decodeHeif } from "./heif";
+import { checkPixelLimit, renderRenditions, type RenderedRendition, type RenderInput } from "./renditions";
 import { downloadObject, headObject, S3ByteSource, type ObjectHead } from "./s3-object";
 import type { MetadataStore, ObjectItem, RenditionRecord } from "./store";
 import type { TenantConfig } from "./tenant-config";
@@ -23,6 +24,9 @@ import type { TenantConfig } from "./tenant-config";
  * embedded preview", not "corrupt". A plain JPEG that fails to decode stays a corrupt image.
  */
 const PREVIEW_FILE_TYPES = new Set(["DNG", "CR2", "CR3", "CRW", "NEF", "NRW", "ARW", "SR2", "SRF", "ORF", "RW2", "RAF", "PEF", "SRW", "X3F", "3FR", "IIQ", "ERF", "MRW", "MOS", "KDC", "DCR", "HEIC", "HEIF"]);
+
+/** HEIF-family types by exiftool's FileType: decoded by libheif before anything else is tried. */
+const HEIF_FILE_TYPES = new Set(["HEIC", "HEIF"]);
 
 /** Names that promise an image: content that is not one is an error, not a document to catalogue. */
 const IMAGE_EXTENSIONS = new Set([".jpg", ".jpeg", ".jpe", ".png", ".gif", ".webp", ".avif", ".tif", ".tiff", ".heic", ".heif", ".bmp", ".dng", ".cr2", ".cr3", ".nef", ".arw", ".orf", ".rw2", ".raf"]);
@@ -53,6 +57,8 @@ export interface Outcome {
   reason?: string;
   code?: string;
   renditions?: number;
+  /** "ranged" or "stream": how exiftool read the object (a stream means the helper failed). */
+  metadataMethod?: string;
   metadataBytesRead?: number;
   metadataRequests?: number;
   size?: number;
@@ -102,7 +108,7 @@ export async function processEvent(deps: ProcessDeps, event: ObjectEvent, attemp
   try {
     return event.kind === "removed"
       ? await removeObject(deps, event, claim.previous, timer, base)
-      : await createObject(deps, event, claim.previous, timer, base, log);
+      : await createObject(deps, event, claim.previous, attempt, timer, base, log);
   } catch (err) {
     // Every read carries If-Match with the event's ETag: 412 anywhere means a newer upload replaced
     // this version, whose own event will decide the key.
@@ -164,6 +170,7 @@ async function createObject(
   deps: ProcessDeps,
   event: ObjectEvent,
   previous: ObjectItem | undefined,
+  attempt: Attempt,
   timer: Timer,
   base: Pick<Outcome, "tenant" | "key" | "event">,
   log: Logger,
@@ -181,32 +188,41 @@ async function createObject(
     throw new PermanentError("UNSUPPORTED_FORMAT", `not a recognised file: ${summary.exiftoolError ?? "exiftool found no file type"}`);
   }
 
+  // From here on exiftool has read the object: whatever the pixels do, what it learned is kept.
   const isImage = summary.mimeType?.startsWith("image/") ?? false;
-  const extension = path.extname(event.key).toLowerCase();
-  if (!isImage && IMAGE_EXTENSIONS.has(extension)) {
-    throw new PermanentError("UNSUPPORTED_FORMAT", `the name says ${extension} but the content is ${summary.mimeType ?? summary.fileType}, not an image`);
-  }
-  // Refused from the header exiftool already read, before a byte of pixel data is downloaded.
-  if (isImage && summary.width && summary.height) checkPixelLimit(summary.width, summary.height, tenant.limits.maxInputPixels);
-
   let outputs: RenderedRendition[] = [];
   let renditionsSkipped: string | undefined;
   let source: { width: number; height: number; format: string } | undefined;
-  if (!isImage) {
-    renditionsSkipped = `not an image (${summary.mimeType ?? summary.fileType})`;
-  } else {
-    const rendered = await renderFromSource(deps, event, head, reader, summary.fileType, timer, log);
-    outputs = rendered.outputs;
-    source = rendered.source;
+  let renderFailure: PermanentError | undefined;
+  try {
+    const extension = path.extname(event.key).toLowerCase();
+    if (!isImage && IMAGE_EXTENSIONS.has(extension)) {
+      throw new PermanentError("UNSUPPORTED_FORMAT", `the name says ${extension} but the content is ${summary.mimeType ?? summary.fileType}, not an image`);
+    }
+    // Refused from the header exiftool already read, before a byte of pixel data is downloaded.
+    if (isImage && summary.width && summary.height) checkPixelLimit(summary.width, summary.height, tenant.limits.maxInputPixels);
+    if (!isImage) {
+      renditionsSkipped = `not an image (${summary.mimeType ?? summary.fileType})`;
+    } else {
+      const rendered = await renderFromSource(deps, event, head, reader, summary.fileType, timer, log);
+      outputs = rendered.outputs;
+      source = rendered.source;
+    }
+  } catch (err) {
+    if (!(err instanceof PermanentError)) throw err; // transient: retried, nothing written yet
+    renderFailure = err;
   }
 
   const sidecar = sidecarKey(event.key);
   const common = { Bucket: deps.proxyBucket, Metadata: { "source-etag": head.eTag, "source-sequencer": event.sequencer } };
+  const sidecarTags = tenant.metadata.keepGps ? metadata.raw : withoutLocation(metadata.raw);
   await timer.time("upload", async () => {
     // Renditions of an earlier version that this one does not produce must not outlive it.
     const produced = new Set(outputs.map((o) => o.key));
     const obsolete = derivedKeys(deps, event.key, previous).filter((k) => k !== sidecar && !produced.has(k));
-    await Promise.all([
+    // Every PUT settles before the attempt decides anything: a rejected Promise.all would let a
+    // late PUT of this attempt land after a retry (or a newer event) has written its own outputs.
+    await settleAll([
       ...outputs.map((o) =>
         deps.s3.send(new PutObjectCommand({ ...common, Key: o.key, Body: o.body, ContentType: o.contentType, CacheControl: tenant.storage.cacheControl })),
       ),
@@ -215,7 +231,7 @@ async function createObject(
           ...common,
           Key: sidecar,
           ContentType: "application/json",
-          Body: JSON.stringify({ sourceKey: event.key, eTag: head.eTag, versionId: head.versionId, size: head.size, contentType: head.contentType, method: metadata.method, tags: metadata.raw }),
+          Body: JSON.stringify({ sourceKey: event.key, eTag: head.eTag, versionId: head.versionId, size: head.size, contentType: head.contentType, method: metadata.method, tags: sidecarTags }),
         }),
       ),
       obsolete.length ? deleteKeys(deps, obsolete) : Promise.resolve(),
@@ -226,7 +242,7 @@ async function createObject(
   const durationsMs = timer.total();
   const finished = await deps.store.finish({
     objectKey: event.key,
-    status: "done",
+    status: renderFailure ? "failed" : "done",
     sequencer: event.sequencer,
     eventName: event.eventName,
     size: head.size,
@@ -248,18 +264,35 @@ async function createObject(
     metadataBytesRead: reader.stats.bytesFetched,
     metadataRequests: reader.stats.requests,
     durationsMs,
+    error: renderFailure ? { code: renderFailure.code, message: renderFailure.message.slice(0, 2000), retryable: false, attempts: attempt.receiveCount } : undefined,
   });
   if (!finished) return { ...base, status: "skipped", reason: "a newer event took the key over while processing" };
   return {
     ...base,
-    status: "done",
-    reason: renditionsSkipped,
+    status: renderFailure ? "failed" : "done",
+    code: renderFailure?.code,
+    reason: renderFailure?.message ?? renditionsSkipped,
     renditions: renditions.length,
     size: head.size,
+    metadataMethod: metadata.method,
     metadataBytesRead: reader.stats.bytesFetched,
     metadataRequests: reader.stats.requests,
     durationsMs,
   };
+}
+
+/** Waits for every promise; then rethrows the first failure, if any. */
+async function settleAll(work: Promise<unknown>[]): Promise<void> {
+  const results = await Promise.allSettled(work);
+  const failed = results.find((r): r is PromiseRejectedResult => r.status === "rejected");
+  if (failed) throw failed.reason;
+}
+
+/** Location tags (GPS, geolocation) for a tenant that does not keep location: left out of the sidecar too. */
+const LOCATION_TAG = /^(GPS|Geolocation)/;
+
+function withoutLocation(tags: Record<string, unknown>): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(tags).filter(([name]) => !LOCATION_TAG.test(name)));
 }
 
 async function renderFromSource(
@@ -273,19 +306,32 @@ async function renderFromSource(
 ): Promise<{ outputs: RenderedRendition[]; source?: { width: number; height: number; format: string } }> {
   const { tenant } = deps;
   const options = { maxInputPixels: tenant.limits.maxInputPixels, profile: tenant.metadata.renditionProfile };
+  const render = (input: RenderInput) => timer.time("render", () => renderRenditions(input, event.key, tenant.renditions, options));
   const download = await timer.time("download", () => downloadObject(deps.s3, deps.sourceBucket, event.key, head, deps.spoolAboveBytes));
   try {
-    return await timer.time("render", () => renderRenditions(download.input, event.key, tenant.renditions, options));
-  } catch (err) {
-    const undecodable = err instanceof PermanentError && (err.code === "UNSUPPORTED_FORMAT" || (err.code === "CORRUPT_IMAGE" && PREVIEW_FILE_TYPES.has(fileType)));
-    if (!undecodable) throw err;
-    // HEIC, camera RAW and friends: render from the JPEG preview the file embeds, when it has one.
-    const preview = await timer.time("preview", () => deps.extractor.extractPreview(reader, event.key));
-    if (!preview) throw new PermanentError("UNSUPPORTED_FORMAT", `${(err as Error).message}; and the file embeds no preview image`, { cause: err });
-    log.info({ previewBytes: preview.length }, "rendering from the embedded preview");
-    const rendered = await timer.time("render", () => renderRenditions(preview, event.key, tenant.renditions, options));
-    // The preview's size is not the image's: leave the dimensions to exiftool's reading of the file.
-    return { outputs: rendered.outputs };
+    if (HEIF_FILE_TYPES.has(fileType)) {
+      // Phones' HEIC is HEVC, which sharp's libvips cannot decode: libheif (WebAssembly) can.
+      try {
+        const pixels = await timer.time("decode", () => decodeHeif(download.input, tenant.limits.maxInputPixels));
+        return await render(pixels);
+      } catch (err) {
+        if (!(err instanceof PermanentError) || err.code === "TOO_MANY_PIXELS") throw err;
+        log.info({ err: err.message }, "libheif could not decode the file; trying sharp, then the embedded preview");
+      }
+    }
+    try {
+      return await render(download.input);
+    } catch (err) {
+      const undecodable = err instanceof PermanentError && (err.code === "UNSUPPORTED_FORMAT" || (err.code === "CORRUPT_IMAGE" && PREVIEW_FILE_TYPES.has(fileType)));
+      if (!undecodable) throw err;
+      // Camera RAW and friends: render from the JPEG preview the file embeds, when it has one.
+      const preview = await timer.time("preview", () => deps.extractor.extractPreview(reader, event.key));
+      if (!preview) throw new PermanentError("UNSUPPORTED_FORMAT", `${(err as Error).message}; and the file embeds no preview image`, { cause: err });
+      log.info({ previewBytes: preview.length }, "rendering from the embedded preview");
+      const rendered = await render(preview);
+      // The preview's size is not the image's: leave the dimensions to exiftool's reading of the file.
+      return { outputs: rendered.outputs };
+    }
   } finally {
     await download.cleanup();
   }

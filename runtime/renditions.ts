@@ -5,6 +5,7 @@
  */
 import sharp from "sharp";
 import { PermanentError } from "./errors";
+import type { RawImage } from "./heif";
 import { CONTENT_TYPES, renditionKey } from "./keys";
 import type { Rendition, TenantConfig } from "./tenant-config";
 
@@ -64,16 +65,23 @@ export function sharedScale(width: number, height: number, renditions: readonly 
   return Math.min(1, scale);
 }
 
+/** What sharp renders from: an encoded image in memory or in a file, or pixels another decoder produced. */
+export type RenderInput = Buffer | string | RawImage;
+
+function open(input: RenderInput, limitInputPixels: number): sharp.Sharp {
+  if (typeof input === "string" || Buffer.isBuffer(input)) return sharp(input, { limitInputPixels, failOn: "truncated" });
+  return sharp(input.raw.data, { raw: { width: input.raw.width, height: input.raw.height, channels: input.raw.channels }, limitInputPixels });
+}
+
 export async function renderRenditions(
-  input: Buffer | string,
+  input: RenderInput,
   sourceKey: string,
   renditions: readonly Rendition[],
   options: RenderOptions,
 ): Promise<{ source: SourceImage; outputs: RenderedRendition[] }> {
-  const decodeOptions = { limitInputPixels: options.maxInputPixels, failOn: "truncated" as const };
   let header: sharp.Metadata;
   try {
-    header = await sharp(input, decodeOptions).metadata();
+    header = await open(input, options.maxInputPixels).metadata();
   } catch (err) {
     throw toImageError(err);
   }
@@ -86,7 +94,7 @@ export async function renderRenditions(
   const scale = sharedScale(upright.width, upright.height, renditions);
   let decoded: { data: Buffer; info: sharp.OutputInfo };
   try {
-    decoded = await sharp(input, decodeOptions)
+    decoded = await open(input, options.maxInputPixels)
       .autoOrient()
       .resize(Math.max(1, Math.round(upright.width * scale)), Math.max(1, Math.round(upright.height * scale)), { fit: "fill" })
       .toColourspace("srgb")

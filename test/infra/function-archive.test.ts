@@ -15,6 +15,7 @@ import { ELF_MACHINES, inspectElf } from "../../layer/elf-check";
 import { ENV } from "../../runtime/dependencies";
 import { resolveExiftoolPaths } from "../../runtime/metadata/exiftool-paths";
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from "../../runtime/local/platform";
+import { heifEncode, heifEncUnavailable } from "../support/heif";
 import { jpegWithExif } from "../support/images";
 import { startTestPlatform } from "../support/platform";
 
@@ -63,15 +64,13 @@ it("runs the bundled x64 handler, unpacked outside the repository, against the e
     const tenant = t.platform.tenants.get("bundle")!;
     const key = "bundled/photo one.jpg";
     const eTag = await t.upload("bundle", key, await jpegWithExif({ width: 900, height: 600, orientation: 6 }));
+    const record = (encodedKey: string, tag: string) => ({ eventName: "ObjectCreated:Put", s3: { bucket: { name: tenant.sourceBucket }, object: { key: encodedKey, size: 1, eTag: tag, sequencer: "0A" } } });
+    const records = [record("bundled/photo+one.jpg", eTag)];
+    // A phone HEIC proves the bundle carries libheif's WebAssembly decoder (when heif-enc can make one here).
+    const heicKey = "bundled/IMG_0001.HEIC";
+    if (!heifEncUnavailable()) records.push(record(heicKey, await t.upload("bundle", heicKey, heifEncode([await jpegWithExif({ width: 640, height: 480 })]))));
     const event = {
-      Records: [
-        {
-          messageId: "m-1",
-          eventSource: "aws:sqs",
-          attributes: { ApproximateReceiveCount: "1" },
-          body: JSON.stringify({ Records: [{ eventName: "ObjectCreated:Put", s3: { bucket: { name: tenant.sourceBucket }, object: { key: "bundled/photo+one.jpg", size: 1, eTag, sequencer: "0A" } } }] }),
-        },
-      ],
+      Records: [{ messageId: "m-1", eventSource: "aws:sqs", attributes: { ApproximateReceiveCount: "1" }, body: JSON.stringify({ Records: records }) }],
     };
     const exiftool = resolveExiftoolPaths({ PATH: process.env.PATH });
     const script = `require(${JSON.stringify(path.join(dir, "index.js"))}).handler(${JSON.stringify(event)}, { awsRequestId: "r-1" }).then((r) => { process.stdout.write("RESULT " + JSON.stringify(r) + "\\n"); process.exit(0); }, (e) => { console.error(e); process.exit(1); });`;
@@ -104,6 +103,7 @@ it("runs the bundled x64 handler, unpacked outside the repository, against the e
     expect(output).toContain('RESULT {"batchItemFailures":[]}');
     expect(output).toMatch(/"msg":"object processed"/);
     expect(await t.item("bundle", key)).toMatchObject({ status: "done", width: 600, height: 900, metadataMethod: "ranged" });
+    if (records.length > 1) expect(await t.item("bundle", heicKey)).toMatchObject({ status: "done", format: "HEIC", renditions: [{ name: "thumb" }, { name: "preview", width: 640 }] });
   } finally {
     await t.stop();
   }

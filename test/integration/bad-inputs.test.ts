@@ -43,23 +43,33 @@ async function process(key: string, body: Buffer) {
   return { item: item!, outcomes };
 }
 
-describe("permanent failures are recorded once, with a reason", () => {
+describe("permanent failures are recorded once, with a reason, keeping what exiftool learned", () => {
+  // learned: the format exiftool found, kept on the item with the sidecar; undefined: nothing was read.
   it.each([
-    ["zero-byte file", "bad/empty.jpg", async () => Buffer.alloc(0), "EMPTY_OBJECT", /empty/],
-    ["truncated JPEG", "bad/truncated.jpg", images.truncatedJpeg, "CORRUPT_IMAGE", /could not be decoded/],
-    ["truncated PNG", "bad/truncated.png", async () => (await images.png(400, 300)).subarray(0, 2000), "CORRUPT_IMAGE", /could not be decoded/],
-    ["text file named .jpg", "bad/text.jpg", async () => Buffer.from("this is not an image\n".repeat(50)), "UNSUPPORTED_FORMAT", /not a recognised file|not an image/],
-    ["random bytes", "bad/random.jpg", async () => Buffer.from(Array.from({ length: 4096 }, (_, i) => (i * 7919 + 13) % 251)), "UNSUPPORTED_FORMAT", /not a recognised file/],
-    ["decompression bomb (50,000 x 50,000 PNG)", "bad/bomb.png", async () => images.pngBomb(), "TOO_MANY_PIXELS", /50000x50000/],
-    ["object above the tenant's size limit", "bad/too-big.jpg", () => images.jpegWithExif({ width: 2400, height: 1800, photoLike: true }), "TOO_LARGE", /above the tenant's limit/],
-    ["HEIC container without an embedded preview", "bad/photo.heic", async () => images.heicContainer(), "UNSUPPORTED_FORMAT", /no preview image/],
-  ])("%s", async (_label, key, make, code, reason) => {
+    ["zero-byte file", "bad/empty.jpg", async () => Buffer.alloc(0), "EMPTY_OBJECT", /empty/, undefined],
+    ["truncated JPEG", "bad/truncated.jpg", images.truncatedJpeg, "CORRUPT_IMAGE", /could not be decoded/, { format: "JPEG", width: 800, height: 600 }],
+    ["truncated PNG", "bad/truncated.png", async () => (await images.png(400, 300)).subarray(0, 2000), "CORRUPT_IMAGE", /could not be decoded/, { format: "PNG", width: 400, height: 300 }],
+    ["text file named .jpg", "bad/text.jpg", async () => Buffer.from("this is not an image\n".repeat(50)), "UNSUPPORTED_FORMAT", /not an image/, { format: "TXT", mimeType: "text/plain" }],
+    ["random bytes", "bad/random.jpg", async () => Buffer.from(Array.from({ length: 4096 }, (_, i) => (i * 7919 + 13) % 251)), "UNSUPPORTED_FORMAT", /not a recognised file/, undefined],
+    ["decompression bomb (50,000 x 50,000 PNG)", "bad/bomb.png", async () => images.pngBomb(), "TOO_MANY_PIXELS", /50000x50000/, { format: "PNG", width: 50_000, height: 50_000 }],
+    ["object above the tenant's size limit", "bad/too-big.jpg", () => images.jpegWithExif({ width: 2400, height: 1800, photoLike: true }), "TOO_LARGE", /above the tenant's limit/, undefined],
+    ["HEIC container without an embedded preview", "bad/photo.heic", async () => images.heicContainer(), "UNSUPPORTED_FORMAT", /no preview image/, { format: "HEIC" }],
+  ])("%s", async (_label, key, make, code, reason, learned) => {
     const body = await make();
     const { item, outcomes } = await process(key, body);
     expect(item).toMatchObject({ status: "failed", error: { code, retryable: false } });
     expect(item.error!.message).toMatch(reason);
     expect(outcomes).toHaveLength(1);
     expect(await t.proxyObject("corpus", renditionKey("thumb", key, "webp"))).toBeUndefined();
+    const sidecar = await t.proxyObject("corpus", sidecarKey(key));
+    if (learned) {
+      expect(item).toMatchObject({ ...learned, size: body.length, metadataMethod: "ranged", sidecarKey: sidecarKey(key), renditions: [] });
+      expect(item.metadataBytesRead).toBeGreaterThan(0);
+      expect(JSON.parse(sidecar!.toString()).tags.FileType).toBe(learned.format);
+    } else {
+      expect(item.format).toBeUndefined();
+      expect(sidecar).toBeUndefined();
+    }
   });
 });
 

@@ -103,11 +103,18 @@ describe("a JPEG with EXIF", () => {
   });
 
   it("stores the full exiftool output as a sidecar, without the handle's File* tags", async () => {
-    const sidecar = JSON.parse((await t.proxyObject("alpha", sidecarKey(key)))!.toString("utf8"));
+    const sidecar = JSON.parse((await t.proxyObject("beta", sidecarKey(key)))!.toString("utf8"));
     expect(sidecar).toMatchObject({ sourceKey: key, size: source.length, method: "ranged" });
     expect(sidecar.tags).toMatchObject({ Make: "Acme", Model: "Acme Cam 1", Orientation: 6, MIMEType: "image/jpeg" });
     expect(sidecar.tags.GPSLatitude).toBeCloseTo(GPS.latitude, 3);
     for (const handleTag of ["FileName", "Directory", "FileSize", "FileModifyDate", "SourceFile"]) expect(sidecar.tags).not.toHaveProperty(handleTag);
+  });
+
+  it("leaves location out of the sidecar of a tenant that does not keep GPS", async () => {
+    const sidecar = JSON.parse((await t.proxyObject("alpha", sidecarKey(key)))!.toString("utf8"));
+    expect(sidecar.tags).toMatchObject({ Make: "Acme", Orientation: 6 });
+    expect(Object.keys(sidecar.tags).filter((name) => /^(GPS|Geolocation)/.test(name))).toEqual([]);
+    expect(JSON.stringify(sidecar)).not.toContain("33.85");
   });
 
   it("sets content type and cache control on renditions", async () => {

@@ -1,0 +1,64 @@
+/**
+ * HEIF/HEIC (HEVC-coded, as phones write them) decoded by libheif compiled to WebAssembly: sharp's
+ * prebuilt libvips has no HEVC decoder. Nothing native to build or ship per architecture. The
+ * primary image is decoded with its `irot`/`imir` transformations applied (the orientation HEIF
+ * stores; EXIF Orientation inside a HEIF file is informational, as the HEIF spec says), to RGBA.
+ */
+import { readFile } from "node:fs/promises";
+import { PermanentError } from "./errors";
+import { checkPixelLimit } from "./renditions";
+
+export interface RawImage {
+  raw: { data: Buffer; width: number; height: number; channels: 4 };
+}
+
+interface HeifImageHandle {
+  is_primary(): boolean;
+  get_width(): number;
+  get_height(): number;
+  display(target: { data: Uint8ClampedArray; width: number; height: number }, done: (result: { data: Uint8ClampedArray } | null) => void): void;
+  free(): void;
+}
+
+interface Libheif {
+  ready?: Promise<unknown>;
+  HeifDecoder: new () => { decode(data: Buffer): HeifImageHandle[]; decoder: { delete(): void } };
+}
+
+let libheif: Libheif | undefined;
+
+/** Loaded on the first HEIC only: the WebAssembly module costs its compile time once per container. */
+function load(): Libheif {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  libheif ??= require("libheif-js/wasm-bundle") as Libheif;
+  return libheif;
+}
+
+export async function decodeHeif(input: Buffer | string, maxInputPixels: number): Promise<RawImage> {
+  const heif = load();
+  await heif.ready;
+  const bytes = typeof input === "string" ? await readFile(input) : input;
+  const decoder = new heif.HeifDecoder();
+  let images: HeifImageHandle[] = [];
+  try {
+    try {
+      images = decoder.decode(bytes);
+    } catch (err) {
+      throw new PermanentError("CORRUPT_IMAGE", `libheif could not read the HEIF structure: ${(err as Error).message ?? err}`, { cause: err });
+    }
+    const image = images.find((i) => i.is_primary()) ?? images[0];
+    if (!image) throw new PermanentError("CORRUPT_IMAGE", "the HEIF file holds no image");
+    const width = image.get_width();
+    const height = image.get_height();
+    checkPixelLimit(width, height, maxInputPixels);
+    const data = await new Promise<Uint8ClampedArray>((resolve, reject) =>
+      image.display({ data: new Uint8ClampedArray(width * height * 4), width, height }, (result) =>
+        result ? resolve(result.data) : reject(new PermanentError("CORRUPT_IMAGE", "libheif could not decode the primary image")),
+      ),
+    );
+    return { raw: { data: Buffer.from(data.buffer, data.byteOffset, data.byteLength), width, height, channels: 4 } };
+  } finally {
+    for (const image of images) image.free();
+    decoder.decoder.delete();
+  }
+}

@@ -24,9 +24,10 @@
 # Each request is served by a child forked for it, which exits after its reply: whatever a file
 # does to Image::ExifTool's own global state (a malformed ICC profile, for one, rewrites a shared
 # tag table so that every later file's ProfileDescription reads as binary), the next file starts
-# from the same clean process. The modules are loaded once, in the parent; a child costs 10-30 ms
-# (copy-on-write of what it touches), measured by the benchmark. A child that dies without replying
-# leaves the stream in an unknown place: the helper then exits with status 3 too.
+# from the same clean process. The modules are loaded once, in the parent; the next child is forked
+# and warmed up as soon as the last one is done, so the copy-on-write it costs (20-30 ms, see the
+# benchmark) is paid while the helper is idle. A child that dies without replying leaves the stream
+# in an unknown place: the helper then exits with status 3 too.
 #
 # Why the framing cannot drift: Image::ExifTool and the modules it loads change Perl's global
 # state while parsing ($/ for some formats, and potentially $\, $,, the selected handle, output
@@ -198,6 +199,8 @@ sub IsDirectory { return 0 }
 package main;
 
 my ($PROTO_IN, $PROTO_OUT);
+# In a child: the pipe on which it tells the parent how it ended ('D' replied, 'Q' the parent's pipe closed).
+our $DONE;
 my $inbuf = '';
 my $current_id = 0;
 
@@ -210,7 +213,10 @@ sub out_of_step {
 sub fill {
     my $got = sysread($PROTO_IN, $inbuf, 65536, length $inbuf);
     out_of_step("reading the parent's frames failed: $!") unless defined $got;
-    exit 0 if $got == 0;    # the parent closed the pipe: nothing left to do
+    if ($got == 0) {    # the parent closed the pipe: nothing left to do
+        syswrite($DONE, 'Q') if $DONE;
+        exit 0;
+    }
 }
 
 sub read_header {
@@ -230,7 +236,10 @@ sub read_body {
         my $want = $n - length($inbuf);
         my $got = sysread($PROTO_IN, $inbuf, $want > 65536 ? $want : 65536, length $inbuf);
         out_of_step("reading the parent's frames failed: $!") unless defined $got;
-        exit 0 if $got == 0;
+        if ($got == 0) {
+            syswrite($DONE, 'Q') if $DONE;
+            exit 0;
+        }
     }
     return substr($inbuf, 0, $n, '');
 }
@@ -413,30 +422,70 @@ sub serve {
     preload();
     send_frame('H 0', $PROTOCOL_VERSION);
     for (;;) {
-        my $line = read_header();
-        my ($id, $n) = $line =~ /^Q (\d+) (\d+)$/ or out_of_step("expected a request, got '" . substr($line, 0, 80) . "'");
-        my $body = read_body($n);
-        $current_id = $id;
-        pipe(my $done_r, my $done_w) or out_of_step("no pipe: $!");
+        # The next request's child is forked as soon as the last one is done, and warms up while
+        # the parent's own process (Node) is busy elsewhere: it reads the request itself.
+        pipe(my $done_r, $DONE) or out_of_step("no pipe: $!");
         my $pid = fork();
-        if (!defined $pid) {    # no fork (process limit): serve it here, as before
-            handle_request($body);
-        } elsif ($pid == 0) {
-            close $done_r;
-            handle_request($body);
-            # Replied in full: say so, then end without perl's teardown of every loaded table
-            # (~10 ms); the parent knows a clean end from a kill by this byte, not by the status.
-            syswrite($done_w, 'D');
-            kill 'KILL', $$;
-        } else {
-            close $done_w;
-            waitpid($pid, 0);
-            my ($status, $done) = ($?, '');
-            out_of_step("the child serving request $id ended with status $status before replying")
-                unless sysread($done_r, $done, 1) and $done eq 'D';
+        if (!defined $pid) {    # no fork (process limit): serve the request here, as before
+            undef $DONE;
+            serve_one();
+            next;
         }
+        if ($pid == 0) {
+            close $done_r;
+            warm_up();
+            serve_one();
+            # Replied in full: say so, then end without perl's teardown of every loaded table
+            # (~10 ms); the parent tells a clean end from a kill by this byte, not by the status.
+            syswrite($DONE, 'D');
+            kill 'KILL', $$;
+        }
+        close $DONE;
+        undef $DONE;
+        waitpid($pid, 0);
+        my ($status, $done) = ($?, '');
+        sysread($done_r, $done, 1);
         close $done_r;
+        exit 0 if $done eq 'Q';    # the child saw the parent close the pipe: shut down
+        out_of_step("the child serving request " . ($current_id + 1) . " ended with status $status before replying") unless $done eq 'D';
     }
+}
+
+sub serve_one {
+    my $line = read_header();
+    my ($id, $n) = $line =~ /^Q (\d+) (\d+)$/ or out_of_step("expected a request, got '" . substr($line, 0, 80) . "'");
+    my $body = read_body($n);
+    $current_id = $id;
+    handle_request($body);
+}
+
+# A small, clean JPEG (EXIF IFD0, XMP, a frame header) and AVIF read by each child before its request:
+# the copy-on-write of the pages a read touches then happens while the child waits, not while the
+# parent waits for tags. Read in a child only, so the parent's state stays as it was.
+sub warm_up {
+    my $make = "Warm\0";
+    my $tiff = "MM\0*" . pack('N', 8) . pack('n', 2) . pack('nnNN', 0x010f, 2, length $make, 38)
+        . pack('nnNnn', 0x0112, 3, 1, 1, 0) . pack('N', 0) . $make;
+    my $xmp = "http://ns.adobe.com/xap/1.0/\0<x:xmpmeta xmlns:x='adobe:ns:meta/'><rdf:RDF xmlns:rdf='http://www.w3.org/1999/02/22-rdf-syntax-ns#'>"
+        . "<rdf:Description xmlns:dc='http://purl.org/dc/elements/1.1/'><dc:subject><rdf:Bag><rdf:li>warm</rdf:li></rdf:Bag></dc:subject></rdf:Description></rdf:RDF></x:xmpmeta>";
+    my $segment = sub { pack('n2', $_[0], length($_[1]) + 2) . $_[1] };
+    my $jpeg = "\xff\xd8" . $segment->(0xffe1, "Exif\0\0$tiff") . $segment->(0xffe1, $xmp)
+        . $segment->(0xffc0, pack('CnnC', 8, 8, 8, 1) . pack('CCC', 1, 0x11, 0)) . "\xff\xd9";
+    # ...and an ISO-BMFF image (AVIF/HEIC/MP4 share exiftool's QuickTime parser): ftyp, meta (hdlr, ispe).
+    my $box = sub { pack('N', 8 + length $_[1]) . $_[0] . $_[1] };
+    my $full = sub { $box->($_[0], "\0\0\0\0" . $_[1]) };
+    my $avif = $box->('ftyp', "avif\0\0\0\0avifmif1miaf")
+        . $full->('meta', $full->('hdlr', "\0\0\0\0pict" . ("\0" x 13)) . $box->('iprp', $box->('ipco', $full->('ispe', pack('NN', 8, 8)))));
+    foreach my $sample (\$jpeg, \$avif) {
+        my $et = Image::ExifTool->new;
+        $et->Options(Duplicates => 1, List => 1, FastScan => 1, Struct => 1);
+        my @tags = ('Orientation#', 'all');
+        my $info = $et->ImageInfo($sample, \@tags);
+        $utf8_json->encode({ map { (Image::ExifTool::GetTagName($_) => json_value($$info{$_})) } @tags });
+    }
+    # Leave the process as a fresh one: exiftool keeps the last byte order in a global, and some
+    # parsers (AAC's bit stream, for one) read with it. A fresh process starts big-endian.
+    Image::ExifTool::SetByteOrder('MM');
 }
 
 # What most uploads need, compiled once in the parent so that children share it instead of each

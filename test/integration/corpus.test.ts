@@ -5,6 +5,7 @@
  */
 import { execFileSync } from "node:child_process";
 import { ReadTask } from "exiftool-vendored/dist/ReadTask";
+import sharp from "sharp";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { PermanentError } from "../../runtime/errors";
 import { resolveExiftoolPaths } from "../../runtime/metadata/exiftool-paths";
@@ -122,6 +123,26 @@ describe("exiftool's sample images through one long-lived helper", () => {
       expect(differences).toEqual([]);
       expect(compared).toBeGreaterThan(5000);
     });
+  });
+});
+
+describe("no state carried from one file to the next", () => {
+  it("reads an AAC the same after a little-endian TIFF (exiftool keeps the last byte order in a global)", async () => {
+    const aac = corpus.find((f) => f.name === "AAC.aac")!;
+    const fresh = new MetadataExtractor(paths, { requestTimeoutMs: 60_000 });
+    const warm = new MetadataExtractor(paths, { requestTimeoutMs: 60_000 });
+    try {
+      const expected = await fresh.extract(new RangeReader(memorySource(aac.data)), aac.name);
+      const tiff = await sharp({ create: { width: 16, height: 16, channels: 3, background: "#123456" } }).tiff().toBuffer();
+      expect(tiff.subarray(0, 2).toString("latin1")).toBe("II");
+      await warm.extract(new RangeReader(memorySource(tiff)), "before.tif");
+      const after = await warm.extract(new RangeReader(memorySource(aac.data)), aac.name);
+      expect(after.raw).toEqual(expected.raw);
+      expect(after.raw).toMatchObject({ ProfileType: "Low Complexity", Channels: 2 });
+      expect(warm.helper.starts).toBe(1);
+    } finally {
+      await Promise.all([fresh.close(), warm.close()]);
+    }
   });
 });
 

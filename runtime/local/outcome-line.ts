@@ -6,8 +6,10 @@ const kib = (bytes?: number) => (bytes === undefined ? "-" : bytes < 1024 ? `${b
 export function formatOutcome(o: Outcome): string {
   const mark = { done: "✓", deleted: "✗", failed: "!", skipped: "·" }[o.status];
   const parts = [`${mark} [${o.tenant}] ${o.key}: ${o.status}`];
-  if (o.status === "done") {
-    parts.push(`${o.renditions ?? 0} renditions`, `metadata read ${kib(o.metadataBytesRead)} of ${kib(o.size)} in ${o.metadataRequests ?? 0} requests`);
+  if (o.status === "done") parts.push(`${o.renditions ?? 0} renditions`);
+  if (o.metadataMethod) {
+    const how = o.metadataMethod === "ranged" ? `in ${o.metadataRequests ?? 0} requests` : "by the streaming fallback";
+    parts.push(`metadata read ${kib(o.metadataBytesRead)} of ${kib(o.size)} ${how}`);
   }
   if (o.code) parts.push(o.code);
   if (o.reason) parts.push(o.reason);

@@ -2,7 +2,7 @@ import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { ENV } from "../runtime/dependencies";
 import { PARTITION_KEY } from "../runtime/store";
-import type { TenantConfig } from "../runtime/tenant-config";
+import { QUEUE_RETENTION_DAYS, type TenantConfig } from "../runtime/tenant-config";
 import { HANDLER, type FunctionArchive } from "./function-code";
 import { TenantBuckets } from "./tenant-buckets";
 
@@ -96,7 +96,7 @@ export class TenantPipeline extends pulumi.ComponentResource {
       `${name}-events`,
       {
         visibilityTimeoutSeconds: fn.timeoutSeconds * VISIBILITY_TIMEOUT_FACTOR,
-        messageRetentionSeconds: 4 * 86_400,
+        messageRetentionSeconds: QUEUE_RETENTION_DAYS * 86_400,
         sqsManagedSseEnabled: true,
         redrivePolicy: pulumi.jsonStringify({ deadLetterTargetArn: this.deadLetterQueue.arn, maxReceiveCount: tenant.queue.maxReceiveCount }),
       },

@@ -1,7 +1,7 @@
 /**
  * Proxy-bucket keys derived from the full source key, so `a/x.jpg` and `b/x.jpg` never collide:
  * `<rendition>/<source key>.<ext>` and `metadata/<source key>.json`. S3 keys are limited to 1,024
- * UTF-8 bytes; a source key too long to carry a prefix and suffix maps to a hash instead.
+ * UTF-8 bytes; a source key too long to carry a prefix and suffix maps to `<rendition>.long/<sha256>`.
  */
 import { createHash } from "node:crypto";
 import type { RenditionFormat } from "./tenant-config";
@@ -20,7 +20,9 @@ function derivedKey(prefix: string, sourceKey: string, extension: string): strin
   const key = `${prefix}/${sourceKey}.${extension}`;
   if (Buffer.byteLength(key, "utf8") <= MAX_KEY_BYTES) return key;
   const digest = createHash("sha256").update(sourceKey, "utf8").digest("hex");
-  return `${prefix}/_long-keys/${digest}.${extension}`;
+  // `<prefix>.long/`: rendition names hold no '.', so no unhashed key (always `<prefix>/...`) can
+  // ever be this one, whatever the user names an object (`_long-keys/<sha256>` included).
+  return `${prefix}.long/${digest}.${extension}`;
 }
 
 export function renditionKey(renditionName: string, sourceKey: string, format: RenditionFormat): string {

@@ -29,6 +29,12 @@ export function tenantResourceNames(stack: string, tenant: Pick<TenantConfig, "n
     deadLetterQueue: `${base}-events-dlq`,
     function: `${base}-processor`,
   };
+  const tooLong = physicalNameProblems(base);
+  if (tooLong.length) {
+    throw new Error(
+      `tenant "${tenant.name}" on stack "${stack}": ${tooLong.join("; ")}. Use a shorter namePrefix (now "${prefix}"), stack name or tenant name`,
+    );
+  }
   for (const bucket of [names.sourceBucket, names.proxyBucket]) {
     // Pulumi adds an 8-character random suffix to derived bucket names; leave room for it.
     const problem = bucketNameProblem(tenant.storage.sourceBucketName === bucket || tenant.storage.proxyBucketName === bucket ? bucket : `${bucket}-1234567`);
@@ -37,4 +43,30 @@ export function tenantResourceNames(stack: string, tenant: Pick<TenantConfig, "n
     }
   }
   return names;
+}
+
+/** Pulumi's auto-naming appends "-" and 7 random hex characters to a resource's logical name. */
+export const AUTONAME_SUFFIX_LENGTH = 8;
+
+/**
+ * Every other physical name components/tenant-pipeline.ts derives from `<prefix>-<stack>-<tenant>`,
+ * with its service's limit: checked at config time, because AWS would refuse it only during
+ * `pulumi up`, after the preview. `autonamed`: Pulumi adds its random suffix.
+ */
+export const DERIVED_NAMES: readonly { resource: string; suffix: string; limit: number; autonamed: boolean; prefix?: string }[] = [
+  { resource: "IAM role", suffix: "-processor-role", limit: 64, autonamed: true },
+  { resource: "IAM role policy", suffix: "-processor-access", limit: 128, autonamed: true },
+  { resource: "Lambda function", suffix: "-processor", limit: 64, autonamed: false },
+  { resource: "SQS queue", suffix: "-events", limit: 80, autonamed: true },
+  { resource: "SQS dead-letter queue", suffix: "-events-dlq", limit: 80, autonamed: true },
+  { resource: "DynamoDB table", suffix: "-metadata", limit: 255, autonamed: true },
+  { resource: "log group", suffix: "-processor", limit: 512, autonamed: false, prefix: "/aws/lambda/" },
+  { resource: "CloudWatch alarm", suffix: "-function-errors", limit: 255, autonamed: true },
+];
+
+export function physicalNameProblems(base: string): string[] {
+  return DERIVED_NAMES.flatMap(({ resource, suffix, limit, autonamed, prefix = "" }) => {
+    const length = prefix.length + base.length + suffix.length + (autonamed ? AUTONAME_SUFFIX_LENGTH : 0);
+    return length > limit ? [`the ${resource} name "${prefix}${base}${suffix}${autonamed ? "-xxxxxxx" : ""}" would be ${length} characters, above AWS's ${limit}`] : [];
+  });
 }

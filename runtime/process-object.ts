@@ -100,6 +100,10 @@ async function deleteKeys(deps: ProcessDeps, keys: string[]): Promise<void> {
 
 export async function processEvent(deps: ProcessDeps, event: ObjectEvent, attempt: Attempt, log: Logger): Promise<Outcome> {
   const base = { tenant: deps.tenant.name, key: event.key, event: event.eventName };
+  // "Folders" made by the S3 console and sync tools: 0-byte keys ending in '/', not uploads.
+  if (event.key.endsWith("/") && (event.kind === "created" ? (event.size ?? 0) === 0 : !(await deps.store.get(event.key)))) {
+    return { ...base, status: "skipped", reason: "a folder marker (a 0-byte key ending in '/'), not an upload" };
+  }
   const claim = await deps.store.claim(event.key, event.sequencer, deps.leaseMs, event.eventName);
   if (claim.outcome !== "claimed") {
     return { ...base, status: "skipped", reason: claim.outcome === "stale" ? "a newer event already decided this key" : "duplicate delivery" };
@@ -107,7 +111,7 @@ export async function processEvent(deps: ProcessDeps, event: ObjectEvent, attemp
   const timer = new Timer();
   try {
     return event.kind === "removed"
-      ? await removeObject(deps, event, claim.previous, timer, base)
+      ? await removeObject(deps, event, claim.previous, attempt, timer, base, log)
       : await createObject(deps, event, claim.previous, attempt, timer, base, log);
   } catch (err) {
     // Every read carries If-Match with the event's ETag: 412 anywhere means a newer upload replaced
@@ -142,7 +146,34 @@ export async function processEvent(deps: ProcessDeps, event: ObjectEvent, attemp
   }
 }
 
-async function removeObject(deps: ProcessDeps, event: ObjectEvent, previous: ObjectItem | undefined, timer: Timer, base: Pick<Outcome, "tenant" | "key" | "event">): Promise<Outcome> {
+/**
+ * A removal event decides from what S3 says now, not from its name. With versioning,
+ * `ObjectRemoved:Delete` also fires when a noncurrent version is deleted (the object is still
+ * there) or the current one is (the previous version becomes current), and deleting a delete marker
+ * brings the object back with no ObjectCreated event. So: if a current version exists, it is
+ * processed, under this event's sequencer; only when none does is the key tombstoned.
+ */
+async function removeObject(
+  deps: ProcessDeps,
+  event: ObjectEvent,
+  previous: ObjectItem | undefined,
+  attempt: Attempt,
+  timer: Timer,
+  base: Pick<Outcome, "tenant" | "key" | "event">,
+  log: Logger,
+): Promise<Outcome> {
+  const current = await timer.time("head", async () => {
+    try {
+      return await headObject(deps.s3, deps.sourceBucket, event.key);
+    } catch (err) {
+      if (isNotFound(err)) return undefined;
+      throw err;
+    }
+  });
+  if (current) {
+    log.info({ eTag: current.eTag, versionId: current.versionId }, "the object still has a current version after this removal: processing it");
+    return createObject(deps, { ...event, eTag: current.eTag, size: current.size }, previous, attempt, timer, base, log);
+  }
   await timer.time("cleanup", () => deleteKeys(deps, derivedKeys(deps, event.key, previous)));
   const ttlSeconds = deps.tenant.storage.tombstoneTtlDays * 86_400;
   await deps.store.finish({

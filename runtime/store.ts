@@ -81,7 +81,8 @@ export class MetadataStore {
         new UpdateCommand({
           TableName: this.tableName,
           Key: { [PARTITION_KEY]: objectKey },
-          UpdateExpression: "SET #status = :processing, #sequencer = :seq, #lease = :lease, #updatedAt = :updatedAt, #eventName = :eventName",
+          // A tombstone's TTL must not outlive its tombstone: DynamoDB could delete the item mid-processing.
+          UpdateExpression: "SET #status = :processing, #sequencer = :seq, #lease = :lease, #updatedAt = :updatedAt, #eventName = :eventName REMOVE #expiresAt",
           ConditionExpression: [
             `attribute_not_exists(#pk)`,
             `(#sequencer < :seq AND (#status <> :processing OR #lease < :now))`,
@@ -97,6 +98,7 @@ export class MetadataStore {
             "#eventName": "eventName",
             "#error": "error",
             "#retryable": "retryable",
+            "#expiresAt": "expiresAt",
           },
           ExpressionAttributeValues: {
             ":processing": "processing",

@@ -121,6 +121,26 @@ export const tenantSchema = z
   .strict();
 
 export type TenantConfig = z.infer<typeof tenantSchema>;
+
+/** How long the event queue keeps a message (the component sets it; redrive keeps the original age). */
+export const QUEUE_RETENTION_DAYS = 4;
+
+/**
+ * Rules across fields. A tombstone must outlive every event that can still arrive for its key: an
+ * older event redriven from the dead-letter queue after the tombstone expired would find no item,
+ * claim the key and leave a junk item behind.
+ */
+function crossFieldProblems(tenant: TenantConfig): { path: (string | number)[]; message: string }[] {
+  const problems = [];
+  const eventLifetimeDays = QUEUE_RETENTION_DAYS + tenant.queue.dlqRetentionDays;
+  if (tenant.storage.tombstoneTtlDays <= eventLifetimeDays) {
+    problems.push({
+      path: ["storage", "tombstoneTtlDays"],
+      message: `must be more than the ${eventLifetimeDays} days an event can live (queue ${QUEUE_RETENTION_DAYS} + dead-letter queue ${tenant.queue.dlqRetentionDays}), or a redriven old event leaves a junk item`,
+    });
+  }
+  return problems;
+}
 export type TenantInput = z.input<typeof tenantSchema>;
 
 export class TenantConfigError extends Error {
@@ -142,9 +162,10 @@ function tenantLabel(raw: unknown, index: number): string {
 /** Validates one tenant; errors name the tenant and the field. */
 export function parseTenant(raw: unknown, index = 0): TenantConfig {
   const result = tenantSchema.safeParse(raw);
-  if (result.success) return result.data;
   const label = tenantLabel(raw, index);
-  throw new TenantConfigError(result.error.issues.map((issue) => `${label}: ${formatPath(issue.path) || "(tenant)"}: ${issue.message}`));
+  const issues = result.success ? crossFieldProblems(result.data) : result.error.issues;
+  if (result.success && issues.length === 0) return result.data;
+  throw new TenantConfigError(issues.map((issue) => `${label}: ${formatPath(issue.path) || "(tenant)"}: ${issue.message}`));
 }
 
 /** Validates the whole tenant list of a stack: every tenant, then uniqueness of names and buckets. */

@@ -127,6 +127,22 @@ describe("formats sharp cannot decode", () => {
   });
 });
 
+describe("folder markers", () => {
+  it("are skipped: no item, no failure, on create or delete", async () => {
+    await t.upload("corpus", "albums/2024/", Buffer.alloc(0));
+    await t.drain();
+    await t.remove("corpus", "albums/2024/");
+    await t.drain();
+    expect(await t.item("corpus", "albums/2024/")).toBeUndefined();
+    const outcomes = t.outcomes.filter((o) => o.key === "albums/2024/");
+    expect(outcomes.map((o) => [o.event, o.status])).toEqual([
+      ["ObjectCreated:Put", "skipped"],
+      ["ObjectRemoved:Delete", "skipped"],
+    ]);
+    expect(outcomes[0]!.reason).toMatch(/folder marker/);
+  });
+});
+
 describe("hostile and non-image files", () => {
   it("never fetches an SVG's external references or entities", async () => {
     const { item } = await process("svg/hostile.svg", images.hostileSvg(trapUrl, localSecret));

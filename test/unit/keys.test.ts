@@ -13,9 +13,18 @@ describe("proxy keys", () => {
     const long = `${"d/".repeat(100)}${"é".repeat(460)}.jpg`;
     const key = renditionKey("preview", long, "jpeg");
     expect(Buffer.byteLength(key)).toBeLessThanOrEqual(1024);
-    expect(key).toMatch(/^preview\/_long-keys\/[0-9a-f]{64}\.jpg$/);
+    expect(key).toMatch(/^preview\.long\/[0-9a-f]{64}\.jpg$/);
     expect(renditionKey("preview", long, "jpeg")).toBe(key);
     expect(renditionKey("preview", `${long}x`, "jpeg")).not.toBe(key);
+  });
+
+  it("never give a user's key the outputs of a hashed long key", () => {
+    const long = "x".repeat(1020);
+    const digest = /([0-9a-f]{64})/.exec(renditionKey("thumb", long, "webp"))![1]!;
+    for (const named of [`_long-keys/${digest}`, `.long/${digest}`, `${digest}`, `thumb.long/${digest}`]) {
+      expect(renditionKey("thumb", named, "webp")).not.toBe(renditionKey("thumb", long, "webp"));
+      expect(sidecarKey(named)).not.toBe(sidecarKey(long));
+    }
   });
 });
 

@@ -57,6 +57,14 @@ describe("tenant config", () => {
     );
   });
 
+  it("refuses a tombstone TTL that an event redriven from the dead-letter queue could outlive", () => {
+    expect(problemsOf([{ name: "a1", storage: { tombstoneTtlDays: 18 } }])[0]).toMatch(
+      /tenant "a1": storage\.tombstoneTtlDays: must be more than the 18 days an event can live \(queue 4 \+ dead-letter queue 14\)/,
+    );
+    expect(() => parseTenants([{ name: "a1", storage: { tombstoneTtlDays: 10 }, queue: { dlqRetentionDays: 5 } }])).not.toThrow();
+    expect(() => parseTenants([{ name: "a1" }])).not.toThrow();
+  });
+
   it("refuses an empty or missing tenant list", () => {
     expect(problemsOf([])[0]).toMatch(/non-empty list/);
     expect(problemsOf(undefined)[0]).toMatch(/non-empty list/);

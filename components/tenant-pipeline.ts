@@ -2,7 +2,7 @@ import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { ENV } from "../runtime/dependencies";
 import { PARTITION_KEY } from "../runtime/store";
-import { QUEUE_RETENTION_DAYS, type TenantConfig } from "../runtime/tenant-config";
+import { ephemeralStorageMb, QUEUE_RETENTION_DAYS, type TenantConfig } from "../runtime/tenant-config";
 import { HANDLER, type FunctionArchive } from "./function-code";
 import { TenantBuckets } from "./tenant-buckets";
 
@@ -166,8 +166,8 @@ export class TenantPipeline extends pulumi.ComponentResource {
         role: this.role.arn,
         memorySize: fn.memoryMb,
         timeout: fn.timeoutSeconds,
-        // Large sources are spooled to /tmp for sharp: room for the biggest allowed object.
-        ephemeralStorage: { size: Math.min(10_240, Math.max(512, Math.ceil(tenant.limits.maxObjectBytes / 1024 / 1024) + 256)) },
+        // Large sources are spooled to /tmp for sharp: room for the biggest allowed object per object in flight.
+        ephemeralStorage: { size: ephemeralStorageMb(tenant.limits.maxObjectBytes) },
         layers: [args.layerArn],
         loggingConfig: { logFormat: "Text", logGroup: this.logGroup.name },
         environment: {

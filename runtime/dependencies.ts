@@ -11,7 +11,8 @@ import { resolveExiftoolPaths } from "./metadata/exiftool-paths";
 import { MetadataExtractor } from "./metadata/extractor";
 import type { ProcessDeps } from "./process-object";
 import { MetadataStore } from "./store";
-import { parseTenant } from "./tenant-config";
+import { cleanStaleSpools, spoolRoot } from "./s3-object";
+import { OBJECTS_PER_CONTAINER, parseTenant } from "./tenant-config";
 
 /** The environment contract between components/ and runtime/. */
 export const ENV = {
@@ -75,6 +76,9 @@ export function createClients(env: NodeJS.ProcessEnv = process.env): Clients {
 
 export function createDependencies(env: NodeJS.ProcessEnv = process.env, clients: Clients = createClients(env), log: Logger = createLogger(env)): HandlerDeps {
   const tenant = parseTenant(JSON.parse(required(env, ENV.tenantConfig)));
+  // A process that starts in a reused container (after a timeout or an out-of-memory kill) finds
+  // the spool files of the one that died: /tmp outlives processes, and nothing else removes them.
+  cleanStaleSpools(env);
   const leaseSeconds = Number(env[ENV.leaseSeconds] ?? tenant.function.timeoutSeconds + 30);
   return {
     s3: clients.s3,
@@ -87,8 +91,9 @@ export function createDependencies(env: NodeJS.ProcessEnv = process.env, clients
     proxyBucket: required(env, ENV.proxyBucket),
     leaseMs: leaseSeconds * 1000,
     spoolAboveBytes: 16 * 1024 * 1024,
+    spoolDir: spoolRoot(env),
     log: log.child({ tenant: tenant.name }),
     maxReceiveCount: Number(env[ENV.maxReceiveCount] ?? tenant.queue.maxReceiveCount),
-    concurrency: 2,
+    concurrency: OBJECTS_PER_CONTAINER,
   };
 }

@@ -11,7 +11,10 @@ export type PermanentCode =
   | "CORRUPT_IMAGE"
   | "OBJECT_GONE"
   | "INVALID_EVENT"
-  | "METADATA_FAILED";
+  | "METADATA_FAILED"
+  | "ACCESS_DENIED"
+  | "OBJECT_ARCHIVED"
+  | "ITEM_TOO_LARGE";
 
 export class PermanentError extends Error {
   readonly permanent = true;
@@ -88,11 +91,31 @@ export function isNotFound(err: unknown): boolean {
   return e?.name === "NoSuchKey" || e?.name === "NotFound" || e?.$metadata?.httpStatusCode === 404;
 }
 
+/**
+ * AWS answers that no retry of this object can change: the object itself is unreadable to this
+ * function, or the record we would write is too big. (Throttling and timeouts, 4xx too, are in
+ * TRANSIENT_NAMES; a 412 is handled where the read is made.)
+ */
+function permanentAwsError(err: AwsLikeError, message: string): PermanentError | undefined {
+  if (err.name === "AccessDenied" || (err.$metadata?.httpStatusCode === 403 && err.name !== "InvalidObjectState")) {
+    return new PermanentError("ACCESS_DENIED", `the function may not read this object (encrypted with a KMS key its role cannot use?): ${message}`, { cause: err });
+  }
+  if (err.name === "InvalidObjectState") {
+    return new PermanentError("OBJECT_ARCHIVED", `the object is in an archive storage class (Glacier, Deep Archive): restore it, then reprocess it: ${message}`, { cause: err });
+  }
+  if (err.name === "ValidationException" && /item size/i.test(message)) {
+    return new PermanentError("ITEM_TOO_LARGE", `the table item would exceed DynamoDB's 400 KB: ${message}`, { cause: err });
+  }
+  return undefined;
+}
+
 /** Normalises anything thrown into the two kinds; unknown errors are treated as transient (retry, then DLQ). */
 export function classify(err: unknown): PermanentError | TransientError {
   if (err instanceof PermanentError || err instanceof TransientError) return err;
   const message = err instanceof Error ? err.message : String(err);
   const aws = err as AwsLikeError | undefined;
+  const permanent = aws && permanentAwsError(aws, message);
+  if (permanent) return permanent;
   // A HEAD has no body to name its error: fall back to the status code.
   const status = aws?.$metadata?.httpStatusCode;
   const name = aws?.name && !/^Unknown(Error)?$/.test(aws.name) ? aws.name : status ? `HTTP_${status}` : "Error";

@@ -15,6 +15,8 @@ export interface BatchResponse {
 
 interface LambdaContextLike {
   awsRequestId?: string;
+  /** Lambda's: milliseconds until the function is stopped. */
+  getRemainingTimeInMillis?: () => number;
 }
 
 export interface HandlerHooks {
@@ -28,7 +30,7 @@ function receiveCountOf(event: unknown, messageId: string | undefined): number {
   return Number(records.find((r) => r.messageId === messageId)?.attributes?.ApproximateReceiveCount ?? 1);
 }
 
-async function processEnvelope(deps: HandlerDeps, envelope: EventEnvelope, receiveCount: number, log: Logger, hooks: HandlerHooks): Promise<boolean> {
+async function processEnvelope(deps: HandlerDeps, envelope: EventEnvelope, receiveCount: number, deadline: number | undefined, log: Logger, hooks: HandlerHooks): Promise<boolean> {
   if (envelope.invalid) {
     // Nothing to retry and no key to record it under: say so loudly and let it go.
     log.error({ messageId: envelope.messageId, reason: envelope.invalid }, "dropping a message that is not an S3 notification");
@@ -37,7 +39,7 @@ async function processEnvelope(deps: HandlerDeps, envelope: EventEnvelope, recei
   for (const event of envelope.events) {
     const eventLog = log.child({ key: event.key, event: event.eventName, sequencer: event.sequencer, messageId: envelope.messageId });
     try {
-      const outcome = await processEvent(deps, event, { receiveCount, maxReceiveCount: deps.maxReceiveCount }, eventLog);
+      const outcome = await processEvent(deps, event, { receiveCount, maxReceiveCount: deps.maxReceiveCount, deadline }, eventLog);
       eventLog.info({ ...outcome, tenant: undefined, key: undefined, event: undefined }, "object processed");
       hooks.onOutcome?.(outcome);
     } catch (err) {
@@ -55,10 +57,12 @@ export function createHandler(deps: HandlerDeps, hooks: HandlerHooks = {}) {
   return async function handler(event: unknown, context?: LambdaContextLike): Promise<BatchResponse> {
     const log = deps.log.child({ requestId: context?.awsRequestId });
     const envelopes = parseInvocation(event);
+    const remaining = context?.getRemainingTimeInMillis?.();
+    const deadline = remaining === undefined ? undefined : Date.now() + remaining;
     const failures: { itemIdentifier: string }[] = [];
     let directFailure: unknown;
     await mapLimit(envelopes, deps.concurrency, async (envelope) => {
-      const ok = await processEnvelope(deps, envelope, receiveCountOf(event, envelope.messageId), log, hooks);
+      const ok = await processEnvelope(deps, envelope, receiveCountOf(event, envelope.messageId), deadline, log, hooks);
       if (ok) return;
       if (envelope.messageId) failures.push({ itemIdentifier: envelope.messageId });
       else directFailure = new Error("processing failed; S3 retries asynchronous invocations");

@@ -42,11 +42,20 @@ export interface ProcessDeps {
   leaseMs: number;
   /** Objects above this are spooled to a temp file instead of memory. */
   spoolAboveBytes: number;
+  /** This process's spool folder (emptied when the process starts). */
+  spoolDir: string;
 }
 
 export interface Attempt {
   receiveCount: number;
   maxReceiveCount: number;
+  /** Epoch ms when the function will be stopped (Lambda's context); undefined: no limit (tests, tools). */
+  deadline?: number;
+}
+
+/** Time kept at the end of an invocation to record the outcome: 10% of the function's timeout, at least 3 s. */
+export function outcomeReserveMs(timeoutSeconds: number): number {
+  return Math.max(3_000, timeoutSeconds * 100);
 }
 
 export interface Outcome {
@@ -65,10 +74,31 @@ export interface Outcome {
   durationsMs?: Record<string, number>;
 }
 
+/**
+ * Stage timings, and the attempt's deadline: no stage starts once less than `reserveMs` is left of
+ * the function's time, which is kept for recording the outcome (a Lambda timeout would record
+ * nothing and leave the item `processing`).
+ */
 class Timer {
   private readonly start = performance.now();
   readonly marks: Record<string, number> = {};
+  constructor(
+    private readonly deadline?: number,
+    private readonly reserveMs = 0,
+  ) {}
+
+  /** Seconds this attempt may still spend on one piece of work (sharp's own timeout), or undefined without a deadline. */
+  budgetSeconds(): number | undefined {
+    return this.deadline === undefined ? undefined : Math.max(1, Math.floor((this.deadline - this.reserveMs - Date.now()) / 1000));
+  }
+
   async time<T>(name: string, work: () => Promise<T>): Promise<T> {
+    if (this.deadline !== undefined) {
+      const left = this.deadline - Date.now();
+      if (left < this.reserveMs) {
+        throw new TransientError("DEADLINE", `stopped before "${name}" with ${left} ms left of the function's time (${this.reserveMs} ms are kept to record the outcome)`);
+      }
+    }
     const t0 = performance.now();
     try {
       return await work();
@@ -108,7 +138,7 @@ export async function processEvent(deps: ProcessDeps, event: ObjectEvent, attemp
   if (claim.outcome !== "claimed") {
     return { ...base, status: "skipped", reason: claim.outcome === "stale" ? "a newer event already decided this key" : "duplicate delivery" };
   }
-  const timer = new Timer();
+  const timer = new Timer(attempt.deadline, outcomeReserveMs(deps.tenant.function.timeoutSeconds));
   try {
     return event.kind === "removed"
       ? await removeObject(deps, event, claim.previous, attempt, timer, base, log)
@@ -336,9 +366,9 @@ async function renderFromSource(
   log: Logger,
 ): Promise<{ outputs: RenderedRendition[]; source?: { width: number; height: number; format: string } }> {
   const { tenant } = deps;
-  const options = { maxInputPixels: tenant.limits.maxInputPixels, profile: tenant.metadata.renditionProfile };
+  const options = { maxInputPixels: tenant.limits.maxInputPixels, profile: tenant.metadata.renditionProfile, timeoutSeconds: timer.budgetSeconds() };
   const render = (input: RenderInput) => timer.time("render", () => renderRenditions(input, event.key, tenant.renditions, options));
-  const download = await timer.time("download", () => downloadObject(deps.s3, deps.sourceBucket, event.key, head, deps.spoolAboveBytes));
+  const download = await timer.time("download", () => downloadObject(deps.s3, deps.sourceBucket, event.key, head, deps.spoolAboveBytes, deps.spoolDir));
   try {
     if (HEIF_FILE_TYPES.has(fileType)) {
       // Phones' HEIC is HEVC, which sharp's libvips cannot decode: libheif (WebAssembly) can.

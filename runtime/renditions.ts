@@ -4,10 +4,15 @@
  * those raw pixels. Outputs carry no EXIF/XMP (so no GPS); an sRGB ICC profile only when asked.
  */
 import sharp from "sharp";
-import { PermanentError } from "./errors";
+import { PermanentError, TransientError } from "./errors";
 import type { RawImage } from "./heif";
 import { CONTENT_TYPES, renditionKey } from "./keys";
 import type { Rendition, TenantConfig } from "./tenant-config";
+
+// libvips' operation cache holds decoded inputs, and with them the spool files they came from, open
+// after they are deleted (7 deleted files still open after 6 WebPs): /tmp space that never comes back
+// in a warm container. Every object is decoded once anyway, so the cache saves nothing.
+sharp.cache(false);
 
 export interface RenderedRendition {
   name: string;
@@ -30,10 +35,21 @@ export interface SourceImage {
 export interface RenderOptions {
   maxInputPixels: number;
   profile: TenantConfig["metadata"]["renditionProfile"];
+  /** sharp's timeout for the decode (seconds): what is left of the attempt's time. Default none. */
+  timeoutSeconds?: number;
 }
 
-function toImageError(err: unknown): PermanentError {
+/**
+ * A decode failure, classified by what retrying can change: the image's own faults are permanent;
+ * memory, a spool file gone from /tmp or a time limit belong to this attempt, and are retried.
+ */
+function toImageError(err: unknown): PermanentError | TransientError {
   const message = err instanceof Error ? err.message : String(err);
+  if (/out of memory|cannot allocate|memory allocation|bad_alloc|vips_malloc|failed to allocate/i.test(message)) {
+    return new TransientError("OUT_OF_MEMORY", `decoding ran out of memory in this attempt: ${message}`, { cause: err });
+  }
+  if (/Input file is missing|ENOENT/i.test(message)) return new TransientError("SPOOL_FILE_MISSING", `the downloaded copy disappeared: ${message}`, { cause: err });
+  if (/timeout/i.test(message)) return new TransientError("RENDER_TIMEOUT", `rendering took longer than this attempt allows: ${message}`, { cause: err });
   if (/pixel limit/i.test(message)) return new PermanentError("TOO_MANY_PIXELS", `image exceeds the pixel limit: ${message}`, { cause: err });
   if (/unsupported image format|bad seek|not a known file format/i.test(message)) {
     return new PermanentError("UNSUPPORTED_FORMAT", `sharp cannot decode this format: ${message}`, { cause: err });
@@ -68,9 +84,12 @@ export function sharedScale(width: number, height: number, renditions: readonly 
 /** What sharp renders from: an encoded image in memory or in a file, or pixels another decoder produced. */
 export type RenderInput = Buffer | string | RawImage;
 
-function open(input: RenderInput, limitInputPixels: number): sharp.Sharp {
-  if (typeof input === "string" || Buffer.isBuffer(input)) return sharp(input, { limitInputPixels, failOn: "truncated" });
-  return sharp(input.raw.data, { raw: { width: input.raw.width, height: input.raw.height, channels: input.raw.channels }, limitInputPixels });
+function open(input: RenderInput, limitInputPixels: number, timeoutSeconds?: number): sharp.Sharp {
+  const image =
+    typeof input === "string" || Buffer.isBuffer(input)
+      ? sharp(input, { limitInputPixels, failOn: "truncated" })
+      : sharp(input.raw.data, { raw: { width: input.raw.width, height: input.raw.height, channels: input.raw.channels }, limitInputPixels });
+  return timeoutSeconds ? image.timeout({ seconds: timeoutSeconds }) : image;
 }
 
 export async function renderRenditions(
@@ -94,7 +113,7 @@ export async function renderRenditions(
   const scale = sharedScale(upright.width, upright.height, renditions);
   let decoded: { data: Buffer; info: sharp.OutputInfo };
   try {
-    decoded = await open(input, options.maxInputPixels)
+    decoded = await open(input, options.maxInputPixels, options.timeoutSeconds)
       .autoOrient()
       .resize(Math.max(1, Math.round(upright.width * scale)), Math.max(1, Math.round(upright.height * scale)), { fit: "fill" })
       .toColourspace("srgb")
@@ -108,6 +127,27 @@ export async function renderRenditions(
   return { source: { width: upright.width, height: upright.height, format: header.format ?? "unknown", pages: header.pages ?? 1 }, outputs };
 }
 
+/** The largest width or height each encoder writes (measured with sharp's libvips; JPEG: libjpeg-turbo's 65,500, below sharp's own check of 65,535). */
+export const ENCODER_MAX_SIDE: Record<Rendition["format"], number> = { webp: 16_383, jpeg: 65_500, avif: 16_384, png: 2 ** 31 - 1 };
+
+/**
+ * Where a rendition would land given the decoded size (sharp's fits, never enlarged), scaled down to
+ * what its encoder accepts: a width-only rendition of a very tall image keeps the image's aspect.
+ * Undefined when the rendition's own resize already fits.
+ */
+export function clampToEncoder(width: number, height: number, rendition: Rendition): { width: number; height: number } | undefined {
+  const sx = rendition.width ? rendition.width / width : undefined;
+  const sy = rendition.height ? rendition.height / height : undefined;
+  const boxed = sx !== undefined && sy !== undefined && (rendition.fit === "cover" || rendition.fit === "fill" || rendition.fit === "contain");
+  if (boxed) return undefined; // the output is the box, at most 16,384 on a side (the schema's limit)
+  const scale = Math.min(1, sx !== undefined && sy !== undefined ? (rendition.fit === "outside" ? Math.max(sx, sy) : Math.min(sx, sy)) : (sx ?? sy)!);
+  const [w, h] = [width * scale, height * scale];
+  const max = ENCODER_MAX_SIDE[rendition.format];
+  if (Math.max(w, h) <= max) return undefined;
+  const k = max / Math.max(w, h);
+  return { width: Math.max(1, Math.min(max, Math.round(w * k))), height: Math.max(1, Math.min(max, Math.round(h * k))) };
+}
+
 async function renderOne(
   pixels: Buffer,
   raw: { width: number; height: number; channels: 1 | 2 | 3 | 4 },
@@ -115,12 +155,10 @@ async function renderOne(
   rendition: Rendition,
   options: RenderOptions,
 ): Promise<RenderedRendition> {
-  let pipeline = sharp(pixels, { raw }).resize({
-    width: rendition.width,
-    height: rendition.height,
-    fit: rendition.fit,
-    withoutEnlargement: true,
-  });
+  const clamped = clampToEncoder(raw.width, raw.height, rendition);
+  let pipeline = sharp(pixels, { raw }).resize(
+    clamped ? { ...clamped, fit: "fill" } : { width: rendition.width, height: rendition.height, fit: rendition.fit, withoutEnlargement: true },
+  );
   if (rendition.format === "jpeg") pipeline = pipeline.flatten({ background: "#ffffff" });
   if (options.profile === "icc") pipeline = pipeline.withIccProfile("srgb");
   switch (rendition.format) {

@@ -2,8 +2,8 @@
  * Reads of one source object version. Every request carries If-Match with the event's ETag, so a
  * stale event can never read (and render) bytes of a newer upload: S3 answers 412 instead.
  */
-import { createWriteStream } from "node:fs";
-import { mkdtemp, rm } from "node:fs/promises";
+import { createWriteStream, mkdirSync, rmSync } from "node:fs";
+import { mkdir, mkdtemp, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { Readable } from "node:stream";
@@ -53,6 +53,16 @@ export class S3ByteSource implements ByteSource {
   }
 }
 
+/** Where this process spools large objects: its own folder (SPOOL_DIR overrides), emptied when a process starts. */
+export function spoolRoot(env: NodeJS.ProcessEnv = process.env): string {
+  return env.SPOOL_DIR ?? path.join(os.tmpdir(), "tip-spool");
+}
+
+export function cleanStaleSpools(env: NodeJS.ProcessEnv = process.env): void {
+  rmSync(spoolRoot(env), { recursive: true, force: true });
+  mkdirSync(spoolRoot(env), { recursive: true });
+}
+
 /** Downloads the object whole: into memory when small, into a temp file (Lambda's /tmp) when large. */
 export async function downloadObject(
   s3: S3Client,
@@ -60,13 +70,15 @@ export async function downloadObject(
   key: string,
   head: ObjectHead,
   spoolAboveBytes: number,
+  spoolDir: string,
 ): Promise<{ input: Buffer | string; cleanup: () => Promise<void> }> {
   const response = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key, IfMatch: quote(head.eTag) }));
   if (head.size <= spoolAboveBytes) {
     return { input: Buffer.from(await response.Body!.transformToByteArray()), cleanup: async () => undefined };
   }
   // sharp buffers a stream whole and copies it; from a file path it reads what it needs.
-  const dir = await mkdtemp(path.join(os.tmpdir(), "source-"));
+  await mkdir(spoolDir, { recursive: true });
+  const dir = await mkdtemp(path.join(spoolDir, "source-"));
   const file = path.join(dir, "object");
   const cleanup = () => rm(dir, { recursive: true, force: true });
   try {

@@ -125,6 +125,18 @@ export type TenantConfig = z.infer<typeof tenantSchema>;
 /** How long the event queue keeps a message (the component sets it; redrive keeps the original age). */
 export const QUEUE_RETENTION_DAYS = 4;
 
+/** Objects one function container processes at once (records of a batch in parallel). */
+export const OBJECTS_PER_CONTAINER = 2;
+
+/** Lambda's largest /tmp, and what the runtime keeps free beside the spooled objects. */
+export const MAX_EPHEMERAL_MB = 10_240;
+export const EPHEMERAL_HEADROOM_MB = 512;
+
+/** /tmp a function needs: one spooled copy of the largest allowed object per object in flight, plus headroom. */
+export function ephemeralStorageMb(maxObjectBytes: number): number {
+  return Math.max(512, OBJECTS_PER_CONTAINER * Math.ceil(maxObjectBytes / 1024 / 1024) + EPHEMERAL_HEADROOM_MB);
+}
+
 /**
  * Rules across fields. A tombstone must outlive every event that can still arrive for its key: an
  * older event redriven from the dead-letter queue after the tombstone expired would find no item,
@@ -137,6 +149,13 @@ function crossFieldProblems(tenant: TenantConfig): { path: (string | number)[]; 
     problems.push({
       path: ["storage", "tombstoneTtlDays"],
       message: `must be more than the ${eventLifetimeDays} days an event can live (queue ${QUEUE_RETENTION_DAYS} + dead-letter queue ${tenant.queue.dlqRetentionDays}), or a redriven old event leaves a junk item`,
+    });
+  }
+  const storageMb = ephemeralStorageMb(tenant.limits.maxObjectBytes);
+  if (storageMb > MAX_EPHEMERAL_MB) {
+    problems.push({
+      path: ["limits", "maxObjectBytes"],
+      message: `${OBJECTS_PER_CONTAINER} objects of this size processed at once need ${storageMb} MB of /tmp, above Lambda's ${MAX_EPHEMERAL_MB} MB: at most ${Math.floor((MAX_EPHEMERAL_MB - EPHEMERAL_HEADROOM_MB) / OBJECTS_PER_CONTAINER)} MiB`,
     });
   }
   return problems;

@@ -3,6 +3,8 @@
  * dead-letter queue, S3 notifications published to the tenant's queue, and a poller per tenant that
  * plays Lambda's SQS event source mapping around the very handler the Lambda runs.
  */
+import os from "node:os";
+import path from "node:path";
 import { CreateBucketCommand, HeadObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import { CreateTableCommand, DescribeTableCommand, DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import type { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
@@ -194,6 +196,8 @@ export async function startLocalPlatform(options: LocalPlatformOptions): Promise
       const deps = createDependencies(
         {
           ...process.env,
+          // One spool folder per local platform process: parallel test workers share /tmp.
+          SPOOL_DIR: path.join(os.tmpdir(), `tip-spool-${process.pid}`),
           ...options.extraEnv,
           [ENV.tenantConfig]: JSON.stringify(config),
           [ENV.sourceBucket]: tenant.sourceBucket,

@@ -25,6 +25,10 @@ function dateToIso(value: unknown): string | undefined {
 
 const finite = (v: unknown): number | undefined => (typeof v === "number" && Number.isFinite(v) ? v : undefined);
 
+/** Item fields copied from a file's tags are bounded: a file must not be able to push its item past DynamoDB's 400 KB. */
+const MAX_FIELD_CHARS = 256;
+const clip = (v: string | undefined): string | undefined => (v && v.length > MAX_FIELD_CHARS ? `${v.slice(0, MAX_FIELD_CHARS - 1)}…` : v);
+
 export function summarizeTags(tags: Tags, keepGps: boolean): MetadataSummary {
   const t = tags as Record<string, unknown>;
   let capturedAt: string | undefined;
@@ -39,14 +43,14 @@ export function summarizeTags(tags: Tags, keepGps: boolean): MetadataSummary {
   const longitude = finite(t.GPSLongitude);
   const altitude = finite(t.GPSAltitude);
   return {
-    fileType: typeof t.FileType === "string" ? t.FileType : undefined,
-    mimeType: typeof t.MIMEType === "string" ? t.MIMEType : undefined,
+    fileType: typeof t.FileType === "string" ? clip(t.FileType) : undefined,
+    mimeType: typeof t.MIMEType === "string" ? clip(t.MIMEType) : undefined,
     width: finite(t.ImageWidth) ?? finite(t.ExifImageWidth),
     height: finite(t.ImageHeight) ?? finite(t.ExifImageHeight),
     orientation: finite(t.Orientation),
-    capturedAt,
-    camera: camera || undefined,
+    capturedAt: clip(capturedAt),
+    camera: clip(camera) || undefined,
     gps: keepGps && latitude !== undefined && longitude !== undefined ? { latitude, longitude, ...(altitude !== undefined ? { altitude } : {}) } : undefined,
-    exiftoolError: typeof t.Error === "string" ? t.Error : undefined,
+    exiftoolError: typeof t.Error === "string" ? clip(t.Error) : undefined,
   };
 }

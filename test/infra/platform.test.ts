@@ -6,7 +6,7 @@ import { readFileSync } from "node:fs";
 import { beforeAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { ENV } from "../../runtime/dependencies";
-import { parseTenant, parseTenants } from "../../runtime/tenant-config";
+import { OBJECTS_PER_CONTAINER, parseTenant, parseTenants } from "../../runtime/tenant-config";
 import { dryRun, fakeLayerZip, type DryRunResult, type RecordedResource } from "./dry-run";
 
 const devConfig = parse(readFileSync("Pulumi.dev.yaml", "utf8")).config;
@@ -214,7 +214,9 @@ describe("wiring", () => {
       expect(env[ENV.sourceBucket]).toBe(dev.outputs.tenantOutputs[tenant.name].sourceBucket);
       expect(env[ENV.proxyBucket]).toBe(dev.outputs.tenantOutputs[tenant.name].proxyBucket);
       expect(env[ENV.tableName]).toBe(dev.outputs.tenantOutputs[tenant.name].table);
-      expect(fn.inputs.ephemeralStorage.size).toBeGreaterThanOrEqual(tenant.limits.maxObjectBytes / 1024 / 1024);
+      // One spooled copy per object in flight, plus headroom.
+      expect(fn.inputs.ephemeralStorage.size).toBeGreaterThanOrEqual(OBJECTS_PER_CONTAINER * (tenant.limits.maxObjectBytes / 1024 / 1024) + 256);
+      expect(fn.inputs.ephemeralStorage.size).toBeLessThanOrEqual(10_240);
     }
     expect(dev.one("aws:lambda/function:Function", "tip-dev-globex-processor").inputs.memorySize).toBe(1536);
   });

@@ -65,6 +65,13 @@ describe("tenant config", () => {
     expect(() => parseTenants([{ name: "a1" }])).not.toThrow();
   });
 
+  it("bounds the object size by what /tmp can hold for the objects a container processes at once", () => {
+    expect(problemsOf([{ name: "a1", limits: { maxObjectBytes: 5 * 1024 ** 3 } }])[0]).toMatch(
+      /tenant "a1": limits\.maxObjectBytes: 2 objects of this size processed at once need 10752 MB of \/tmp, above Lambda's 10240 MB: at most 4864 MiB/,
+    );
+    expect(() => parseTenants([{ name: "a1", limits: { maxObjectBytes: 4864 * 1024 ** 2 } }])).not.toThrow();
+  });
+
   it("refuses an empty or missing tenant list", () => {
     expect(problemsOf([])[0]).toMatch(/non-empty list/);
     expect(problemsOf(undefined)[0]).toMatch(/non-empty list/);

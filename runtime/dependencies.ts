@@ -11,6 +11,7 @@ import { resolveExiftoolPaths } from "./metadata/exiftool-paths";
 import { MetadataExtractor } from "./metadata/extractor";
 import type { ProcessDeps } from "./process-object";
 import { MetadataStore } from "./store";
+import { decodeBudgetBytes, MemoryBudget } from "./memory-budget";
 import { cleanStaleSpools, spoolRoot } from "./s3-object";
 import { OBJECTS_PER_CONTAINER, parseTenant } from "./tenant-config";
 
@@ -92,6 +93,7 @@ export function createDependencies(env: NodeJS.ProcessEnv = process.env, clients
     leaseMs: leaseSeconds * 1000,
     spoolAboveBytes: 16 * 1024 * 1024,
     spoolDir: spoolRoot(env),
+    memoryBudget: new MemoryBudget(decodeBudgetBytes(tenant.function.memoryMb), tenant.function.memoryMb),
     log: log.child({ tenant: tenant.name }),
     maxReceiveCount: Number(env[ENV.maxReceiveCount] ?? tenant.queue.maxReceiveCount),
     concurrency: OBJECTS_PER_CONTAINER,

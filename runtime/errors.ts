@@ -14,7 +14,8 @@ export type PermanentCode =
   | "METADATA_FAILED"
   | "ACCESS_DENIED"
   | "OBJECT_ARCHIVED"
-  | "ITEM_TOO_LARGE";
+  | "ITEM_TOO_LARGE"
+  | "OVER_MEMORY_BUDGET";
 
 export class PermanentError extends Error {
   readonly permanent = true;

@@ -13,7 +13,8 @@ import type { MetadataExtractor } from "./metadata/extractor";
 import { RangeReader } from "./metadata/range-reader";
 import { summarizeTags } from "./metadata/summary";
 import { decodeHeif } from "./heif";
-import { checkPixelLimit, renderRenditions, type RenderedRendition, type RenderInput } from "./renditions";
+import { decoderWorkingSetBytes, type MemoryBudget } from "./memory-budget";
+import { checkPixelLimit, renderRenditions, type RenderedRendition, type RenderInput, type RenderOptions } from "./renditions";
 import { downloadObject, headObject, S3ByteSource, type ObjectHead } from "./s3-object";
 import type { MetadataStore, ObjectItem, RenditionRecord } from "./store";
 import type { TenantConfig } from "./tenant-config";
@@ -44,6 +45,8 @@ export interface ProcessDeps {
   spoolAboveBytes: number;
   /** This process's spool folder (emptied when the process starts). */
   spoolDir: string;
+  /** The container's memory for decoding images, shared by the objects it processes at once. */
+  memoryBudget: MemoryBudget;
 }
 
 export interface Attempt {
@@ -265,7 +268,7 @@ async function createObject(
     if (!isImage) {
       renditionsSkipped = `not an image (${summary.mimeType ?? summary.fileType})`;
     } else {
-      const rendered = await renderFromSource(deps, event, head, reader, summary.fileType, timer, log);
+      const rendered = await renderFromSource(deps, event, head, reader, summary.fileType, summary, timer, log);
       outputs = rendered.outputs;
       source = rendered.source;
     }
@@ -362,21 +365,29 @@ async function renderFromSource(
   head: ObjectHead,
   reader: RangeReader,
   fileType: string,
+  dimensions: { width?: number; height?: number } | undefined,
   timer: Timer,
   log: Logger,
 ): Promise<{ outputs: RenderedRendition[]; source?: { width: number; height: number; format: string } }> {
   const { tenant } = deps;
-  const options = { maxInputPixels: tenant.limits.maxInputPixels, profile: tenant.metadata.renditionProfile, timeoutSeconds: timer.budgetSeconds() };
-  const render = (input: RenderInput) => timer.time("render", () => renderRenditions(input, event.key, tenant.renditions, options));
+  const options = { maxInputPixels: tenant.limits.maxInputPixels, profile: tenant.metadata.renditionProfile, timeoutSeconds: timer.budgetSeconds(), budget: deps.memoryBudget };
+  const render = (input: RenderInput, renderOptions: RenderOptions = options) => timer.time("render", () => renderRenditions(input, event.key, tenant.renditions, renderOptions));
   const download = await timer.time("download", () => downloadObject(deps.s3, deps.sourceBucket, event.key, head, deps.spoolAboveBytes, deps.spoolDir));
   try {
     if (HEIF_FILE_TYPES.has(fileType)) {
       // Phones' HEIC is HEVC, which sharp's libvips cannot decode: libheif (WebAssembly) can.
       try {
-        const pixels = await timer.time("decode", () => decodeHeif(download.input, tenant.limits.maxInputPixels));
-        return await render(pixels);
+        // One reservation for libheif's decode and the render of its pixels (nested ones could deadlock).
+        const [width, height] = [dimensions?.width ?? 0, dimensions?.height ?? 0];
+        const release = await deps.memoryBudget.acquire(decoderWorkingSetBytes({ format: "heif", width, height }) + width * height * 4, `a ${width}x${height} HEIF`);
+        try {
+          const pixels = await timer.time("decode", () => decodeHeif(download.input, tenant.limits.maxInputPixels));
+          return await render(pixels, { ...options, budget: undefined });
+        } finally {
+          release();
+        }
       } catch (err) {
-        if (!(err instanceof PermanentError) || err.code === "TOO_MANY_PIXELS") throw err;
+        if (!(err instanceof PermanentError) || err.code === "TOO_MANY_PIXELS" || err.code === "OVER_MEMORY_BUDGET") throw err;
         log.info({ err: err.message }, "libheif could not decode the file; trying sharp, then the embedded preview");
       }
     }

@@ -6,6 +6,7 @@
 import sharp from "sharp";
 import { PermanentError, TransientError } from "./errors";
 import type { RawImage } from "./heif";
+import { decoderWorkingSetBytes, type MemoryBudget } from "./memory-budget";
 import { CONTENT_TYPES, renditionKey } from "./keys";
 import type { Rendition, TenantConfig } from "./tenant-config";
 
@@ -37,6 +38,8 @@ export interface RenderOptions {
   profile: TenantConfig["metadata"]["renditionProfile"];
   /** sharp's timeout for the decode (seconds): what is left of the attempt's time. Default none. */
   timeoutSeconds?: number;
+  /** The container's decode memory: reserved before decoding. Default: none (tools, tests of pixels). */
+  budget?: MemoryBudget;
 }
 
 /**
@@ -110,7 +113,36 @@ export async function renderRenditions(
   checkPixelLimit(width, height, options.maxInputPixels);
   const rotated = (header.orientation ?? 1) >= 5;
   const upright = rotated ? { width: height, height: width } : { width, height };
-  const scale = sharedScale(upright.width, upright.height, renditions);
+  let scale = sharedScale(upright.width, upright.height, renditions);
+  const channels = header.hasAlpha ? 4 : 3;
+  let rawBytes = upright.width * upright.height * scale * scale * channels;
+  // The one buffer every rendition is cut from stays within a quarter of the budget: a cover
+  // thumbnail of a 256 x 400,000 strip would otherwise hold the whole strip (410 MB) decoded.
+  const maxRawBytes = options.budget ? options.budget.totalBytes / 4 : Infinity;
+  if (rawBytes > maxRawBytes) {
+    scale *= Math.sqrt(maxRawBytes / rawBytes);
+    rawBytes = maxRawBytes;
+  }
+  const release = await options.budget?.acquire(
+    decoderWorkingSetBytes({ ...header, width, height, bytesPerSample: header.depth === "ushort" ? 2 : 1 }) + rawBytes * (rotated ? 2 : 1) + 16 * 1024 * 1024,
+    `a ${width}x${height} ${header.format ?? "image"}${header.isProgressive ? " (progressive)" : ""}`,
+  );
+  try {
+    return await decodeAndEncode(input, upright, scale, header, sourceKey, renditions, options);
+  } finally {
+    release?.();
+  }
+}
+
+async function decodeAndEncode(
+  input: RenderInput,
+  upright: { width: number; height: number },
+  scale: number,
+  header: sharp.Metadata,
+  sourceKey: string,
+  renditions: readonly Rendition[],
+  options: RenderOptions,
+): Promise<{ source: SourceImage; outputs: RenderedRendition[] }> {
   let decoded: { data: Buffer; info: sharp.OutputInfo };
   try {
     decoded = await open(input, options.maxInputPixels, options.timeoutSeconds)

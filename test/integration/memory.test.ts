@@ -1,0 +1,85 @@
+/**
+ * Small files that decode to hundreds of MB, within the default limits, in a fresh process with a
+ * 1024 MB function's budget, two at a time as a container runs them. Where this machine allows it
+ * (root, cgroup v1), the process runs under a real 1024 MB memory limit: over it, the kernel kills
+ * it exactly as Lambda would.
+ */
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmdirSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { buildSync } from "esbuild";
+import sharp from "sharp";
+import { beforeAll, describe, expect, it } from "vitest";
+
+const dir = mkdtempSync(path.join(os.tmpdir(), "memory-"));
+const bundle = path.join(dir, "render-under-budget.js");
+const cgroupRoot = "/sys/fs/cgroup/memory";
+const canLimit = process.getuid?.() === 0 && existsSync(path.join(cgroupRoot, "cgroup.procs"));
+if (!canLimit) console.warn("memory test: no writable cgroup v1 memory controller (needs root): peak RSS is measured without a kernel limit");
+
+const flat = (width: number, height: number, channels: 3 | 4 = 3) => sharp({ create: { width, height, channels, background: { r: 40, g: 120, b: 200, alpha: 0.5 } } });
+const files: Record<string, () => Promise<Buffer>> = {
+  "progressive-8000.jpg": () => flat(8000, 8000).jpeg({ progressive: true, quality: 60 }).toBuffer(),
+  "progressive-16000.jpg": () => flat(16000, 16000).jpeg({ progressive: true, quality: 60 }).toBuffer(),
+  "strip-256x400000.png": () => flat(256, 400_000, 4).png().toBuffer(),
+  "square-16000.png": () => flat(16000, 16000).png().toBuffer(),
+  "interlaced-8000.png": () => flat(8000, 8000, 4).png({ progressive: true }).toBuffer(),
+  "deep-16bit.png": () => flat(4000, 3000).toColourspace("rgb16").png().toBuffer(),
+  "cmyk.jpg": () => flat(6000, 4000).toColourspace("cmyk").jpeg().toBuffer(),
+};
+
+beforeAll(async () => {
+  for (const [name, make] of Object.entries(files)) writeFileSync(path.join(dir, name), await make());
+  buildSync({ entryPoints: [path.join(__dirname, "../support/render-under-budget.ts")], outfile: bundle, bundle: true, platform: "node", format: "cjs", external: ["sharp"], logLevel: "silent" });
+});
+
+function runUnderLimit(memoryMb: number, inputs: string[]): { status: number | null; signal: string | null; lines: Record<string, unknown>[]; kernelPeakMb?: number } {
+  const command = [process.execPath, bundle, String(memoryMb), ...inputs].map((a) => `'${a}'`).join(" ");
+  let cgroup: string | undefined;
+  if (canLimit) {
+    cgroup = path.join(cgroupRoot, `tip-memory-test-${process.pid}`);
+    mkdirSync(cgroup, { recursive: true });
+    writeFileSync(path.join(cgroup, "memory.limit_in_bytes"), String(memoryMb * 1024 * 1024));
+  }
+  try {
+    const script = cgroup ? `echo $$ > ${cgroup}/cgroup.procs && exec ${command}` : `exec ${command}`;
+    const run = spawnSync("sh", ["-c", script], { encoding: "utf8", maxBuffer: 16 * 1024 * 1024, env: { PATH: process.env.PATH, NODE_PATH: path.resolve(__dirname, "../../node_modules") } });
+    const lines = run.stdout.trim().split("\n").filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
+    const kernelPeakMb = cgroup ? Number(readFileSync(path.join(cgroup, "memory.max_usage_in_bytes"), "utf8")) / 1024 / 1024 : undefined;
+    if (run.status !== 0) console.error(run.stderr);
+    return { status: run.status, signal: run.signal, lines, kernelPeakMb };
+  } finally {
+    if (cgroup) rmdirSync(cgroup);
+  }
+}
+
+describe("adversarial but allowed inputs in a fresh process, two at a time, under the function's memory", () => {
+  const names = Object.keys(files);
+
+  function check(memoryMb: number, refused: string[]): void {
+    const run = runUnderLimit(memoryMb, names.map((n) => path.join(dir, n)));
+    expect(run.signal).toBeNull(); // SIGKILL: the kernel's out-of-memory killer
+    expect(run.status).toBe(0);
+    const outcome = (name: string) => run.lines.find((l) => l.file === path.join(dir, name))!;
+    for (const name of names) {
+      if (!refused.includes(name)) {
+        expect(outcome(name), name).toMatchObject({ status: "done" });
+        continue;
+      }
+      expect(outcome(name), name).toMatchObject({ status: "failed", code: "OVER_MEMORY_BUDGET" });
+      expect(String(outcome(name).message)).toMatch(new RegExp(`needs about \\d+ MB to decode, more than the ${memoryMb - 256} MB a ${memoryMb} MB function has for images; set function\\.memoryMb to at least \\d+`));
+    }
+    const peakMb = Number(run.lines.at(-1)!.peakMb);
+    console.log(`${memoryMb} MB function: peak RSS ${peakMb.toFixed(0)} MB${run.kernelPeakMb ? `, cgroup peak ${run.kernelPeakMb.toFixed(0)} MB` : ""}`);
+    expect(peakMb).toBeLessThan(memoryMb);
+  }
+
+  it("1024 MB (the default): renders every one, the 16000 x 16000 progressive JPEG alone (732 MB of coefficients)", () => {
+    check(1024, []);
+  });
+
+  it("512 MB: refuses what can never fit, naming the memory it would need, and renders the rest", () => {
+    check(512, ["progressive-16000.jpg", "interlaced-8000.png"]);
+  });
+});

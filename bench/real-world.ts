@@ -114,3 +114,40 @@ export async function heicDecode(table: (title: string, rows: Record<string, str
   ]);
   return result;
 }
+
+/**
+ * Small files that decode to hundreds of MB, two at a time in a fresh process with a 1024 MB
+ * function's decode budget (test/support/render-under-budget.ts): peak RSS against the memory.
+ */
+export async function adversarialMemory(table: (title: string, rows: Record<string, string | number>[]) => void) {
+  mkdirSync(CACHE, { recursive: true });
+  const flat = (width: number, height: number, channels: 3 | 4 = 3) => sharp({ create: { width, height, channels, background: { r: 40, g: 120, b: 200, alpha: 0.5 } } });
+  const inputs: Record<string, () => Promise<Buffer>> = {
+    "progressive-8000.jpg": () => flat(8000, 8000).jpeg({ progressive: true, quality: 60 }).toBuffer(),
+    "progressive-16000.jpg": () => flat(16000, 16000).jpeg({ progressive: true, quality: 60 }).toBuffer(),
+    "strip-256x1048000.png": () => flat(256, 1_048_000, 4).png().toBuffer(),
+    "square-16000.png": () => flat(16000, 16000).png().toBuffer(),
+  };
+  const files = [];
+  for (const [name, make] of Object.entries(inputs)) {
+    const file = path.join(CACHE, name);
+    if (!existsSync(file)) writeFileSync(file, await make());
+    files.push(file);
+  }
+  const bundle = path.join(__dirname, "..", ".build", "bench-render-under-budget.js");
+  buildSync({ entryPoints: [path.join(__dirname, "..", "test", "support", "render-under-budget.ts")], outfile: bundle, bundle: true, platform: "node", format: "cjs", external: ["sharp"], logLevel: "silent" });
+  const lines = execFileSync(process.execPath, [bundle, "1024", ...files], { encoding: "utf8", maxBuffer: 16 * 1024 * 1024 })
+    .trim()
+    .split("\n")
+    .map((l) => JSON.parse(l) as { file?: string; status?: string; code?: string; peakMb?: number });
+  const peakMb = lines.at(-1)!.peakMb!;
+  const result = { memoryMb: 1024, inputs: files.map((f) => ({ file: path.basename(f), bytes: readFileSync(f).length })), outcomes: lines.slice(0, -1), peakMb };
+  table("8. Adversarial but allowed inputs, two at a time, a 1024 MB function's decode budget (target: peak RSS below the function's memory)", [
+    {
+      inputs: result.inputs.map((i) => `${i.file} (${(i.bytes / 1024 / 1024).toFixed(1)} MiB)`).join(", "),
+      outcomes: result.outcomes.map((o) => `${path.basename(o.file!)}: ${o.status}${o.code ? ` ${o.code}` : ""}`).join(", "),
+      "peak RSS": `${peakMb.toFixed(0)} MB of 1024`,
+    },
+  ]);
+  return result;
+}

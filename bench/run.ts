@@ -24,10 +24,10 @@ import { DEFAULT_RENDITIONS, parseTenants } from "../runtime/tenant-config";
 import { startLocalPlatform } from "../runtime/local/platform";
 import { uploadObject } from "../runtime/local/upload";
 import { corpus, type BenchObject } from "./corpus";
-import { corpusThroughOneHelper, heicDecode } from "./real-world";
+import { adversarialMemory, corpusThroughOneHelper, heicDecode } from "./real-world";
 
 const MiB = 1024 * 1024;
-const only = new Set((process.env.BENCH_ONLY ?? "bytes,latency,renditions,memory,e2e,corpus,heic").split(","));
+const only = new Set((process.env.BENCH_ONLY ?? "bytes,latency,renditions,memory,e2e,corpus,heic,adversarial").split(","));
 const report: Record<string, unknown> = { machine: { cpus: os.cpus().length, node: process.version, date: new Date().toISOString() } };
 
 const fileSource = (data: Buffer): ByteSource => ({ size: data.length, fetch: async (s, e) => data.subarray(s, e + 1) });
@@ -302,6 +302,7 @@ async function main(): Promise<void> {
   if (only.has("e2e")) report.endToEnd = await endToEnd(objects);
   if (only.has("corpus")) report.realWorldCorpus = await corpusThroughOneHelper(table);
   if (only.has("heic")) report.heic = await heicDecode(table);
+  if (only.has("adversarial")) report.adversarialMemory = await adversarialMemory(table);
   const dir = path.join(__dirname, "results");
   mkdirSync(dir, { recursive: true });
   writeFileSync(path.join(dir, "latest.json"), `${JSON.stringify(report, null, 2)}\n`);

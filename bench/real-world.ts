@@ -18,6 +18,7 @@ import { MetadataExtractor } from "../runtime/metadata/extractor";
 import { RangeReader } from "../runtime/metadata/range-reader";
 import { exiftoolCorpus, memorySource } from "../test/support/corpus";
 import { heifEncode, heifEncUnavailable } from "../test/support/heif";
+import { adversarialImages } from "../test/support/images";
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const CACHE = path.join(__dirname, ".cache");
@@ -121,17 +122,11 @@ export async function heicDecode(table: (title: string, rows: Record<string, str
  */
 export async function adversarialMemory(table: (title: string, rows: Record<string, string | number>[]) => void) {
   mkdirSync(CACHE, { recursive: true });
-  const flat = (width: number, height: number, channels: 3 | 4 = 3) => sharp({ create: { width, height, channels, background: { r: 40, g: 120, b: 200, alpha: 0.5 } } });
-  const inputs: Record<string, () => Promise<Buffer>> = {
-    "progressive-8000.jpg": () => flat(8000, 8000).jpeg({ progressive: true, quality: 60 }).toBuffer(),
-    "progressive-16000.jpg": () => flat(16000, 16000).jpeg({ progressive: true, quality: 60 }).toBuffer(),
-    "strip-256x1048000.png": () => flat(256, 1_048_000, 4).png().toBuffer(),
-    "square-16000.png": () => flat(16000, 16000).png().toBuffer(),
-  };
+  const inputs = ["progressive-8000.jpg", "progressive-16000.jpg", "strip-256x1048000.png", "square-16000.png"];
   const files = [];
-  for (const [name, make] of Object.entries(inputs)) {
+  for (const name of inputs) {
     const file = path.join(CACHE, name);
-    if (!existsSync(file)) writeFileSync(file, await make());
+    if (!existsSync(file)) writeFileSync(file, await adversarialImages[name]!());
     files.push(file);
   }
   const bundle = path.join(__dirname, "..", ".build", "bench-render-under-budget.js");

@@ -143,9 +143,8 @@ export async function processEvent(deps: ProcessDeps, event: ObjectEvent, attemp
   }
   const timer = new Timer(attempt.deadline, outcomeReserveMs(deps.tenant.function.timeoutSeconds));
   try {
-    return event.kind === "removed"
-      ? await removeObject(deps, event, claim.previous, attempt, timer, base, log)
-      : await createObject(deps, event, claim.previous, attempt, timer, base, log);
+    const job: Job = { deps, event, previous: claim.previous, attempt, timer, base, log };
+    return event.kind === "removed" ? await removeObject(job) : await createObject(job);
   } catch (err) {
     // Every read carries If-Match with the event's ETag: 412 anywhere means a newer upload replaced
     // this version, whose own event will decide the key.
@@ -186,15 +185,20 @@ export async function processEvent(deps: ProcessDeps, event: ObjectEvent, attemp
  * brings the object back with no ObjectCreated event. So: if a current version exists, it is
  * processed, under this event's sequencer; only when none does is the key tombstoned.
  */
-async function removeObject(
-  deps: ProcessDeps,
-  event: ObjectEvent,
-  previous: ObjectItem | undefined,
-  attempt: Attempt,
-  timer: Timer,
-  base: Pick<Outcome, "tenant" | "key" | "event">,
-  log: Logger,
-): Promise<Outcome> {
+/** One event being processed: what every step needs. */
+interface Job {
+  deps: ProcessDeps;
+  event: ObjectEvent;
+  /** The item before this event claimed the key. */
+  previous: ObjectItem | undefined;
+  attempt: Attempt;
+  timer: Timer;
+  base: Pick<Outcome, "tenant" | "key" | "event">;
+  log: Logger;
+}
+
+async function removeObject(job: Job): Promise<Outcome> {
+  const { deps, event, previous, timer, base, log } = job;
   const current = await timer.time("head", async () => {
     try {
       return await headObject(deps.s3, deps.sourceBucket, event.key);
@@ -205,7 +209,7 @@ async function removeObject(
   });
   if (current) {
     log.info({ eTag: current.eTag, versionId: current.versionId }, "the object still has a current version after this removal: processing it");
-    return createObject(deps, { ...event, eTag: current.eTag, size: current.size }, previous, attempt, timer, base, log);
+    return createObject({ ...job, event: { ...event, eTag: current.eTag, size: current.size } });
   }
   await timer.time("cleanup", () => deleteKeys(deps, derivedKeys(deps, event.key, previous)));
   const ttlSeconds = deps.tenant.storage.tombstoneTtlDays * 86_400;
@@ -230,15 +234,8 @@ async function readHead(deps: ProcessDeps, event: ObjectEvent): Promise<ObjectHe
   }
 }
 
-async function createObject(
-  deps: ProcessDeps,
-  event: ObjectEvent,
-  previous: ObjectItem | undefined,
-  attempt: Attempt,
-  timer: Timer,
-  base: Pick<Outcome, "tenant" | "key" | "event">,
-  log: Logger,
-): Promise<Outcome> {
+async function createObject(job: Job): Promise<Outcome> {
+  const { deps, event, previous, attempt, timer, base, log } = job;
   const { tenant } = deps;
   const head = await timer.time("head", () => readHead(deps, event));
   if (head.size === 0) throw new PermanentError("EMPTY_OBJECT", "the object is empty (0 bytes)");

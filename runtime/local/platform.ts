@@ -64,6 +64,17 @@ export interface LocalPlatform {
   stop(): Promise<void>;
 }
 
+/** What the function's environment says about its tenant, as the Pulumi component sets it. */
+export function handlerEnvironment(tenant: LocalTenant): Record<string, string> {
+  return {
+    [ENV.tenantConfig]: JSON.stringify(tenant.config),
+    [ENV.sourceBucket]: tenant.sourceBucket,
+    [ENV.proxyBucket]: tenant.proxyBucket,
+    [ENV.tableName]: tenant.table,
+    [ENV.maxReceiveCount]: String(tenant.config.queue.maxReceiveCount),
+  };
+}
+
 export function localClients(awsEndpoint: string, dynamoEndpoint: string, options: ClientOptions = clientOptionsFrom({})): Clients & { sqs: SQSClient } {
   const common = { region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS, ...sdkConfig(options) };
   return {
@@ -199,11 +210,7 @@ export async function startLocalPlatform(options: LocalPlatformOptions): Promise
           // One spool folder per local platform process: parallel test workers share /tmp.
           SPOOL_DIR: path.join(os.tmpdir(), `tip-spool-${process.pid}`),
           ...options.extraEnv,
-          [ENV.tenantConfig]: JSON.stringify(config),
-          [ENV.sourceBucket]: tenant.sourceBucket,
-          [ENV.proxyBucket]: tenant.proxyBucket,
-          [ENV.tableName]: tenant.table,
-          [ENV.maxReceiveCount]: String(config.queue.maxReceiveCount),
+          ...handlerEnvironment(tenant),
           // As in production (lease = timeout + 30 s, visibility = 6 x timeout): a retried message
           // comes back after the lease of the attempt that crashed without releasing it.
           [ENV.leaseSeconds]: String(visibilityTimeoutSeconds / 2),

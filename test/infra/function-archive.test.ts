@@ -14,7 +14,7 @@ import { zipDirectory } from "../../layer/deterministic-zip";
 import { ELF_MACHINES, inspectElf } from "../../layer/elf-check";
 import { ENV } from "../../runtime/dependencies";
 import { resolveExiftoolPaths } from "../../runtime/metadata/exiftool-paths";
-import { LOCAL_CREDENTIALS, LOCAL_REGION } from "../../runtime/local/platform";
+import { handlerEnvironment, LOCAL_CREDENTIALS, LOCAL_REGION } from "../../runtime/local/platform";
 import { heifEncode, heifEncUnavailable } from "../support/heif";
 import { jpegWithExif } from "../support/images";
 import { startTestPlatform } from "../support/platform";
@@ -79,10 +79,7 @@ it("runs the bundled x64 handler, unpacked outside the repository, against the e
         cwd: dir,
         env: {
           PATH: process.env.PATH,
-          [ENV.tenantConfig]: JSON.stringify(tenant.config),
-          [ENV.sourceBucket]: tenant.sourceBucket,
-          [ENV.proxyBucket]: tenant.proxyBucket,
-          [ENV.tableName]: tenant.table,
+          ...handlerEnvironment(tenant),
           [ENV.forcePathStyle]: "true",
           AWS_ENDPOINT_URL_S3: t.platform.endpoints.s3,
           AWS_ENDPOINT_URL_DYNAMODB: t.platform.endpoints.dynamodb,

@@ -5,7 +5,8 @@
  */
 import pino from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createDependencies, ENV } from "../../runtime/dependencies";
+import { createDependencies } from "../../runtime/dependencies";
+import { handlerEnvironment } from "../../runtime/local/platform";
 import { createHandler } from "../../runtime/handler";
 import { outcomeReserveMs } from "../../runtime/process-object";
 import { jpegWithExif } from "../support/images";
@@ -18,15 +19,7 @@ let body: (receiveCount: number) => unknown;
 beforeAll(async () => {
   t = await startTestPlatform([{ name: "clock", function: { timeoutSeconds: 30 }, queue: { maxReceiveCount: 2 } }], { notifications: false });
   const tenant = t.platform.tenants.get("clock")!;
-  const env = {
-    PATH: process.env.PATH,
-    [ENV.tenantConfig]: JSON.stringify(tenant.config),
-    [ENV.sourceBucket]: tenant.sourceBucket,
-    [ENV.proxyBucket]: tenant.proxyBucket,
-    [ENV.tableName]: tenant.table,
-    [ENV.maxReceiveCount]: "2",
-  };
-  handler = createHandler(createDependencies(env, t.platform.clients, pino({ level: "silent" })));
+  handler = createHandler(createDependencies({ PATH: process.env.PATH, ...handlerEnvironment(tenant) }, t.platform.clients, pino({ level: "silent" })));
   const eTag = await t.upload("clock", "late.jpg", await jpegWithExif());
   const message = notification(tenant.sourceBucket, "late.jpg", "ObjectCreated:Put", "0A", eTag);
   body = (receiveCount) => ({ Records: [{ messageId: "m-1", eventSource: "aws:sqs", attributes: { ApproximateReceiveCount: String(receiveCount) }, body: message }] });

@@ -9,7 +9,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmdirSync, writeFileS
 import os from "node:os";
 import path from "node:path";
 import { buildSync } from "esbuild";
-import sharp from "sharp";
+import { adversarialImages } from "../support/images";
 import { beforeAll, describe, expect, it } from "vitest";
 
 const dir = mkdtempSync(path.join(os.tmpdir(), "memory-"));
@@ -18,16 +18,9 @@ const cgroupRoot = "/sys/fs/cgroup/memory";
 const canLimit = process.getuid?.() === 0 && existsSync(path.join(cgroupRoot, "cgroup.procs"));
 if (!canLimit) console.warn("memory test: no writable cgroup v1 memory controller (needs root): peak RSS is measured without a kernel limit");
 
-const flat = (width: number, height: number, channels: 3 | 4 = 3) => sharp({ create: { width, height, channels, background: { r: 40, g: 120, b: 200, alpha: 0.5 } } });
-const files: Record<string, () => Promise<Buffer>> = {
-  "progressive-8000.jpg": () => flat(8000, 8000).jpeg({ progressive: true, quality: 60 }).toBuffer(),
-  "progressive-16000.jpg": () => flat(16000, 16000).jpeg({ progressive: true, quality: 60 }).toBuffer(),
-  "strip-256x400000.png": () => flat(256, 400_000, 4).png().toBuffer(),
-  "square-16000.png": () => flat(16000, 16000).png().toBuffer(),
-  "interlaced-8000.png": () => flat(8000, 8000, 4).png({ progressive: true }).toBuffer(),
-  "deep-16bit.png": () => flat(4000, 3000).toColourspace("rgb16").png().toBuffer(),
-  "cmyk.jpg": () => flat(6000, 4000).toColourspace("cmyk").jpeg().toBuffer(),
-};
+const files = Object.fromEntries(
+  ["progressive-8000.jpg", "progressive-16000.jpg", "strip-256x400000.png", "square-16000.png", "interlaced-8000.png", "deep-16bit.png", "cmyk.jpg"].map((name) => [name, adversarialImages[name]!]),
+);
 
 beforeAll(async () => {
   for (const [name, make] of Object.entries(files)) writeFileSync(path.join(dir, name), await make());

@@ -223,3 +223,22 @@ export async function rawWithPreview(previewColour = "#ff0000"): Promise<Buffer>
   const header = Buffer.from([0x49, 0x49, 0x2a, 0x00, ifd0At, 0, 0, 0]);
   return Buffer.concat([header, writeIfd(ifd0, ifd1At), writeIfd(ifd1, 0), raster, preview]);
 }
+
+/**
+ * Small files that decode to far more memory than their size, all within the default limits: what
+ * the memory test and the benchmark run under a function's budget. Flat colour: the decoders' cost
+ * depends on dimensions and structure, not content, and flat files are quick to make.
+ */
+export const adversarialImages: Record<string, () => Promise<Buffer>> = (() => {
+  const flat = (width: number, height: number, channels: 3 | 4 = 3) => sharp({ create: { width, height, channels, background: { r: 40, g: 120, b: 200, alpha: 0.5 } } });
+  return {
+    "progressive-8000.jpg": () => flat(8000, 8000).jpeg({ progressive: true, quality: 60 }).toBuffer(),
+    "progressive-16000.jpg": () => flat(16000, 16000).jpeg({ progressive: true, quality: 60 }).toBuffer(),
+    "strip-256x400000.png": () => flat(256, 400_000, 4).png().toBuffer(),
+    "strip-256x1048000.png": () => flat(256, 1_048_000, 4).png().toBuffer(),
+    "square-16000.png": () => flat(16000, 16000).png().toBuffer(),
+    "interlaced-8000.png": () => flat(8000, 8000, 4).png({ progressive: true }).toBuffer(),
+    "deep-16bit.png": () => flat(4000, 3000).toColourspace("rgb16").png().toBuffer(),
+    "cmyk.jpg": () => flat(6000, 4000).toColourspace("cmyk").jpeg().toBuffer(),
+  };
+})();

@@ -210,8 +210,11 @@ sub out_of_step {
     exit 3;
 }
 
+# Appends what the parent has sent to the buffer: at least 64 KiB is asked for, or `$want` bytes.
 sub fill {
-    my $got = sysread($PROTO_IN, $inbuf, 65536, length $inbuf);
+    my ($want) = @_;
+    $want = 65536 unless $want and $want > 65536;
+    my $got = sysread($PROTO_IN, $inbuf, $want, length $inbuf);
     out_of_step("reading the parent's frames failed: $!") unless defined $got;
     if ($got == 0) {    # the parent closed the pipe: nothing left to do
         syswrite($DONE, 'Q') if $DONE;
@@ -232,15 +235,7 @@ sub read_header {
 
 sub read_body {
     my ($n) = @_;
-    while (length($inbuf) < $n) {
-        my $want = $n - length($inbuf);
-        my $got = sysread($PROTO_IN, $inbuf, $want > 65536 ? $want : 65536, length $inbuf);
-        out_of_step("reading the parent's frames failed: $!") unless defined $got;
-        if ($got == 0) {
-            syswrite($DONE, 'Q') if $DONE;
-            exit 0;
-        }
-    }
+    fill($n - length($inbuf)) while length($inbuf) < $n;
     return substr($inbuf, 0, $n, '');
 }
 

@@ -59,7 +59,6 @@ export function decoderWorkingSetBytes(header: DecodeHeader): number {
     case "png":
       return header.isProgressive ? pixels * channels * (header.bytesPerSample ?? 1) : 16 * MB;
     case "heif":
-    case "heic":
       return pixels * 5.5; // YUV planes plus the RGBA the decoder hands over
     case "gif":
       return pixels * 4;
@@ -99,11 +98,6 @@ export class MemoryBudget {
       this.used -= bytes;
       this.wake();
     };
-  }
-
-  /** Bytes reserved now. */
-  get usedBytes(): number {
-    return this.used;
   }
 
   private wake(): void {

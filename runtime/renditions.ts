@@ -69,19 +69,15 @@ export function checkPixelLimit(width: number, height: number, maxInputPixels: n
 
 /** The scale (<= 1) at which the decoded image still covers every rendition without enlarging. */
 export function sharedScale(width: number, height: number, renditions: readonly Rendition[]): number {
-  let scale = 0;
-  for (const r of renditions) {
-    const sx = r.width ? r.width / width : undefined;
-    const sy = r.height ? r.height / height : undefined;
-    const needed =
-      sx !== undefined && sy !== undefined
-        ? r.fit === "cover" || r.fit === "outside" || r.fit === "fill"
-          ? Math.max(sx, sy)
-          : Math.min(sx, sy)
-        : (sx ?? sy)!;
-    scale = Math.max(scale, needed);
-  }
-  return Math.min(1, scale);
+  return Math.min(1, Math.max(0, ...renditions.map((r) => fitScale(width, height, r))));
+}
+
+/** The scale at which a `width` x `height` image fills one rendition as its fit asks (before "never enlarge"). */
+function fitScale(width: number, height: number, rendition: Rendition): number {
+  const sx = rendition.width ? rendition.width / width : undefined;
+  const sy = rendition.height ? rendition.height / height : undefined;
+  if (sx === undefined || sy === undefined) return (sx ?? sy)!;
+  return rendition.fit === "cover" || rendition.fit === "outside" || rendition.fit === "fill" ? Math.max(sx, sy) : Math.min(sx, sy);
 }
 
 /** What sharp renders from: an encoded image in memory or in a file, or pixels another decoder produced. */
@@ -168,11 +164,9 @@ export const ENCODER_MAX_SIDE: Record<Rendition["format"], number> = { webp: 16_
  * Undefined when the rendition's own resize already fits.
  */
 export function clampToEncoder(width: number, height: number, rendition: Rendition): { width: number; height: number } | undefined {
-  const sx = rendition.width ? rendition.width / width : undefined;
-  const sy = rendition.height ? rendition.height / height : undefined;
-  const boxed = sx !== undefined && sy !== undefined && (rendition.fit === "cover" || rendition.fit === "fill" || rendition.fit === "contain");
+  const boxed = rendition.width !== undefined && rendition.height !== undefined && (rendition.fit === "cover" || rendition.fit === "fill" || rendition.fit === "contain");
   if (boxed) return undefined; // the output is the box, at most 16,384 on a side (the schema's limit)
-  const scale = Math.min(1, sx !== undefined && sy !== undefined ? (rendition.fit === "outside" ? Math.max(sx, sy) : Math.min(sx, sy)) : (sx ?? sy)!);
+  const scale = Math.min(1, fitScale(width, height, rendition));
   const [w, h] = [width * scale, height * scale];
   const max = ENCODER_MAX_SIDE[rendition.format];
   if (Math.max(w, h) <= max) return undefined;

@@ -144,13 +144,6 @@ export class ExiftoolHelper {
     });
   }
 
-  /** A round trip with no file: proves the helper is up and in step. */
-  ping(): Promise<void> {
-    return this.serialize(async () => {
-      await this.request({ op: "ping" }, "P");
-    });
-  }
-
   async close(): Promise<void> {
     const running = this.running;
     this.running = undefined;
@@ -233,7 +226,7 @@ export class ExiftoolHelper {
     this.killGroup(running);
   }
 
-  private async request(payload: object, expected: "J" | "B" | "P", reader?: RangeReader): Promise<Buffer> {
+  private async request(payload: object, expected: "J" | "B", reader?: RangeReader): Promise<Buffer> {
     const running = (this.running ??= this.start());
     const id = ++this.lastId;
     let timer: NodeJS.Timeout | undefined;

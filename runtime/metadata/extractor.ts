@@ -6,7 +6,7 @@
 import type { Tags } from "exiftool-vendored";
 import { ReadTask } from "exiftool-vendored/dist/ReadTask";
 import path from "node:path";
-import { ExiftoolHelper, ExiftoolRejected, HelperFailure, readOptionsFromArgs, SourceReadFailed } from "./exiftool-helper";
+import { ExiftoolHelper, ExiftoolRejected, HelperFailure, readOptionsFromArgs, SourceReadFailed, type ReadOptions } from "./exiftool-helper";
 import type { ExiftoolPaths } from "./exiftool-paths";
 import { PermanentError } from "../errors";
 import type { RangeReader } from "./range-reader";
@@ -51,6 +51,8 @@ export interface ExtractorOptions {
 export class MetadataExtractor {
   readonly helper: ExiftoolHelper;
   private readonly streamTimeoutMs: number;
+  private readonly exiftoolArgs: string[];
+  private readonly readOptions: ReadOptions;
 
   constructor(
     readonly paths: ExiftoolPaths,
@@ -58,6 +60,9 @@ export class MetadataExtractor {
   ) {
     this.helper = new ExiftoolHelper(paths, options);
     this.streamTimeoutMs = options.streamTimeoutMs ?? options.requestTimeoutMs ?? 30_000;
+    // exiftool-vendored's arguments are the same for every file but its name (the last one).
+    this.exiftoolArgs = ReadTask.for("object", {}).args.slice(0, -1);
+    this.readOptions = readOptionsFromArgs(this.exiftoolArgs);
   }
 
   /**
@@ -66,12 +71,11 @@ export class MetadataExtractor {
    */
   async extract(reader: RangeReader, sourceName: string): Promise<ExtractedMetadata> {
     const task = ReadTask.for(sourceName, {});
-    const readOptions = readOptionsFromArgs(task.args.slice(0, -1));
     const helperFailures: string[] = [];
     let raw: Record<string, unknown> | undefined;
     for (let attempt = 1; attempt <= 2 && raw === undefined; attempt++) {
       try {
-        raw = await this.helper.readTags(reader, { ...readOptions, ext: extensionOf(sourceName) });
+        raw = await this.helper.readTags(reader, { ...this.readOptions, ext: extensionOf(sourceName) });
       } catch (err) {
         // The object could not be read: streaming it would fail the same way; let the caller judge why.
         if (err instanceof SourceReadFailed) throw err.cause;
@@ -85,7 +89,7 @@ export class MetadataExtractor {
       }
     }
     const method: ExtractedMetadata["method"] = raw === undefined ? "stream" : "ranged";
-    raw ??= await this.viaStream(reader, task.args.slice(0, -1), helperFailures);
+    raw ??= await this.viaStream(reader, this.exiftoolArgs, helperFailures);
     const content = Object.fromEntries(Object.entries(raw).filter(([name]) => !HANDLE_TAGS.has(name)));
     const tags = task.parse(JSON.stringify([content]));
     delete (tags as { SourceFile?: string }).SourceFile;

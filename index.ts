@@ -24,6 +24,10 @@ const settings = parseStackSettings((key) => {
   }
 });
 
+// On-demand URL signing secrets, `{ "<tenant>": { "<key id>": "<secret>" } }` (pulumi config set --secret
+// --path). Unset: each key is generated once and kept in the stack's state.
+const signingSecrets = config.getSecretObject<Record<string, Record<string, string>>>("signingKeys");
+
 const architectures = [...new Set(tenants.map((t) => t.function.architecture))].sort() as LambdaArchitecture[];
 const layers = new Map<LambdaArchitecture, ExiftoolLayer>();
 for (const architecture of architectures) {
@@ -46,7 +50,9 @@ export const tenantOutputs = Object.fromEntries(
       sourceVersioning: settings.sourceVersioning,
       alarmTopicArn: settings.alarmTopicArn,
       queueAgeAlarmSeconds: settings.queueAgeAlarmSeconds,
+      signingSecrets: signingSecrets?.apply((all) => all[tenant.name] ?? {}),
     });
+    const onDemand = pipeline.onDemand;
     return [
       tenant.name,
       {
@@ -56,6 +62,17 @@ export const tenantOutputs = Object.fromEntries(
         function: pipeline.functionName,
         queueUrl: pipeline.queueUrl,
         deadLetterQueueUrl: pipeline.deadLetterQueueUrl,
+        ...(onDemand
+          ? {
+              onDemand: {
+                url: onDemand.url,
+                domain: onDemand.domainName,
+                distributionId: onDemand.distributionId,
+                signingKeyId: onDemand.signingKeyId,
+                signingKeys: onDemand.signingKeys,
+              },
+            }
+          : {}),
       },
     ];
   }),

@@ -17,6 +17,8 @@ export { checkLambdaLimits, LAMBDA_UNZIPPED_LIMIT, LAMBDA_ZIPPED_LIMIT } from ".
 export type LambdaArchitecture = "arm64" | "x86_64";
 
 export const HANDLER = "index.handler";
+/** The on-demand renderer, exported by the same bundle (runtime/handler.ts). */
+export const ON_DEMAND_HANDLER = "index.onDemandHandler";
 
 const ROOT = path.resolve(__dirname, "..");
 const NPM_CPU: Record<LambdaArchitecture, string> = { arm64: "arm64", x86_64: "x64" };

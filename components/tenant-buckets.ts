@@ -17,6 +17,16 @@ export interface TenantBucketsArgs {
   proxyExpirationDays?: number;
   /** Days after which noncurrent source versions expire. Default 30. */
   noncurrentVersionExpirationDays?: number;
+  /**
+   * Generated objects under a prefix of the proxy bucket that expire sooner (on-demand variants).
+   * Default: none.
+   */
+  generatedExpiration?: { prefix: string; days: number };
+  /**
+   * Leave the proxy bucket's policy to `grantCdnRead`, called once the reader (a CloudFront
+   * distribution, created after the bucket) exists. Default false.
+   */
+  cdnReadsProxy?: boolean;
 }
 
 /**
@@ -31,6 +41,7 @@ export class TenantBuckets extends pulumi.ComponentResource {
   public readonly proxyBucketName: pulumi.Output<string>;
   /** Resources the S3 notification must wait for (the source bucket's policy and settings). */
   public readonly sourceReady: pulumi.Resource[];
+  private readonly proxyPublicAccess: pulumi.Resource;
 
   constructor(name: string, args: TenantBucketsArgs = {}, opts?: pulumi.ComponentResourceOptions) {
     super("platform:index:TenantBuckets", name, {}, opts);
@@ -44,7 +55,8 @@ export class TenantBuckets extends pulumi.ComponentResource {
     this.proxy = new aws.s3.Bucket(`${name}-proxy`, { bucket: args.proxyBucketName, forceDestroy: true }, { parent: this });
 
     const sourceHardening = this.harden(`${name}-source`, this.source);
-    this.harden(`${name}-proxy`, this.proxy);
+    const proxyHardening = this.harden(`${name}-proxy`, this.proxy, !args.cdnReadsProxy);
+    this.proxyPublicAccess = proxyHardening[0]!;
 
     const versioning = new aws.s3.BucketVersioning(
       `${name}-source-versioning`,
@@ -79,6 +91,9 @@ export class TenantBuckets extends pulumi.ComponentResource {
             abortIncompleteMultipartUpload: { daysAfterInitiation: 1 },
             ...(args.proxyExpirationDays ? { expiration: { days: args.proxyExpirationDays } } : {}),
           },
+          ...(args.generatedExpiration
+            ? [{ id: "expire-generated-variants", status: "Enabled", filter: { prefix: args.generatedExpiration.prefix }, expiration: { days: args.generatedExpiration.days } }]
+            : []),
         ],
       },
       { parent: this },
@@ -90,7 +105,23 @@ export class TenantBuckets extends pulumi.ComponentResource {
     this.registerOutputs({ sourceBucketName: this.sourceBucketName, proxyBucketName: this.proxyBucketName });
   }
 
-  private harden(name: string, bucket: aws.s3.Bucket): pulumi.Resource[] {
+  /**
+   * The proxy bucket's policy when a CloudFront distribution reads it through Origin Access
+   * Control: TLS only, and s3:GetObject under `prefix` for that one distribution.
+   */
+  public grantCdnRead(name: string, distributionArn: pulumi.Input<string>, prefix: string): aws.s3.BucketPolicy {
+    const statement = {
+      Sid: "CloudFrontReadsGeneratedVariants",
+      Effect: "Allow",
+      Principal: { Service: "cloudfront.amazonaws.com" },
+      Action: "s3:GetObject",
+      Resource: pulumi.interpolate`${this.proxy.arn}/${prefix}*`,
+      Condition: { StringEquals: { "AWS:SourceArn": distributionArn } },
+    };
+    return this.bucketPolicy(name, this.proxy, this.proxyPublicAccess, [statement]);
+  }
+
+  private harden(name: string, bucket: aws.s3.Bucket, withPolicy = true): pulumi.Resource[] {
     const publicAccess = new aws.s3.BucketPublicAccessBlock(
       `${name}-public-access`,
       { bucket: bucket.id, blockPublicAcls: true, blockPublicPolicy: true, ignorePublicAcls: true, restrictPublicBuckets: true },
@@ -106,8 +137,12 @@ export class TenantBuckets extends pulumi.ComponentResource {
       { bucket: bucket.id, rules: [{ applyServerSideEncryptionByDefault: { sseAlgorithm: "AES256" }, bucketKeyEnabled: true }] },
       { parent: this },
     );
-    const policy = new aws.s3.BucketPolicy(
-      `${name}-tls-only`,
+    return [publicAccess, ownership, encryption, ...(withPolicy ? [this.bucketPolicy(`${name}-tls-only`, bucket, publicAccess)] : [])];
+  }
+
+  private bucketPolicy(name: string, bucket: aws.s3.Bucket, publicAccess: pulumi.Resource, extraStatements: object[] = []): aws.s3.BucketPolicy {
+    return new aws.s3.BucketPolicy(
+      name,
       {
         bucket: bucket.id,
         policy: pulumi.jsonStringify({
@@ -121,12 +156,12 @@ export class TenantBuckets extends pulumi.ComponentResource {
               Resource: [bucket.arn, pulumi.interpolate`${bucket.arn}/*`],
               Condition: { Bool: { "aws:SecureTransport": "false" } },
             },
+            ...extraStatements,
           ],
         }),
       },
       // A policy can only be attached once public access is blocked.
       { parent: this, dependsOn: [publicAccess] },
     );
-    return [publicAccess, ownership, encryption, policy];
   }
 }

@@ -3,7 +3,9 @@ import * as pulumi from "@pulumi/pulumi";
 import { ENV } from "../runtime/dependencies";
 import { PARTITION_KEY } from "../runtime/store";
 import { ephemeralStorageMb, QUEUE_RETENTION_DAYS, type TenantConfig } from "../runtime/tenant-config";
+import { VARIANTS_ROOT } from "../runtime/on-demand/variants";
 import { HANDLER, type FunctionArchive } from "./function-code";
+import { OnDemandRenditions } from "./on-demand";
 import { TenantBuckets } from "./tenant-buckets";
 
 export interface TenantPipelineArgs {
@@ -21,6 +23,8 @@ export interface TenantPipelineArgs {
   alarmTopicArn?: pulumi.Input<string>;
   /** Age (seconds) of the oldest queued event that raises the backlog alarm. Default 900. */
   queueAgeAlarmSeconds?: number;
+  /** On-demand signing secrets by key id (stack config secret); generated when unset. */
+  signingSecrets?: pulumi.Input<Record<string, string>>;
 }
 
 /** Lambda's recommendation: the queue's visibility timeout at least six times the function timeout. */
@@ -41,6 +45,8 @@ export class TenantPipeline extends pulumi.ComponentResource {
   public readonly function: aws.lambda.Function;
   public readonly eventSourceMapping: aws.lambda.EventSourceMapping;
   public readonly alarms: aws.cloudwatch.MetricAlarm[];
+  /** Present when the tenant has onDemand.enabled. */
+  public readonly onDemand?: OnDemandRenditions;
 
   public readonly sourceBucketName: pulumi.Output<string>;
   public readonly proxyBucketName: pulumi.Output<string>;
@@ -69,9 +75,13 @@ export class TenantPipeline extends pulumi.ComponentResource {
         sourceVersioning: args.sourceVersioning,
         protectSource: protectData,
         proxyExpirationDays: tenant.storage.proxyExpirationDays,
+        ...(tenant.onDemand.enabled ? { generatedExpiration: { prefix: VARIANTS_ROOT, days: tenant.onDemand.maxAgeDays }, cdnReadsProxy: true } : {}),
       },
       { parent: this },
     );
+    if (tenant.onDemand.enabled) {
+      this.onDemand = new OnDemandRenditions(`${name}-od`, { tenant, buckets: this.buckets, code, signingSecrets: args.signingSecrets }, { parent: this });
+    }
 
     this.table = new aws.dynamodb.Table(
       `${name}-metadata`,
@@ -150,7 +160,17 @@ export class TenantPipeline extends pulumi.ComponentResource {
     );
     const rolePolicy = new aws.iam.RolePolicy(
       `${name}-processor-access`,
-      { role: this.role.id, policy: tenantPolicyDocument({ sourceBucketArn: this.buckets.source.arn, proxyBucketArn: this.buckets.proxy.arn, tableArn: this.table.arn, queueArn: this.queue.arn, logGroupArn: this.logGroup.arn }) },
+      {
+        role: this.role.id,
+        policy: tenantPolicyDocument({
+          sourceBucketArn: this.buckets.source.arn,
+          proxyBucketArn: this.buckets.proxy.arn,
+          tableArn: this.table.arn,
+          queueArn: this.queue.arn,
+          logGroupArn: this.logGroup.arn,
+          distributionArn: this.onDemand?.distributionArn,
+        }),
+      },
       { parent: this },
     );
 
@@ -182,6 +202,7 @@ export class TenantPipeline extends pulumi.ComponentResource {
             // cut off with time left to record it.
             [ENV.exiftoolTimeoutMs]: String(Math.max(5_000, Math.floor((fn.timeoutSeconds * 1000) / 3))),
             [ENV.requestTimeoutMs]: String(Math.max(5_000, Math.floor((fn.timeoutSeconds * 1000) / 3))),
+            ...(this.onDemand ? { [ENV.distributionId]: this.onDemand.distributionId } : {}),
             NODE_OPTIONS: "--enable-source-maps",
           },
         },
@@ -265,6 +286,8 @@ export interface TenantResourceArns {
   tableArn: pulumi.Input<string>;
   queueArn: pulumi.Input<string>;
   logGroupArn: pulumi.Input<string>;
+  /** The tenant's on-demand distribution: its variants are listed, deleted and invalidated with their source. */
+  distributionArn?: pulumi.Input<string>;
 }
 
 /**
@@ -286,6 +309,18 @@ export function tenantPolicyDocument(arns: TenantResourceArns): pulumi.Output<st
         Resource: arns.queueArn,
       },
       { Sid: "WriteLogs", Effect: "Allow", Action: ["logs:CreateLogStream", "logs:PutLogEvents"], Resource: pulumi.interpolate`${arns.logGroupArn}:*` },
+      ...(arns.distributionArn
+        ? [
+            {
+              Sid: "ListVariants",
+              Effect: "Allow",
+              Action: ["s3:ListBucket"],
+              Resource: arns.proxyBucketArn,
+              Condition: { StringLike: { "s3:prefix": `${VARIANTS_ROOT}*` } },
+            },
+            { Sid: "InvalidateVariants", Effect: "Allow", Action: ["cloudfront:CreateInvalidation"], Resource: arns.distributionArn },
+          ]
+        : []),
     ],
   });
 }

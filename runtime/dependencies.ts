@@ -6,7 +6,9 @@ import { S3Client } from "@aws-sdk/client-s3";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import type { Logger } from "pino";
+import { CloudFrontClient } from "@aws-sdk/client-cloudfront";
 import { createLogger } from "./logger";
+import { CloudFrontInvalidator, VariantPurger, type Invalidator } from "./on-demand/purge";
 import { resolveExiftoolPaths } from "./metadata/exiftool-paths";
 import { MetadataExtractor } from "./metadata/extractor";
 import type { ProcessDeps } from "./process-object";
@@ -26,6 +28,8 @@ export const ENV = {
   forcePathStyle: "S3_FORCE_PATH_STYLE",
   requestTimeoutMs: "AWS_REQUEST_TIMEOUT_MS",
   exiftoolTimeoutMs: "EXIFTOOL_TIMEOUT_MS",
+  /** The tenant's CloudFront distribution (on-demand renditions): the pipeline invalidates variants there. */
+  distributionId: "DISTRIBUTION_ID",
 } as const;
 
 export interface HandlerDeps extends ProcessDeps {
@@ -35,7 +39,7 @@ export interface HandlerDeps extends ProcessDeps {
   concurrency: number;
 }
 
-function required(env: NodeJS.ProcessEnv, name: string): string {
+export function required(env: NodeJS.ProcessEnv, name: string): string {
   const value = env[name];
   if (!value) throw new Error(`environment variable ${name} is required`);
   return value;
@@ -75,8 +79,20 @@ export function createClients(env: NodeJS.ProcessEnv = process.env): Clients {
   };
 }
 
-export function createDependencies(env: NodeJS.ProcessEnv = process.env, clients: Clients = createClients(env), log: Logger = createLogger(env)): HandlerDeps {
+/** Where a tenant with on-demand renditions invalidates them: its distribution, named by DISTRIBUTION_ID. */
+function variantInvalidator(env: NodeJS.ProcessEnv): Invalidator {
+  const distributionId = required(env, ENV.distributionId);
+  return new CloudFrontInvalidator(new CloudFrontClient(sdkConfig(clientOptionsFrom(env))), distributionId);
+}
+
+export function createDependencies(
+  env: NodeJS.ProcessEnv = process.env,
+  clients: Clients = createClients(env),
+  log: Logger = createLogger(env),
+  invalidator?: Invalidator,
+): HandlerDeps {
   const tenant = parseTenant(JSON.parse(required(env, ENV.tenantConfig)));
+  const proxyBucket = required(env, ENV.proxyBucket);
   // A process that starts in a reused container (after a timeout or an out-of-memory kill) finds
   // the spool files of the one that died: /tmp outlives processes, and nothing else removes them.
   cleanStaleSpools(env);
@@ -89,7 +105,8 @@ export function createDependencies(env: NodeJS.ProcessEnv = process.env, clients
     }),
     tenant,
     sourceBucket: required(env, ENV.sourceBucket),
-    proxyBucket: required(env, ENV.proxyBucket),
+    proxyBucket,
+    variants: tenant.onDemand.enabled ? new VariantPurger(clients.s3, proxyBucket, invalidator ?? variantInvalidator(env)) : undefined,
     leaseMs: leaseSeconds * 1000,
     spoolAboveBytes: 16 * 1024 * 1024,
     spoolDir: spoolRoot(env),

@@ -80,3 +80,6 @@ export const handler = (event: unknown, context?: LambdaContextLike): Promise<Ba
   containerHandler ??= createHandler(createDependencies());
   return containerHandler(event, context);
 };
+
+/** The on-demand rendering function's handler, in the same archive ("index.onDemandHandler"). */
+export { onDemandHandler } from "./on-demand/handler";

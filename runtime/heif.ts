@@ -4,8 +4,9 @@
  * primary image is decoded with its `irot`/`imir` transformations applied (the orientation HEIF
  * stores; EXIF Orientation inside a HEIF file is informational, as the HEIF spec says), to RGBA.
  */
-import { readFile } from "node:fs/promises";
+import { open, readFile } from "node:fs/promises";
 import { PermanentError } from "./errors";
+import { decoderWorkingSetBytes, type MemoryBudget } from "./memory-budget";
 import { checkPixelLimit } from "./renditions";
 
 export interface RawImage {
@@ -34,7 +35,18 @@ function load(): Libheif {
   return libheif;
 }
 
-export async function decodeHeif(input: Buffer | string, maxInputPixels: number): Promise<RawImage> {
+/**
+ * Decodes the primary image and hands its pixels to `use` (a render) under one reservation of the
+ * container's memory budget, made once libheif has read the image's size: libheif's working set
+ * and the RGBA pixels. One reservation, not one per step: nested ones could deadlock.
+ */
+export async function withHeifPixels<T>(
+  input: Buffer | string,
+  maxInputPixels: number,
+  budget: MemoryBudget | undefined,
+  use: (image: RawImage) => Promise<T>,
+  timeDecode: (work: () => Promise<RawImage>) => Promise<RawImage> = (work) => work(),
+): Promise<T> {
   const heif = load();
   await heif.ready;
   const bytes = typeof input === "string" ? await readFile(input) : input;
@@ -51,14 +63,46 @@ export async function decodeHeif(input: Buffer | string, maxInputPixels: number)
     const width = image.get_width();
     const height = image.get_height();
     checkPixelLimit(width, height, maxInputPixels);
-    const data = await new Promise<Uint8ClampedArray>((resolve, reject) =>
-      image.display({ data: new Uint8ClampedArray(width * height * 4), width, height }, (result) =>
-        result ? resolve(result.data) : reject(new PermanentError("CORRUPT_IMAGE", "libheif could not decode the primary image")),
-      ),
-    );
-    return { raw: { data: Buffer.from(data.buffer, data.byteOffset, data.byteLength), width, height, channels: 4 } };
+    const release = await budget?.acquire(decoderWorkingSetBytes({ format: "heif", width, height }) + width * height * 4, `a ${width}x${height} HEIF`);
+    try {
+      const pixels = await timeDecode(async () => {
+        const data = await new Promise<Uint8ClampedArray>((resolve, reject) =>
+          image.display({ data: new Uint8ClampedArray(width * height * 4), width, height }, (result) =>
+            result ? resolve(result.data) : reject(new PermanentError("CORRUPT_IMAGE", "libheif could not decode the primary image")),
+          ),
+        );
+        return { raw: { data: Buffer.from(data.buffer, data.byteOffset, data.byteLength), width, height, channels: 4 as const } };
+      });
+      return await use(pixels);
+    } finally {
+      release?.();
+    }
   } finally {
     for (const image of images) image.free();
     decoder.decoder.delete();
   }
+}
+
+/** HEVC-coded HEIF by its major brand (ISO BMFF `ftyp`): what sharp's libvips cannot decode. */
+const HEVC_BRANDS = new Set(["heic", "heix", "hevc", "hevx", "heim", "heis"]);
+
+export async function looksLikeHeif(input: Buffer | string): Promise<boolean> {
+  let head: Buffer;
+  if (typeof input === "string") {
+    const file = await open(input, "r");
+    try {
+      head = Buffer.alloc(12);
+      await file.read(head, 0, 12, 0);
+    } finally {
+      await file.close();
+    }
+  } else {
+    head = input.subarray(0, 12);
+  }
+  return head.length >= 12 && head.toString("latin1", 4, 8) === "ftyp" && HEVC_BRANDS.has(head.toString("latin1", 8, 12));
+}
+
+/** The primary image's pixels, outside any memory budget (tools and benchmarks). */
+export function decodeHeif(input: Buffer | string, maxInputPixels: number): Promise<RawImage> {
+  return withHeifPixels(input, maxInputPixels, undefined, async (pixels) => pixels);
 }

@@ -49,7 +49,7 @@ export function tenantResourceNames(stack: string, tenant: Pick<TenantConfig, "n
 export const AUTONAME_SUFFIX_LENGTH = 8;
 
 /**
- * Every other physical name components/tenant-pipeline.ts derives from `<prefix>-<stack>-<tenant>`,
+ * Every other physical name components/tenant-pipeline.ts and components/on-demand.ts derive from `<prefix>-<stack>-<tenant>`,
  * with its service's limit: checked at config time, because AWS would refuse it only during
  * `pulumi up`, after the preview. `autonamed`: Pulumi adds its random suffix.
  */
@@ -62,6 +62,13 @@ export const DERIVED_NAMES: readonly { resource: string; suffix: string; limit: 
   { resource: "DynamoDB table", suffix: "-metadata", limit: 255, autonamed: true },
   { resource: "log group", suffix: "-processor", limit: 512, autonamed: false, prefix: "/aws/lambda/" },
   { resource: "CloudWatch alarm", suffix: "-function-errors", limit: 255, autonamed: true },
+  // components/on-demand.ts (tenants with onDemand.enabled)
+  { resource: "on-demand IAM role", suffix: "-od-role", limit: 64, autonamed: true },
+  { resource: "on-demand Lambda function", suffix: "-od-renderer", limit: 64, autonamed: false },
+  { resource: "CloudFront Function", suffix: "-od-viewer", limit: 64, autonamed: true },
+  { resource: "CloudFront KeyValueStore", suffix: "-od-keys", limit: 64, autonamed: true },
+  { resource: "CloudFront origin access control", suffix: "-od-s3-oac", limit: 64, autonamed: true },
+  { resource: "CloudFront cache policy", suffix: "-od-cache", limit: 128, autonamed: true },
 ];
 
 export function physicalNameProblems(base: string): string[] {

@@ -12,12 +12,13 @@ import { renditionKey, sidecarKey } from "./keys";
 import type { MetadataExtractor } from "./metadata/extractor";
 import { RangeReader } from "./metadata/range-reader";
 import { summarizeTags } from "./metadata/summary";
-import { decodeHeif } from "./heif";
-import { decoderWorkingSetBytes, type MemoryBudget } from "./memory-budget";
+import { withHeifPixels } from "./heif";
+import type { MemoryBudget } from "./memory-budget";
 import { checkPixelLimit, renderRenditions, type RenderedRendition, type RenderInput, type RenderOptions } from "./renditions";
 import { downloadObject, headObject, S3ByteSource, type ObjectHead } from "./s3-object";
 import type { MetadataStore, ObjectItem, RenditionRecord } from "./store";
 import type { TenantConfig } from "./tenant-config";
+import type { VariantPurger } from "./on-demand/purge";
 
 /**
  * Camera RAW and HEIF types, by exiftool's FileType: libvips may open some of them (RAW is often
@@ -47,6 +48,8 @@ export interface ProcessDeps {
   spoolDir: string;
   /** The container's memory for decoding images, shared by the objects it processes at once. */
   memoryBudget: MemoryBudget;
+  /** For tenants with on-demand renditions: removes a source's generated variants from bucket and CDN. */
+  variants?: VariantPurger;
 }
 
 export interface Attempt {
@@ -160,6 +163,7 @@ export async function processEvent(deps: ProcessDeps, event: ObjectEvent, attemp
     await deleteKeys(deps, derivedKeys(deps, event.key, claim.previous)).catch((cleanupErr) =>
       log.warn({ err: cleanupErr }, "could not remove proxy objects of a failed object"),
     );
+    await purgeVariants(deps, event, attempt).catch((cleanupErr) => log.warn({ err: cleanupErr }, "could not remove on-demand variants of a failed object"));
     const retryable = failure instanceof TransientError;
     const durationsMs = timer.total();
     const message = retryable ? `gave up after ${attempt.receiveCount} attempts: ${failure.message}` : failure.message;
@@ -212,6 +216,7 @@ async function removeObject(job: Job): Promise<Outcome> {
     return createObject({ ...job, event: { ...event, eTag: current.eTag, size: current.size } });
   }
   await timer.time("cleanup", () => deleteKeys(deps, derivedKeys(deps, event.key, previous)));
+  await timer.time("purge", () => purgeVariants(deps, event, job.attempt));
   const ttlSeconds = deps.tenant.storage.tombstoneTtlDays * 86_400;
   await deps.store.finish({
     objectKey: event.key,
@@ -265,7 +270,7 @@ async function createObject(job: Job): Promise<Outcome> {
     if (!isImage) {
       renditionsSkipped = `not an image (${summary.mimeType ?? summary.fileType})`;
     } else {
-      const rendered = await renderFromSource(deps, event, head, reader, summary.fileType, summary, timer, log);
+      const rendered = await renderFromSource(deps, event, head, reader, summary.fileType, timer, log);
       outputs = rendered.outputs;
       source = rendered.source;
     }
@@ -298,6 +303,8 @@ async function createObject(job: Job): Promise<Outcome> {
       obsolete.length ? deleteKeys(deps, obsolete) : Promise.resolve(),
     ]);
   });
+  // After the new outputs: variants of the bytes this version replaced must not outlive them.
+  await timer.time("purge", () => purgeVariants(deps, event, attempt));
 
   const renditions: RenditionRecord[] = outputs.map(({ name, key, width, height, bytes, format }) => ({ name, key, width, height, bytes, format }));
   const durationsMs = timer.total();
@@ -342,6 +349,11 @@ async function createObject(job: Job): Promise<Outcome> {
   };
 }
 
+/** On-demand variants of the key, from the bucket and the CDN; a retry invalidates again in case its first attempt deleted them. */
+async function purgeVariants(deps: ProcessDeps, event: ObjectEvent, attempt: Attempt): Promise<void> {
+  await deps.variants?.purge(event.key, event.sequencer, attempt.receiveCount > 1);
+}
+
 /** Waits for every promise; then rethrows the first failure, if any. */
 async function settleAll(work: Promise<unknown>[]): Promise<void> {
   const results = await Promise.allSettled(work);
@@ -362,7 +374,6 @@ async function renderFromSource(
   head: ObjectHead,
   reader: RangeReader,
   fileType: string,
-  dimensions: { width?: number; height?: number } | undefined,
   timer: Timer,
   log: Logger,
 ): Promise<{ outputs: RenderedRendition[]; source?: { width: number; height: number; format: string } }> {
@@ -374,15 +385,9 @@ async function renderFromSource(
     if (HEIF_FILE_TYPES.has(fileType)) {
       // Phones' HEIC is HEVC, which sharp's libvips cannot decode: libheif (WebAssembly) can.
       try {
-        // One reservation for libheif's decode and the render of its pixels (nested ones could deadlock).
-        const [width, height] = [dimensions?.width ?? 0, dimensions?.height ?? 0];
-        const release = await deps.memoryBudget.acquire(decoderWorkingSetBytes({ format: "heif", width, height }) + width * height * 4, `a ${width}x${height} HEIF`);
-        try {
-          const pixels = await timer.time("decode", () => decodeHeif(download.input, tenant.limits.maxInputPixels));
-          return await render(pixels, { ...options, budget: undefined });
-        } finally {
-          release();
-        }
+        return await withHeifPixels(download.input, tenant.limits.maxInputPixels, deps.memoryBudget, (pixels) => render(pixels, { ...options, budget: undefined }), (decode) =>
+          timer.time("decode", decode),
+        );
       } catch (err) {
         if (!(err instanceof PermanentError) || err.code === "TOO_MANY_PIXELS" || err.code === "OVER_MEMORY_BUDGET") throw err;
         log.info({ err: err.message }, "libheif could not decode the file; trying sharp, then the embedded preview");

@@ -10,25 +10,68 @@ const TENANT_NAME = /^[a-z0-9](?:[a-z0-9-]{0,30}[a-z0-9])?$/;
 const RENDITION_NAME = /^[a-z0-9][a-z0-9_-]{0,62}$/;
 
 export const RENDITION_FORMATS = ["jpeg", "webp", "avif", "png"] as const;
+/** On-demand variants may also ask for "auto": the best format the viewer's Accept header allows. */
+export const ON_DEMAND_FORMATS = [...RENDITION_FORMATS, "auto"] as const;
+export type OnDemandFormat = (typeof ON_DEMAND_FORMATS)[number];
+/** Key ids of on-demand signing keys (they appear in signed URLs and in the CloudFront KeyValueStore). */
+const KEY_ID = /^[A-Za-z0-9_-]{1,32}$/;
 export const RENDITION_FITS = ["cover", "contain", "fill", "inside", "outside"] as const;
 export type RenditionFormat = (typeof RENDITION_FORMATS)[number];
 
 const positiveInt = (max: number) => z.number().int().positive().max(max);
 
-export const renditionSchema = z
+/** A rendition's shape; on-demand presets share it, with "auto" among their formats. */
+function variantSchema<const F extends readonly [string, ...string[]]>(formats: F, defaultFormat: F[number]) {
+  return z
+    .object({
+      name: z.string().regex(RENDITION_NAME, "must be lower-case letters, digits, '-' or '_' (max 63)"),
+      width: positiveInt(16384).optional(),
+      height: positiveInt(16384).optional(),
+      fit: z.enum(RENDITION_FITS).default("inside"),
+      format: z.enum(formats).default(defaultFormat),
+      quality: z.number().int().min(1).max(100).default(80),
+    })
+    .strict()
+    .refine((r) => r.width !== undefined || r.height !== undefined, {
+      message: "needs a width, a height or both",
+    });
+}
+
+export const renditionSchema = variantSchema(RENDITION_FORMATS, "webp");
+export type Rendition = z.infer<typeof renditionSchema>;
+
+/** A named on-demand variant: a rendition whose format may also be "auto". */
+export const presetSchema = variantSchema(ON_DEMAND_FORMATS, "auto");
+export type OnDemandPreset = z.infer<typeof presetSchema>;
+
+export const onDemandSchema = z
   .object({
-    name: z.string().regex(RENDITION_NAME, "must be lower-case letters, digits, '-' or '_' (max 63)"),
-    width: positiveInt(16384).optional(),
-    height: positiveInt(16384).optional(),
-    fit: z.enum(RENDITION_FITS).default("inside"),
-    format: z.enum(RENDITION_FORMATS).default("webp"),
+    /** Serve renditions on request over HTTPS (CloudFront + a rendering function). Default false. */
+    enabled: z.boolean().default(false),
+    /** Named variants beside the tenant's own renditions (which are valid variants too). */
+    presets: z.array(presetSchema).max(20).default([]),
+    /** Widths a URL may ask for as `w<width>.<format>` (fit inside, never enlarged). */
+    widths: z.array(positiveInt(8192)).max(20).default([320, 640, 1024, 1600, 2048]),
+    /** Formats `w<width>.<format>` may name; "auto" negotiates AVIF / WebP / JPEG from Accept. */
+    formats: z.array(z.enum(ON_DEMAND_FORMATS)).min(1).default(["auto", "jpeg", "webp"]),
+    /** Quality of width variants. */
     quality: z.number().int().min(1).max(100).default(80),
+    /** Days a generated variant lives in the proxy bucket and at most in CloudFront's cache (the classic design's 14). */
+    maxAgeDays: z.number().int().min(1).max(365).default(14),
+    /** Browsers' cache time (seconds): shorter than the CDN's, since a browser copy cannot be invalidated. */
+    browserMaxAgeSeconds: z.number().int().min(0).max(31_536_000).default(86_400),
+    /** Signing key ids, oldest first: at most two are active (rotation); the last one signs new URLs. */
+    signingKeyIds: z.array(z.string().regex(KEY_ID, "must be 1-32 letters, digits, '-' or '_'")).min(1).max(2).default(["k1"]),
+    /** The rendering function: memory, timeout and the most instances that may run at once (the cost bound). */
+    memoryMb: z.number().int().min(512).max(10240).default(2048),
+    timeoutSeconds: z.number().int().min(5).max(60).default(30),
+    reservedConcurrency: z.number().int().min(1).max(1000).default(10),
+    /** CloudFront price class of the tenant's distribution. */
+    priceClass: z.enum(["PriceClass_100", "PriceClass_200", "PriceClass_All"]).default("PriceClass_100"),
   })
   .strict()
-  .refine((r) => r.width !== undefined || r.height !== undefined, {
-    message: "needs a width, a height or both",
-  });
-export type Rendition = z.infer<typeof renditionSchema>;
+  .prefault({});
+export type OnDemandConfig = z.infer<typeof onDemandSchema>;
 
 export const DEFAULT_RENDITIONS: readonly Rendition[] = [
   { name: "thumb", width: 256, height: 256, fit: "cover", format: "webp", quality: 75 },
@@ -117,6 +160,7 @@ export const tenantSchema = z
       })
       .strict()
       .prefault({}),
+    onDemand: onDemandSchema,
   })
   .strict();
 
@@ -157,6 +201,16 @@ function crossFieldProblems(tenant: TenantConfig): { path: (string | number)[]; 
       path: ["limits", "maxObjectBytes"],
       message: `${OBJECTS_PER_CONTAINER} objects of this size processed at once need ${storageMb} MB of /tmp, above Lambda's ${MAX_EPHEMERAL_MB} MB: at most ${Math.floor((MAX_EPHEMERAL_MB - EPHEMERAL_HEADROOM_MB) / OBJECTS_PER_CONTAINER)} MiB`,
     });
+  }
+  const variantNames = new Map(tenant.renditions.map((r) => [r.name, "renditions"]));
+  tenant.onDemand.presets.forEach((preset, i) => {
+    const owner = variantNames.get(preset.name);
+    if (owner) problems.push({ path: ["onDemand", "presets", i, "name"], message: `"${preset.name}" is already a variant name (in ${owner}): names must be unique across renditions and presets` });
+    else if (/^w\d+$/.test(preset.name)) problems.push({ path: ["onDemand", "presets", i, "name"], message: `"${preset.name}" looks like a width variant (w<width>): choose another name` });
+    variantNames.set(preset.name, "presets");
+  });
+  if (new Set(tenant.onDemand.signingKeyIds).size !== tenant.onDemand.signingKeyIds.length) {
+    problems.push({ path: ["onDemand", "signingKeyIds"], message: "must not list a key id twice" });
   }
   return problems;
 }

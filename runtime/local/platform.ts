@@ -18,7 +18,13 @@ import { tenantResourceNames } from "../naming";
 import type { Outcome } from "../process-object";
 import { PARTITION_KEY } from "../store";
 import type { TenantConfig } from "../tenant-config";
+import { createVariantService } from "../on-demand/handler";
+import { RecordingInvalidator } from "../on-demand/purge";
+import type { VariantService } from "../on-demand/render-variant";
+import { startConditionalWriteProxy, type ConditionalWriteProxy } from "./conditional-writes";
 import { startEmulators, type Emulators } from "./emulators";
+import { startOnDemandEndpoint, type OnDemandEndpoint } from "./on-demand-endpoint";
+import { signingKeysFor, type SigningKeys } from "./signing-keys";
 import { QueuePoller } from "./poller";
 
 export const LOCAL_REGION = "us-east-1";
@@ -31,6 +37,17 @@ export interface LocalTenant {
   table: string;
   queueUrl: string;
   deadLetterQueueUrl: string;
+  /** For tenants with on-demand renditions: the endpoint that plays their CloudFront distribution. */
+  onDemand?: LocalOnDemand;
+}
+
+export interface LocalOnDemand {
+  url: string;
+  keys: SigningKeys;
+  endpoint: OnDemandEndpoint;
+  service: VariantService;
+  /** What the pipeline asked CloudFront to invalidate (there is no edge cache locally). */
+  invalidations: RecordingInvalidator;
 }
 
 export interface LocalPlatformOptions {
@@ -52,13 +69,18 @@ export interface LocalPlatformOptions {
   runtimeEndpoints?: { s3?: string; dynamodb?: string };
   /** The handlers' SDK attempts and request timeout. */
   runtimeClientOptions?: ClientOptions;
+  /** First port of the on-demand endpoints (one per tenant with onDemand.enabled, in order); 0 picks free ports. */
+  onDemandPort?: number;
+  /** Signing keys per tenant (npm start keeps them in .local/); fresh ones otherwise. */
+  signingKeys?: Record<string, SigningKeys>;
 }
 
 export interface LocalPlatform {
   emulators: Emulators;
   clients: Clients & { sqs: SQSClient };
   tenants: Map<string, LocalTenant>;
-  endpoints: { s3: string; sqs: string; dynamodb: string; region: string };
+  /** s3ConditionalWrites: S3 with If-None-Match on PUT (what the on-demand renderers use; see conditional-writes.ts). */
+  endpoints: { s3: string; sqs: string; dynamodb: string; region: string; s3ConditionalWrites?: string };
   /** Resolves once every queue is empty and nothing is in flight. */
   drain(timeoutMs?: number): Promise<void>;
   stop(): Promise<void>;
@@ -200,30 +222,42 @@ export async function startLocalPlatform(options: LocalPlatformOptions): Promise
   const tenants = new Map<string, LocalTenant>();
   const pollers: QueuePoller[] = [];
   const closers: (() => Promise<void>)[] = [];
+  let conditionalWrites: ConditionalWriteProxy | undefined;
+  let onDemandIndex = 0;
   try {
     for (const config of options.tenants) {
       const tenant = await provisionTenant(clients, stack, config, visibilityTimeoutSeconds);
       tenants.set(config.name, tenant);
-      const deps = createDependencies(
-        {
-          ...process.env,
-          // One spool folder per local platform process: parallel test workers share /tmp.
-          SPOOL_DIR: path.join(os.tmpdir(), `tip-spool-${process.pid}`),
-          ...options.extraEnv,
-          ...handlerEnvironment(tenant),
-          // As in production (lease = timeout + 30 s, visibility = 6 x timeout): a retried message
-          // comes back after the lease of the attempt that crashed without releasing it.
-          [ENV.leaseSeconds]: String(visibilityTimeoutSeconds / 2),
-        },
-        runtimeClients,
-        log,
-      );
+      const env = {
+        ...process.env,
+        // One spool folder per local platform process: parallel test workers share /tmp.
+        SPOOL_DIR: path.join(os.tmpdir(), `tip-spool-${process.pid}`),
+        ...options.extraEnv,
+        ...handlerEnvironment(tenant),
+        // As in production (lease = timeout + 30 s, visibility = 6 x timeout): a retried message
+        // comes back after the lease of the attempt that crashed without releasing it.
+        [ENV.leaseSeconds]: String(visibilityTimeoutSeconds / 2),
+      };
+      let invalidator: RecordingInvalidator | undefined;
+      if (config.onDemand.enabled) {
+        invalidator = new RecordingInvalidator();
+        conditionalWrites ??= await startConditionalWriteProxy(emulators.awsEndpoint);
+        const service = createVariantService(env, localClients(conditionalWrites.url, emulators.dynamoEndpoint, options.runtimeClientOptions), log);
+        const keys = options.signingKeys?.[config.name] ?? signingKeysFor(config);
+        const port = options.onDemandPort ? options.onDemandPort + onDemandIndex++ : 0;
+        const endpoint = await startOnDemandEndpoint({ tenant: config, proxyBucket: tenant.proxyBucket, s3: clients.s3, service, keys, port, log });
+        closers.push(() => endpoint.close());
+        tenant.onDemand = { url: endpoint.url, keys, endpoint, service, invalidations: invalidator };
+      }
+      const deps = createDependencies(env, runtimeClients, log, invalidator);
       closers.push(() => deps.extractor.close());
       const handler = createHandler(deps, { onOutcome: options.onOutcome });
       pollers.push(new QueuePoller(clients.sqs, tenant.queueUrl, handler, { batchSize: config.function.batchSize, log }));
     }
+    if (conditionalWrites) closers.push(conditionalWrites.close);
   } catch (err) {
     await Promise.all(closers.map((close) => close()));
+    await conditionalWrites?.close();
     await emulators.stop();
     throw err;
   }
@@ -234,7 +268,7 @@ export async function startLocalPlatform(options: LocalPlatformOptions): Promise
     emulators,
     clients,
     tenants,
-    endpoints: { s3: emulators.awsEndpoint, sqs: emulators.awsEndpoint, dynamodb: emulators.dynamoEndpoint, region: LOCAL_REGION },
+    endpoints: { s3: emulators.awsEndpoint, sqs: emulators.awsEndpoint, dynamodb: emulators.dynamoEndpoint, region: LOCAL_REGION, s3ConditionalWrites: conditionalWrites?.url },
     async drain(timeoutMs = 60_000) {
       const deadline = Date.now() + timeoutMs;
       for (;;) {

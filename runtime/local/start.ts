@@ -2,10 +2,12 @@
  * `npm start`: the whole platform on this machine, no AWS account. Tenants come from
  * Pulumi.<stack>.yaml (LOCAL_STACK, default dev); state lives under .local/ and survives restarts.
  */
-import { mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync } from "node:fs";
 import path from "node:path";
+import { writeEndpointsFile } from "./endpoints-file";
 import { startLocalPlatform } from "./platform";
 import { formatOutcome } from "./outcome-line";
+import { loadOrCreateSigningKeys } from "./signing-keys";
 import { loadStackTenants } from "./stack-config";
 
 const ROOT = path.resolve(__dirname, "../..");
@@ -21,17 +23,10 @@ async function main(): Promise<void> {
     awsPort: Number(process.env.LOCAL_AWS_PORT ?? 4566),
     dynamoPort: Number(process.env.LOCAL_DYNAMODB_PORT ?? 8000),
     onOutcome: (outcome) => console.log(formatOutcome(outcome)),
+    onDemandPort: Number(process.env.LOCAL_ON_DEMAND_PORT ?? 4570),
+    signingKeys: loadOrCreateSigningKeys(dataDir, tenants),
   });
-  const endpoints = {
-    s3: platform.endpoints.s3,
-    sqs: platform.endpoints.sqs,
-    dynamodb: platform.endpoints.dynamodb,
-    region: platform.endpoints.region,
-    tenants: Object.fromEntries(
-      [...platform.tenants].map(([name, t]) => [name, { sourceBucket: t.sourceBucket, proxyBucket: t.proxyBucket, table: t.table, queueUrl: t.queueUrl, deadLetterQueueUrl: t.deadLetterQueueUrl }]),
-    ),
-  };
-  writeFileSync(path.join(dataDir, "endpoints.json"), `${JSON.stringify(endpoints, null, 2)}\n`);
+  const endpoints = writeEndpointsFile(dataDir, platform);
 
   const first = [...platform.tenants.keys()][0]!;
   console.log(`tenant-image-platform running locally (stack ${stack}, data in .local/)`);
@@ -39,6 +34,7 @@ async function main(): Promise<void> {
   console.log(`  DynamoDB  ${endpoints.dynamodb}`);
   for (const [name, t] of platform.tenants) {
     console.log(`  ${name.padEnd(10)} source s3://${t.sourceBucket}  proxy s3://${t.proxyBucket}  table ${t.table}`);
+    if (t.onDemand) console.log(`  ${"".padEnd(10)} on demand ${t.onDemand.url}  (signed URLs: npm run sign -- ${name} <key> <variant>)`);
   }
   console.log("Upload (in another terminal):");
   console.log(`  npm run upload -- ${first} path/to/photo.jpg`);

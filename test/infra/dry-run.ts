@@ -68,6 +68,12 @@ function arnOf(type: string, physical: string): string {
       return `arn:aws:logs:${REGION}:${ACCOUNT}:log-group:${physical}`;
     case "aws:iam/role:Role":
       return `arn:aws:iam::${ACCOUNT}:role/${physical}`;
+    case "aws:cloudfront/distribution:Distribution":
+      return `arn:aws:cloudfront::${ACCOUNT}:distribution/${physical}`;
+    case "aws:cloudfront/keyValueStore:KeyValueStore":
+      return `arn:aws:cloudfront::${ACCOUNT}:key-value-store/${physical}`;
+    case "aws:cloudfront/function:Function":
+      return `arn:aws:cloudfront::${ACCOUNT}:function/${physical}`;
     default:
       return `arn:aws:mock:${REGION}:${ACCOUNT}:${physical}`;
   }
@@ -93,7 +99,11 @@ export async function dryRun(options: { stack: string; tenants: unknown; setting
         const physical = physicalName(args.type, args.name, args.inputs);
         const state: Record<string, any> = { ...args.inputs, arn: arnOf(args.type, physical), name: physical };
         if (args.type === "aws:s3/bucket:Bucket") state.bucket = physical;
+        if (args.type === "aws:s3/bucket:Bucket") state.bucketRegionalDomainName = `${physical}.s3.${REGION}.amazonaws.com`;
         if (args.type === "aws:sqs/queue:Queue") state.url = `https://sqs.${REGION}.amazonaws.com/${ACCOUNT}/${physical}`;
+        if (args.type === "aws:lambda/functionUrl:FunctionUrl") state.functionUrl = `https://${physical}.lambda-url.${REGION}.on.aws/`;
+        if (args.type === "aws:cloudfront/distribution:Distribution") state.domainName = `${physical}.cloudfront.net`;
+        if (args.type === "random:index/randomBytes:RandomBytes") state.hex = `${physical}`.padEnd(64, "0");
         resources.push({ type: args.type, name: args.name, inputs: args.inputs, ...optionsByName.get(args.name) });
         return { id: `${physical}-id`, state };
       },

@@ -17,7 +17,9 @@ import { resolveExiftoolPaths } from "../../runtime/metadata/exiftool-paths";
 import { handlerEnvironment, LOCAL_CREDENTIALS, LOCAL_REGION } from "../../runtime/local/platform";
 import { heifEncode, heifEncUnavailable } from "../support/heif";
 import { jpegWithExif } from "../support/images";
-import { startTestPlatform } from "../support/platform";
+import { startTestPlatform, type TestPlatform } from "../support/platform";
+import { keyHash } from "../../runtime/on-demand/variants";
+import sharp from "sharp";
 
 const tmp = mkdtempSync(path.join(os.tmpdir(), "archive-"));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
@@ -72,31 +74,8 @@ it("runs the bundled x64 handler, unpacked outside the repository, against the e
     const event = {
       Records: [{ messageId: "m-1", eventSource: "aws:sqs", attributes: { ApproximateReceiveCount: "1" }, body: JSON.stringify({ Records: records }) }],
     };
-    const exiftool = resolveExiftoolPaths({ PATH: process.env.PATH });
     const script = `require(${JSON.stringify(path.join(dir, "index.js"))}).handler(${JSON.stringify(event)}, { awsRequestId: "r-1" }).then((r) => { process.stdout.write("RESULT " + JSON.stringify(r) + "\\n"); process.exit(0); }, (e) => { console.error(e); process.exit(1); });`;
-    const output = await new Promise<string>((resolve, reject) => {
-      const child = spawn(process.execPath, ["-e", script], {
-        cwd: dir,
-        env: {
-          PATH: process.env.PATH,
-          ...handlerEnvironment(tenant),
-          [ENV.forcePathStyle]: "true",
-          AWS_ENDPOINT_URL_S3: t.platform.endpoints.s3,
-          AWS_ENDPOINT_URL_DYNAMODB: t.platform.endpoints.dynamodb,
-          AWS_REGION: LOCAL_REGION,
-          AWS_ACCESS_KEY_ID: LOCAL_CREDENTIALS.accessKeyId,
-          AWS_SECRET_ACCESS_KEY: LOCAL_CREDENTIALS.secretAccessKey,
-          // Stand-in for the layer's /opt/bin, which only exists inside Lambda.
-          EXIFTOOL_PATH: exiftool.exiftool,
-          EXIFTOOL_HELPER_PATH: exiftool.helper,
-        },
-      });
-      let out = "";
-      let err = "";
-      child.stdout.on("data", (d) => (out += d));
-      child.stderr.on("data", (d) => (err += d));
-      child.on("exit", (code) => (code === 0 ? resolve(out) : reject(new Error(`bundled handler exited ${code}: ${err}${out}`))));
-    });
+    const output = await runInBundle(dir, script, t, handlerEnvironment(tenant));
     expect(output).toContain('RESULT {"batchItemFailures":[]}');
     expect(output).toMatch(/"msg":"object processed"/);
     expect(await t.item("bundle", key)).toMatchObject({ status: "done", width: 600, height: 900, metadataMethod: "ranged" });
@@ -105,3 +84,63 @@ it("runs the bundled x64 handler, unpacked outside the repository, against the e
     await t.stop();
   }
 });
+
+it("runs the bundled on-demand handler under Lambda's streaming API, against the emulators", async () => {
+  const archive = await buildFunctionArchive("x86_64");
+  const dir = unzip(archive.path, path.join(tmp, "run-on-demand"));
+  const t = await startTestPlatform([{ name: "bundle", onDemand: { enabled: true } }], { notifications: false });
+  try {
+    const tenant = t.platform.tenants.get("bundle")!;
+    const key = "bundled/photo one.jpg";
+    await t.upload("bundle", key, await jpegWithExif({ width: 900, height: 600, orientation: 6 }));
+    const event = { rawPath: `/_variants/${keyHash(key)}/w320.webp/bundled/photo%20one.jpg`, requestContext: { http: { method: "GET" } } };
+    // Lambda's runtime defines awslambda before it loads the handler: this stand-in writes what its
+    // HttpResponseStream writes (the JSON prelude, 8 NUL bytes, the body).
+    const script = `
+      const { PassThrough } = require("node:stream");
+      globalThis.awslambda = {
+        streamifyResponse: (fn) => fn,
+        HttpResponseStream: { from(stream, metadata) { stream.write(JSON.stringify(metadata)); stream.write(Buffer.alloc(8)); return stream; } },
+      };
+      const sink = new PassThrough(); const parts = []; sink.on("data", (c) => parts.push(c));
+      require(${JSON.stringify(path.join(dir, "index.js"))}).onDemandHandler(${JSON.stringify(event)}, sink).then(
+        () => { process.stdout.write("RESULT " + Buffer.concat(parts).toString("base64") + "\\n"); process.exit(0); },
+        (e) => { console.error(e); process.exit(1); });`;
+    const output = await runInBundle(dir, script, t, handlerEnvironment(tenant));
+    const bytes = Buffer.from(/RESULT (\S+)/.exec(output)![1]!, "base64");
+    const split = bytes.indexOf(Buffer.alloc(8));
+    expect(JSON.parse(bytes.subarray(0, split).toString())).toMatchObject({ statusCode: 200, headers: { "content-type": "image/webp" } });
+    expect(await sharp(bytes.subarray(split + 8)).metadata()).toMatchObject({ format: "webp", width: 320, height: 480 });
+    expect(await t.proxyObject("bundle", `_variants/${keyHash(key)}/w320.webp/${key}`)).toBeDefined();
+  } finally {
+    await t.stop();
+  }
+});
+
+/** Runs a script with the unpacked bundle, outside this repository, against the test platform's emulators. */
+function runInBundle(dir: string, script: string, t: TestPlatform, tenantEnv: Record<string, string>): Promise<string> {
+  const exiftool = resolveExiftoolPaths({ PATH: process.env.PATH });
+  return new Promise<string>((resolve, reject) => {
+    const child = spawn(process.execPath, ["-e", script], {
+      cwd: dir,
+      env: {
+        PATH: process.env.PATH,
+        ...tenantEnv,
+        [ENV.forcePathStyle]: "true",
+        AWS_ENDPOINT_URL_S3: t.platform.endpoints.s3,
+        AWS_ENDPOINT_URL_DYNAMODB: t.platform.endpoints.dynamodb,
+        AWS_REGION: LOCAL_REGION,
+        AWS_ACCESS_KEY_ID: LOCAL_CREDENTIALS.accessKeyId,
+        AWS_SECRET_ACCESS_KEY: LOCAL_CREDENTIALS.secretAccessKey,
+        // Stand-in for the layer's /opt/bin, which only exists inside Lambda.
+        EXIFTOOL_PATH: exiftool.exiftool,
+        EXIFTOOL_HELPER_PATH: exiftool.helper,
+      },
+    });
+    let out = "";
+    let err = "";
+    child.stdout.on("data", (d) => (out += d));
+    child.stderr.on("data", (d) => (err += d));
+    child.on("exit", (code) => (code === 0 ? resolve(out) : reject(new Error(`bundled handler exited ${code}: ${err}${out}`))));
+  });
+}

@@ -24,6 +24,13 @@ describe("the test IAM evaluator", () => {
 
   it("refuses policies outside its subset", () => {
     const p = policy({ Effect: "Allow", Action: "s3:GetObject", Resource: "*", Condition: { Bool: { x: "y" } } });
-    expect(() => evaluate([p], "s3:GetObject", "arn:aws:s3:::a/k")).toThrow(/Condition/);
+    expect(() => evaluate([p], "s3:GetObject", "arn:aws:s3:::a/k")).toThrow(/Bool/);
+  });
+
+  it("judges StringLike conditions on request keys; a missing key fails the condition", () => {
+    const p = policy({ Effect: "Allow", Action: "s3:ListBucket", Resource: "arn:aws:s3:::a", Condition: { StringLike: { "s3:prefix": "_variants/*" } } });
+    expect(evaluate([p], "s3:ListBucket", "arn:aws:s3:::a", { "s3:prefix": "_variants/12/" })).toBe("Allowed");
+    expect(evaluate([p], "s3:ListBucket", "arn:aws:s3:::a", { "s3:prefix": "thumb/" })).toBe("ImplicitlyDenied");
+    expect(evaluate([p], "s3:ListBucket", "arn:aws:s3:::a")).toBe("ImplicitlyDenied");
   });
 });

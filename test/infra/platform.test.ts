@@ -42,13 +42,36 @@ const PER_TENANT_TYPES: Record<string, number> = {
   "aws:cloudwatch/metricAlarm:MetricAlarm": 3,
 };
 
+/** What a tenant with onDemand.enabled adds (components/on-demand.ts), with one signing key id. */
+const ON_DEMAND_TYPES: Record<string, number> = {
+  "platform:index:OnDemandRenditions": 1,
+  "aws:iam/role:Role": 1,
+  "aws:iam/rolePolicy:RolePolicy": 1,
+  "aws:cloudwatch/logGroup:LogGroup": 1,
+  "aws:lambda/function:Function": 1,
+  "aws:lambda/functionUrl:FunctionUrl": 1,
+  "aws:lambda/permission:Permission": 2,
+  "aws:cloudfront/keyValueStore:KeyValueStore": 1,
+  "aws:cloudfront/keyvaluestoreKey:KeyvaluestoreKey": 1,
+  "random:index/randomBytes:RandomBytes": 1,
+  "aws:cloudfront/function:Function": 1,
+  "aws:cloudfront/cachePolicy:CachePolicy": 1,
+  "aws:cloudfront/originAccessControl:OriginAccessControl": 2,
+  "aws:cloudfront/distribution:Distribution": 1,
+};
+const expectedTypes = (tenant: { onDemand: { enabled: boolean } }) =>
+  tenant.onDemand.enabled
+    ? Object.fromEntries([...new Set([...Object.keys(PER_TENANT_TYPES), ...Object.keys(ON_DEMAND_TYPES)])].map((type) => [type, (PER_TENANT_TYPES[type] ?? 0) + (ON_DEMAND_TYPES[type] ?? 0)]))
+    : PER_TENANT_TYPES;
+
 const tenantResources = (run: DryRunResult, tenant: string, stack = "dev") => run.resources.filter((r) => r.name.startsWith(`tip-${stack}-${tenant}`) && r.name !== `tip-${stack}-exiftool`);
 const countByType = (resources: RecordedResource[]) => resources.reduce<Record<string, number>>((acc, r) => ({ ...acc, [r.type]: (acc[r.type] ?? 0) + 1 }), {});
 
 describe("dry run of index.ts with Pulumi.dev.yaml", () => {
   it("creates the complete resource set for every tenant", () => {
     expect(devTenants.length).toBeGreaterThanOrEqual(2);
-    for (const tenant of devTenants) expect(countByType(tenantResources(dev, tenant.name)), tenant.name).toEqual(PER_TENANT_TYPES);
+    expect(devTenants.some((t) => t.onDemand.enabled)).toBe(true);
+    for (const tenant of devTenants) expect(countByType(tenantResources(dev, tenant.name)), tenant.name).toEqual(expectedTypes(tenant));
   });
 
   it("creates the ExifTool layer once and attaches it to every function", () => {
@@ -56,7 +79,9 @@ describe("dry run of index.ts with Pulumi.dev.yaml", () => {
     expect(layers).toHaveLength(1);
     expect(layers[0]!.inputs).toMatchObject({ compatibleRuntimes: ["nodejs22.x"], compatibleArchitectures: ["arm64"] });
     expect(layers[0]!.inputs.sourceCodeHash).toMatch(/^[A-Za-z0-9+/]{43}=$/);
-    for (const fn of dev.byType("aws:lambda/function:Function")) expect(fn.inputs.layers).toEqual([dev.outputs.exiftoolLayers.arm64]);
+    const processors = dev.byType("aws:lambda/function:Function").filter((fn) => fn.inputs.handler === "index.handler");
+    expect(processors).toHaveLength(devTenants.length);
+    for (const fn of processors) expect(fn.inputs.layers).toEqual([dev.outputs.exiftoolLayers.arm64]);
   });
 
   it("gives every resource a unique name, parented under its component", () => {
@@ -119,7 +144,8 @@ describe("hardening", () => {
       expect(res("aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration", `${bucket}-encryption`).inputs.rules[0].applyServerSideEncryptionByDefault).toEqual({
         sseAlgorithm: "AES256",
       });
-      const policy = JSON.parse(res("aws:s3/bucketPolicy:BucketPolicy", `${bucket}-tls-only`).inputs.policy);
+      // The proxy bucket's one policy is the on-demand component's where the tenant has it (test/infra/on-demand.test.ts).
+      const policy = JSON.parse(dev.byType("aws:s3/bucketPolicy:BucketPolicy").find((p) => p.inputs.bucket === `tip-dev-${tenant}-${bucket}-abcdef1-id`)!.inputs.policy);
       expect(policy.Statement).toContainEqual(
         expect.objectContaining({ Effect: "Deny", Principal: "*", Action: "s3:*", Condition: { Bool: { "aws:SecureTransport": "false" } } }),
       );
@@ -209,7 +235,8 @@ describe("wiring", () => {
         loggingConfig: { logGroup: `/aws/lambda/tip-dev-${tenant.name}-processor` },
       });
       const env = fn.inputs.environment.variables;
-      for (const variable of Object.values(ENV).filter((v) => v !== ENV.forcePathStyle)) expect(env, variable).toHaveProperty(variable);
+      for (const variable of Object.values(ENV).filter((v) => v !== ENV.forcePathStyle && v !== ENV.distributionId)) expect(env, variable).toHaveProperty(variable);
+      expect(env[ENV.distributionId] !== undefined, ENV.distributionId).toBe(tenant.onDemand.enabled);
       expect(parseTenant(JSON.parse(env[ENV.tenantConfig]))).toEqual(tenant);
       expect(env[ENV.sourceBucket]).toBe(dev.outputs.tenantOutputs[tenant.name].sourceBucket);
       expect(env[ENV.proxyBucket]).toBe(dev.outputs.tenantOutputs[tenant.name].proxyBucket);

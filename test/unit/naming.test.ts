@@ -15,7 +15,17 @@ describe("physical names AWS accepts, checked at config time", () => {
 
   it("names every resource that does not fit, not only the first", () => {
     const problems = physicalNameProblems(`tip-${"s".repeat(40)}-${longest.name}`);
-    expect(problems.map((p) => /the (.+?) name/.exec(p)![1])).toEqual(["IAM role", "Lambda function", "SQS queue", "SQS dead-letter queue"]);
+    expect(problems.map((p) => /the (.+?) name/.exec(p)![1])).toEqual([
+      "IAM role",
+      "Lambda function",
+      "SQS queue",
+      "SQS dead-letter queue",
+      "on-demand IAM role",
+      "on-demand Lambda function",
+      "CloudFront Function",
+      "CloudFront KeyValueStore",
+      "CloudFront origin access control",
+    ]);
   });
 
   it("accepts the longest tenant on a short stack, and every tenant of the dev stack", () => {

@@ -1,0 +1,79 @@
+/**
+ * The on-demand function's entry point: a Lambda function URL with response streaming (so a
+ * variant above the 6 MB buffered-response limit is served), reachable only by the tenant's
+ * CloudFront distribution (IAM auth through Origin Access Control). Thin: the path goes to the
+ * VariantService; its answer is streamed back.
+ */
+import { Readable, type Writable } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import type { Logger } from "pino";
+import { createClients, ENV, required, type Clients } from "../dependencies";
+import { createLogger } from "../logger";
+import { decodeBudgetBytes, MemoryBudget } from "../memory-budget";
+import { cleanStaleSpools, spoolRoot } from "../s3-object";
+import { parseTenant } from "../tenant-config";
+import { VariantService, type VariantResponse } from "./render-variant";
+
+/** The part of a function URL event (payload 2.0) the handler reads. */
+export interface FunctionUrlEvent {
+  rawPath: string;
+  requestContext: { http: { method: string }; requestId?: string };
+}
+
+/** Lambda's streaming API (the runtime's global `awslambda`). */
+export interface StreamingApi {
+  streamifyResponse<T>(handler: (event: T, responseStream: Writable, context: unknown) => Promise<void>): unknown;
+  HttpResponseStream: { from(stream: Writable, metadata: { statusCode: number; headers: Record<string, string> }): Writable };
+}
+
+/** Lambda writes a streamed body in pieces; 1 MiB keeps each write small and the stream moving. */
+const CHUNK_BYTES = 1024 * 1024;
+
+function* chunks(body: Buffer): Generator<Buffer> {
+  for (let offset = 0; offset < body.length; offset += CHUNK_BYTES) yield body.subarray(offset, offset + CHUNK_BYTES);
+}
+
+export async function writeResponse(api: StreamingApi, responseStream: Writable, response: VariantResponse): Promise<void> {
+  const headers = { ...response.headers, "content-length": String(response.body.length) };
+  const stream = api.HttpResponseStream.from(responseStream, { statusCode: response.statusCode, headers });
+  await pipeline(Readable.from(chunks(response.body)), stream);
+}
+
+export function createVariantService(env: NodeJS.ProcessEnv = process.env, clients: Clients = createClients(env), log: Logger = createLogger(env)): VariantService {
+  const tenant = parseTenant(JSON.parse(required(env, ENV.tenantConfig)));
+  cleanStaleSpools(env);
+  return new VariantService({
+    s3: clients.s3,
+    tenant,
+    sourceBucket: required(env, ENV.sourceBucket),
+    proxyBucket: required(env, ENV.proxyBucket),
+    spoolAboveBytes: 16 * 1024 * 1024,
+    spoolDir: spoolRoot(env),
+    // One variant at a time is the norm, but concurrent misses of different variants share a container's memory.
+    memoryBudget: new MemoryBudget(decodeBudgetBytes(tenant.onDemand.memoryMb), tenant.onDemand.memoryMb),
+    log: log.child({ tenant: tenant.name, role: "on-demand" }),
+    renderTimeoutSeconds: Math.max(1, tenant.onDemand.timeoutSeconds - 5),
+  });
+}
+
+export function createStreamingHandler(service: () => VariantService, api: StreamingApi) {
+  return async (event: FunctionUrlEvent, responseStream: Writable): Promise<void> => {
+    const response = await service().serve(event.rawPath, event.requestContext.http.method);
+    await writeResponse(api, responseStream, response);
+  };
+}
+
+function isStreamingApi(api: Partial<StreamingApi> | undefined): api is StreamingApi {
+  return typeof api?.streamifyResponse === "function" && typeof api.HttpResponseStream?.from === "function";
+}
+
+let containerService: VariantService | undefined;
+// The AWS SDK defines an empty `awslambda` of its own outside Lambda: look for the method.
+const streaming = (globalThis as { awslambda?: Partial<StreamingApi> }).awslambda;
+
+/** The function's handler ("index.onDemandHandler"): the service lives as long as the container. */
+export const onDemandHandler = isStreamingApi(streaming)
+  ? streaming.streamifyResponse(createStreamingHandler(() => (containerService ??= createVariantService()), streaming))
+  : () => {
+      throw new Error("onDemandHandler needs Lambda's response streaming (the awslambda global of the nodejs runtime)");
+    };

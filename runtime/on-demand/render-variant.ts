@@ -1,0 +1,204 @@
+/**
+ * The rendering origin behind CloudFront: a miss for `/_variants/<hash>/<variant>/<key>` reads the
+ * source (If-Match, size limit, pixel limit, memory budget, as the pipeline does), renders it with
+ * the pipeline's own sharp code, stores it with a conditional PUT (the first writer across
+ * containers is kept) and answers with it. Concurrent misses of one variant in a container share
+ * one render. Every failure is a precise status with a short text body.
+ */
+import { createHash } from "node:crypto";
+import { DeleteObjectCommand, GetObjectCommand, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
+import type { Logger } from "pino";
+import { classify, isNotFound, isPreconditionFailed, PermanentError, TransientError } from "../errors";
+import { looksLikeHeif, withHeifPixels } from "../heif";
+import type { MemoryBudget } from "../memory-budget";
+import { renderRenditions, type RenderedRendition, type RenderOptions } from "../renditions";
+import { downloadObject, headObject, type ObjectHead } from "../s3-object";
+import type { TenantConfig } from "../tenant-config";
+import { parseStoredPath, resolveVariant, type ResolvedVariant, type StoredVariantPath } from "./variants";
+
+export interface VariantServiceDeps {
+  s3: S3Client;
+  tenant: TenantConfig;
+  sourceBucket: string;
+  proxyBucket: string;
+  spoolAboveBytes: number;
+  spoolDir: string;
+  memoryBudget: MemoryBudget;
+  log: Logger;
+  /** sharp's timeout per render (seconds): what the function's timeout leaves. */
+  renderTimeoutSeconds?: number;
+}
+
+export interface VariantResponse {
+  statusCode: number;
+  headers: Record<string, string>;
+  body: Buffer;
+}
+
+/** A failure that is the client's answer: the status and the text it reads. */
+class HttpFailure extends Error {
+  constructor(
+    readonly statusCode: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** How long a failure may be cached (seconds): a missing source may be uploaded soon; the rest stay as they are. */
+const ERROR_CACHE_SECONDS: Record<number, number> = { 400: 300, 404: 10, 413: 300, 415: 300, 422: 300 };
+
+const PERMANENT_STATUS: Partial<Record<PermanentError["code"], number>> = {
+  TOO_LARGE: 413,
+  TOO_MANY_PIXELS: 422,
+  OVER_MEMORY_BUDGET: 422,
+  UNSUPPORTED_FORMAT: 415,
+  CORRUPT_IMAGE: 415,
+  EMPTY_OBJECT: 415,
+  OBJECT_GONE: 404,
+};
+
+function failureResponse(err: unknown, log: Logger): VariantResponse {
+  let statusCode: number;
+  let message: string;
+  if (err instanceof HttpFailure) {
+    [statusCode, message] = [err.statusCode, err.message];
+  } else {
+    const failure = classify(err);
+    if (failure instanceof TransientError) {
+      [statusCode, message] = [503, `temporarily unable to render (${failure.code}): retry`];
+    } else {
+      statusCode = PERMANENT_STATUS[failure.code] ?? 500;
+      message = failure.message;
+    }
+    if (statusCode >= 500) log.warn({ err: failure.message, code: failure.code }, "variant not rendered");
+  }
+  const maxAge = ERROR_CACHE_SECONDS[statusCode];
+  const headers: Record<string, string> = {
+    "content-type": "text/plain; charset=utf-8",
+    "cache-control": maxAge ? `public, max-age=${maxAge}` : "no-store",
+  };
+  if (statusCode === 503) headers["retry-after"] = "1";
+  return { statusCode, headers, body: Buffer.from(`${message.slice(0, 300)}\n`) };
+}
+
+export class VariantService {
+  /** Renders started and variants stored, for tests and the bench (a hit must not render). */
+  readonly stats = { renders: 0, stored: 0, keptFirstWriter: 0 };
+  private readonly inFlight = new Map<string, Promise<VariantResponse>>();
+
+  constructor(private readonly deps: VariantServiceDeps) {}
+
+  /** Answers a request the CDN forwarded on a miss (method GET or HEAD, path as rewritten by the edge). */
+  async serve(rawPath: string, method = "GET"): Promise<VariantResponse> {
+    const response = await this.respond(rawPath, method);
+    return method === "HEAD" ? { ...response, body: Buffer.alloc(0) } : response;
+  }
+
+  private async respond(rawPath: string, method: string): Promise<VariantResponse> {
+    const log = this.deps.log;
+    try {
+      if (method !== "GET" && method !== "HEAD") throw new HttpFailure(405, "only GET and HEAD");
+      const stored = parseStoredPath(rawPath);
+      if (!stored) throw new HttpFailure(400, "not a variant path: /_variants/<key hash>/<variant>/<source key>");
+      const variant = resolveVariant(this.deps.tenant, stored.concrete);
+      if (!variant) throw new HttpFailure(400, `variant "${stored.concrete}" is not offered by this tenant`);
+      let pending = this.inFlight.get(stored.objectKey);
+      if (!pending) {
+        pending = this.renderAndStore(stored, variant).finally(() => this.inFlight.delete(stored.objectKey));
+        this.inFlight.set(stored.objectKey, pending);
+      }
+      return await pending;
+    } catch (err) {
+      return failureResponse(err, log);
+    }
+  }
+
+  private async renderAndStore(stored: StoredVariantPath, variant: ResolvedVariant): Promise<VariantResponse> {
+    const { s3, tenant, proxyBucket } = this.deps;
+    const t0 = performance.now();
+    const source = await this.readSourceHead(stored.sourceKey);
+    const output = await this.render(stored.sourceKey, source, variant);
+    const cacheControl = `public, max-age=${tenant.onDemand.browserMaxAgeSeconds}, s-maxage=${tenant.onDemand.maxAgeDays * 86_400}`;
+    const headers = (eTag: string): Record<string, string> => ({
+      "content-type": output.contentType,
+      "cache-control": cacheControl,
+      etag: eTag,
+      ...(variant.negotiated ? { vary: "accept" } : {}),
+    });
+    try {
+      await s3.send(
+        new PutObjectCommand({
+          Bucket: proxyBucket,
+          Key: stored.objectKey,
+          Body: output.body,
+          ContentType: output.contentType,
+          CacheControl: cacheControl,
+          IfNoneMatch: "*",
+          Metadata: { "source-etag": source.eTag },
+        }),
+      );
+    } catch (err) {
+      if (!isPreconditionFailed(err) && (err as { name?: string }).name !== "ConditionalRequestConflict") throw err;
+      // Another container stored it first: serve exactly what the CDN will serve from now on.
+      this.stats.keptFirstWriter++;
+      const first = await s3.send(new GetObjectCommand({ Bucket: proxyBucket, Key: stored.objectKey }));
+      return { statusCode: 200, headers: headers(first.ETag ?? ""), body: Buffer.from(await first.Body!.transformToByteArray()) };
+    }
+    this.stats.stored++;
+    const eTag = `"${createHash("md5").update(output.body).digest("hex")}"`;
+    // A source replaced while it rendered: the pipeline may have purged the variants before this
+    // PUT landed, and would not purge again. Remove it, and keep the CDN from caching it.
+    if (!(await this.sourceStillIs(stored.sourceKey, source))) {
+      await s3.send(new DeleteObjectCommand({ Bucket: proxyBucket, Key: stored.objectKey }));
+      return { statusCode: 200, headers: { ...headers(eTag), "cache-control": "no-store" }, body: output.body };
+    }
+    this.deps.log.info({ key: stored.sourceKey, variant: stored.concrete, bytes: output.bytes, width: output.width, height: output.height, sourceBytes: source.size, ms: Math.round(performance.now() - t0) }, "variant rendered");
+    return { statusCode: 200, headers: headers(eTag), body: output.body };
+  }
+
+  private async readSourceHead(sourceKey: string): Promise<ObjectHead> {
+    let head: ObjectHead;
+    try {
+      head = await headObject(this.deps.s3, this.deps.sourceBucket, sourceKey);
+    } catch (err) {
+      if (isNotFound(err)) throw new HttpFailure(404, "no such source object");
+      throw err;
+    }
+    const limit = this.deps.tenant.limits.maxObjectBytes;
+    if (head.size > limit) throw new HttpFailure(413, `the source is ${head.size} bytes, above the tenant's limit of ${limit}`);
+    if (head.size === 0) throw new HttpFailure(415, "the source is empty");
+    return head;
+  }
+
+  private async sourceStillIs(sourceKey: string, source: ObjectHead): Promise<boolean> {
+    try {
+      return (await headObject(this.deps.s3, this.deps.sourceBucket, sourceKey)).eTag === source.eTag;
+    } catch (err) {
+      if (isNotFound(err)) return false;
+      throw err;
+    }
+  }
+
+  private async render(sourceKey: string, source: ObjectHead, variant: ResolvedVariant): Promise<RenderedRendition> {
+    const { s3, tenant, sourceBucket, spoolAboveBytes, spoolDir, memoryBudget } = this.deps;
+    this.stats.renders++;
+    const options: RenderOptions = { maxInputPixels: tenant.limits.maxInputPixels, profile: tenant.metadata.renditionProfile, budget: memoryBudget, timeoutSeconds: this.deps.renderTimeoutSeconds };
+    let download: Awaited<ReturnType<typeof downloadObject>>;
+    try {
+      // If-Match: the bytes are the version the HEAD saw, or S3 answers 412.
+      download = await downloadObject(s3, sourceBucket, sourceKey, source, spoolAboveBytes, spoolDir);
+    } catch (err) {
+      if (isPreconditionFailed(err)) throw new TransientError("SOURCE_CHANGED", "the source was replaced while it was read", { cause: err });
+      throw err;
+    }
+    try {
+      const rendered = (await looksLikeHeif(download.input))
+        ? await withHeifPixels(download.input, options.maxInputPixels, memoryBudget, (pixels) => renderRenditions(pixels, sourceKey, [variant.rendition], { ...options, budget: undefined }))
+        : await renderRenditions(download.input, sourceKey, [variant.rendition], options);
+      return rendered.outputs[0]!;
+    } finally {
+      await download.cleanup();
+    }
+  }
+}

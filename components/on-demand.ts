@@ -6,6 +6,7 @@ import { edgeFunctionCode, edgePolicy, signingKeyEntry } from "../runtime/on-dem
 import { VARIANTS_ROOT } from "../runtime/on-demand/variants";
 import type { TenantConfig } from "../runtime/tenant-config";
 import { ON_DEMAND_HANDLER, type FunctionArchive } from "./function-code";
+import { lambdaRole } from "./lambda-role";
 import type { TenantBuckets } from "./tenant-buckets";
 
 export interface OnDemandRenditionsArgs {
@@ -61,16 +62,7 @@ export class OnDemandRenditions extends pulumi.ComponentResource {
     const functionName = `${name}-renderer`;
 
     this.logGroup = new aws.cloudwatch.LogGroup(`${name}-logs`, { name: `/aws/lambda/${functionName}`, retentionInDays: tenant.function.logRetentionDays }, { parent: this });
-    this.role = new aws.iam.Role(
-      `${name}-role`,
-      {
-        assumeRolePolicy: JSON.stringify({
-          Version: "2012-10-17",
-          Statement: [{ Effect: "Allow", Principal: { Service: "lambda.amazonaws.com" }, Action: "sts:AssumeRole" }],
-        }),
-      },
-      { parent: this },
-    );
+    this.role = lambdaRole(`${name}-role`, this);
     const rolePolicy = new aws.iam.RolePolicy(
       `${name}-access`,
       { role: this.role.id, policy: rendererPolicyDocument({ sourceBucketArn: buckets.source.arn, proxyBucketArn: buckets.proxy.arn, logGroupArn: this.logGroup.arn }) },

@@ -6,6 +6,7 @@ import { ephemeralStorageMb, QUEUE_RETENTION_DAYS, type TenantConfig } from "../
 import { VARIANTS_ROOT } from "../runtime/on-demand/variants";
 import { HANDLER, type FunctionArchive } from "./function-code";
 import { OnDemandRenditions } from "./on-demand";
+import { lambdaRole } from "./lambda-role";
 import { TenantBuckets } from "./tenant-buckets";
 
 export interface TenantPipelineArgs {
@@ -148,16 +149,7 @@ export class TenantPipeline extends pulumi.ComponentResource {
       { parent: this },
     );
 
-    this.role = new aws.iam.Role(
-      `${name}-processor-role`,
-      {
-        assumeRolePolicy: JSON.stringify({
-          Version: "2012-10-17",
-          Statement: [{ Effect: "Allow", Principal: { Service: "lambda.amazonaws.com" }, Action: "sts:AssumeRole" }],
-        }),
-      },
-      { parent: this },
-    );
+    this.role = lambdaRole(`${name}-processor-role`, this);
     const rolePolicy = new aws.iam.RolePolicy(
       `${name}-processor-access`,
       {

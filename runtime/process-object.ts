@@ -303,8 +303,9 @@ async function createObject(job: Job): Promise<Outcome> {
       obsolete.length ? deleteKeys(deps, obsolete) : Promise.resolve(),
     ]);
   });
-  // After the new outputs: variants of the bytes this version replaced must not outlive them.
-  await timer.time("purge", () => purgeVariants(deps, event, attempt));
+  // After the new outputs: variants of the bytes this version replaced must not outlive them. The
+  // same bytes again (a re-upload, a deleted noncurrent version) leave them valid.
+  if (previous?.etag !== head.eTag) await timer.time("purge", () => purgeVariants(deps, event, attempt));
 
   const renditions: RenditionRecord[] = outputs.map(({ name, key, width, height, bytes, format }) => ({ name, key, width, height, bytes, format }));
   const durationsMs = timer.total();

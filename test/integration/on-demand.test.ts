@@ -260,6 +260,17 @@ describe("invalidation with the source", () => {
     expect((await get(urlFor("w320.webp", key))).status).toBe(404);
   });
 
+  it("keeps the variants when the same bytes are uploaded again", async () => {
+    const key = "albums/same.jpg";
+    const photo = await jpegWithExif({ width: 500, height: 400 });
+    await uploadAndProcess(key, photo);
+    expect((await get(urlFor("w64.jpeg", key))).status).toBe(200);
+    const before = onDemand().invalidations.requests.length;
+    await uploadAndProcess(key, photo);
+    expect(await storedVariants(key)).toHaveLength(1);
+    expect(onDemand().invalidations.requests.length).toBe(before);
+  });
+
   it("asks for no invalidation for a key that has no variants", async () => {
     const before = onDemand().invalidations.requests.length;
     await uploadAndProcess("albums/untouched.jpg", await jpegWithExif({ width: 300, height: 200 }));

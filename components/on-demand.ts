@@ -208,7 +208,7 @@ export class OnDemandRenditions extends pulumi.ComponentResource {
       { action: "lambda:InvokeFunction", function: this.function.name, principal: "cloudfront.amazonaws.com", sourceArn: this.distribution.arn, invokedViaFunctionUrl: true },
       { parent: this },
     );
-    buckets.grantCdnRead(`${name}-proxy-reads`, this.distribution.arn, VARIANTS_ROOT);
+    buckets.grantCdnRead(this.distribution.arn, VARIANTS_ROOT);
 
     this.distributionId = this.distribution.id;
     this.distributionArn = this.distribution.arn;

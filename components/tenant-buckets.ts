@@ -42,9 +42,11 @@ export class TenantBuckets extends pulumi.ComponentResource {
   /** Resources the S3 notification must wait for (the source bucket's policy and settings). */
   public readonly sourceReady: pulumi.Resource[];
   private readonly proxyPublicAccess: pulumi.Resource;
+  private readonly baseName: string;
 
   constructor(name: string, args: TenantBucketsArgs = {}, opts?: pulumi.ComponentResourceOptions) {
     super("platform:index:TenantBuckets", name, {}, opts);
+    this.baseName = name;
     const protectSource = args.protectSource ?? true;
 
     this.source = new aws.s3.Bucket(
@@ -107,9 +109,12 @@ export class TenantBuckets extends pulumi.ComponentResource {
 
   /**
    * The proxy bucket's policy when a CloudFront distribution reads it through Origin Access
-   * Control: TLS only, and s3:GetObject under `prefix` for that one distribution.
+   * Control: TLS only, and s3:GetObject under `prefix` for that one distribution. Same resource
+   * name as the TLS-only policy it replaces: a bucket has one policy, so turning on-demand
+   * renditions on or off must update it in place (a new resource beside the old one would have the
+   * old one's deletion remove the bucket's only policy).
    */
-  public grantCdnRead(name: string, distributionArn: pulumi.Input<string>, prefix: string): aws.s3.BucketPolicy {
+  public grantCdnRead(distributionArn: pulumi.Input<string>, prefix: string): aws.s3.BucketPolicy {
     const statement = {
       Sid: "CloudFrontReadsGeneratedVariants",
       Effect: "Allow",
@@ -118,7 +123,7 @@ export class TenantBuckets extends pulumi.ComponentResource {
       Resource: pulumi.interpolate`${this.proxy.arn}/${prefix}*`,
       Condition: { StringEquals: { "AWS:SourceArn": distributionArn } },
     };
-    return this.bucketPolicy(name, this.proxy, this.proxyPublicAccess, [statement]);
+    return this.bucketPolicy(`${this.baseName}-proxy-tls-only`, this.proxy, this.proxyPublicAccess, [statement]);
   }
 
   private harden(name: string, bucket: aws.s3.Bucket, withPolicy = true): pulumi.Resource[] {

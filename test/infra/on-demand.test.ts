@@ -99,7 +99,7 @@ describe.each(withOnDemand)("tenant %s's distribution", (tenant) => {
   });
 
   it("lets only this distribution read the bucket's variants, over TLS", () => {
-    const policy = JSON.parse(run.one("aws:s3/bucketPolicy:BucketPolicy", `${od(tenant)}-proxy-reads`).inputs.policy);
+    const policy = JSON.parse(run.one("aws:s3/bucketPolicy:BucketPolicy", `tip-dev-${tenant}-proxy-tls-only`).inputs.policy);
     expect(policy.Statement).toEqual([
       expect.objectContaining({ Sid: "DenyInsecureTransport", Effect: "Deny", Condition: { Bool: { "aws:SecureTransport": "false" } } }),
       {
@@ -184,6 +184,18 @@ describe("tenants without on-demand renditions", () => {
     const policy = run.one("aws:iam/rolePolicy:RolePolicy", `tip-dev-${tenant}-processor-access`).inputs.policy as string;
     expect(policy).not.toContain("cloudfront");
     expect(run.outputs.tenantOutputs[tenant].onDemand).toBeUndefined();
+  });
+});
+
+describe("turning on-demand renditions on for a tenant", () => {
+  it("updates the proxy bucket's one policy in place instead of adding a second", async () => {
+    const off = await dryRun({ stack: "dev", tenants: [{ name: "acme" }], settings: { layerZip } });
+    const on = await dryRun({ stack: "dev", tenants: [{ name: "acme", onDemand: { enabled: true } }], settings: { layerZip } });
+    const policies = (r: DryRunResult) => r.byType("aws:s3/bucketPolicy:BucketPolicy").map((p) => `${p.parentName}/${p.name}`).sort();
+    expect(policies(on)).toEqual(policies(off));
+    const proxyPolicy = (r: DryRunResult) => JSON.parse(r.one("aws:s3/bucketPolicy:BucketPolicy", "tip-dev-acme-proxy-tls-only").inputs.policy).Statement.map((s: { Sid: string }) => s.Sid);
+    expect(proxyPolicy(off)).toEqual(["DenyInsecureTransport"]);
+    expect(proxyPolicy(on)).toEqual(["DenyInsecureTransport", "CloudFrontReadsGeneratedVariants"]);
   });
 });
 

@@ -144,8 +144,7 @@ describe("hardening", () => {
       expect(res("aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration", `${bucket}-encryption`).inputs.rules[0].applyServerSideEncryptionByDefault).toEqual({
         sseAlgorithm: "AES256",
       });
-      // The proxy bucket's one policy is the on-demand component's where the tenant has it (test/infra/on-demand.test.ts).
-      const policy = JSON.parse(dev.byType("aws:s3/bucketPolicy:BucketPolicy").find((p) => p.inputs.bucket === `tip-dev-${tenant}-${bucket}-abcdef1-id`)!.inputs.policy);
+      const policy = JSON.parse(res("aws:s3/bucketPolicy:BucketPolicy", `${bucket}-tls-only`).inputs.policy);
       expect(policy.Statement).toContainEqual(
         expect.objectContaining({ Effect: "Deny", Principal: "*", Action: "s3:*", Condition: { Bool: { "aws:SecureTransport": "false" } } }),
       );

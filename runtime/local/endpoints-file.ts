@@ -3,8 +3,9 @@ import { writeFileSync } from "node:fs";
 import path from "node:path";
 import type { LocalPlatform } from "./platform";
 
-export function localEndpoints(platform: LocalPlatform) {
+export function localEndpoints(platform: LocalPlatform, consoleUrl?: string) {
   return {
+    ...(consoleUrl ? { console: consoleUrl } : {}),
     s3: platform.endpoints.s3,
     sqs: platform.endpoints.sqs,
     dynamodb: platform.endpoints.dynamodb,
@@ -25,8 +26,8 @@ export function localEndpoints(platform: LocalPlatform) {
   };
 }
 
-export function writeEndpointsFile(dataDir: string, platform: LocalPlatform): ReturnType<typeof localEndpoints> {
-  const endpoints = localEndpoints(platform);
+export function writeEndpointsFile(dataDir: string, platform: LocalPlatform, consoleUrl?: string): ReturnType<typeof localEndpoints> {
+  const endpoints = localEndpoints(platform, consoleUrl);
   writeFileSync(path.join(dataDir, "endpoints.json"), `${JSON.stringify(endpoints, null, 2)}\n`);
   return endpoints;
 }

@@ -81,6 +81,8 @@ export interface LocalPlatform {
   tenants: Map<string, LocalTenant>;
   /** s3ConditionalWrites: S3 with If-None-Match on PUT (what the on-demand renderers use; see conditional-writes.ts). */
   endpoints: { s3: string; sqs: string; dynamodb: string; region: string; s3ConditionalWrites?: string };
+  /** Calls `listener` with every object outcome from now on (the console's live list); returns the unsubscribe. */
+  subscribe(listener: (outcome: Outcome) => void): () => void;
   /** Resolves once every queue is empty and nothing is in flight. */
   drain(timeoutMs?: number): Promise<void>;
   stop(): Promise<void>;
@@ -220,6 +222,11 @@ export async function startLocalPlatform(options: LocalPlatformOptions): Promise
       ? localClients(options.runtimeEndpoints?.s3 ?? emulators.awsEndpoint, options.runtimeEndpoints?.dynamodb ?? emulators.dynamoEndpoint, options.runtimeClientOptions)
       : clients;
   const tenants = new Map<string, LocalTenant>();
+  const listeners = new Set<(outcome: Outcome) => void>();
+  const onOutcome = (outcome: Outcome) => {
+    options.onOutcome?.(outcome);
+    for (const listener of listeners) listener(outcome);
+  };
   const pollers: QueuePoller[] = [];
   const closers: (() => Promise<void>)[] = [];
   let conditionalWrites: ConditionalWriteProxy | undefined;
@@ -251,7 +258,7 @@ export async function startLocalPlatform(options: LocalPlatformOptions): Promise
       }
       const deps = createDependencies(env, runtimeClients, log, invalidator);
       closers.push(() => deps.extractor.close());
-      const handler = createHandler(deps, { onOutcome: options.onOutcome });
+      const handler = createHandler(deps, { onOutcome });
       pollers.push(new QueuePoller(clients.sqs, tenant.queueUrl, handler, { batchSize: config.function.batchSize, log }));
     }
     if (conditionalWrites) closers.push(conditionalWrites.close);
@@ -269,6 +276,10 @@ export async function startLocalPlatform(options: LocalPlatformOptions): Promise
     clients,
     tenants,
     endpoints: { s3: emulators.awsEndpoint, sqs: emulators.awsEndpoint, dynamodb: emulators.dynamoEndpoint, region: LOCAL_REGION, s3ConditionalWrites: conditionalWrites?.url },
+    subscribe(listener) {
+      listeners.add(listener);
+      return () => listeners.delete(listener);
+    },
     async drain(timeoutMs = 60_000) {
       const deadline = Date.now() + timeoutMs;
       for (;;) {

@@ -4,6 +4,8 @@
  */
 import { mkdirSync } from "node:fs";
 import path from "node:path";
+import pino from "pino";
+import { startConsole } from "./console/server";
 import { writeEndpointsFile } from "./endpoints-file";
 import { startLocalPlatform } from "./platform";
 import { formatOutcome } from "./outcome-line";
@@ -26,10 +28,12 @@ async function main(): Promise<void> {
     onDemandPort: Number(process.env.LOCAL_ON_DEMAND_PORT ?? 4570),
     signingKeys: loadOrCreateSigningKeys(dataDir, tenants),
   });
-  const endpoints = writeEndpointsFile(dataDir, platform);
+  const consoleServer = await startConsole(platform, { port: Number(process.env.LOCAL_CONSOLE_PORT ?? 4580), log: pino({ level: "warn" }) });
+  const endpoints = writeEndpointsFile(dataDir, platform, consoleServer.url);
 
   const first = [...platform.tenants.keys()][0]!;
   console.log(`tenant-image-platform running locally (stack ${stack}, data in .local/)`);
+  console.log(`  Console   ${consoleServer.url}   <- open this in a browser`);
   console.log(`  S3 + SQS  ${endpoints.s3}`);
   console.log(`  DynamoDB  ${endpoints.dynamodb}`);
   for (const [name, t] of platform.tenants) {
@@ -46,6 +50,7 @@ async function main(): Promise<void> {
     if (stopping) return;
     stopping = true;
     console.log(`\n${signal}: stopping...`);
+    await consoleServer.close();
     await platform.stop();
     process.exit(0);
   };

@@ -1,3 +1,5 @@
+import type { Readable } from "node:stream";
+import { buffer } from "node:stream/consumers";
 import { PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 import { Upload } from "@aws-sdk/lib-storage";
 
@@ -9,6 +11,17 @@ export async function uploadObject(s3: S3Client, bucket: string, key: string, bo
     const put = await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body, ContentType: contentType }));
     return (put.ETag ?? "").replace(/"/g, "");
   }
+  const upload = new Upload({ client: s3, params: { Bucket: bucket, Key: key, Body: body, ContentType: contentType }, partSize: MULTIPART_ABOVE, queueSize: 2 });
+  const result = await upload.done();
+  return (result.ETag ?? "").replace(/"/g, "");
+}
+
+/**
+ * A body that arrives as a stream of known length (the console's uploads): buffered and PUT when
+ * small, streamed into a multipart upload above 8 MiB, so a large file never sits whole in memory.
+ */
+export async function uploadStream(s3: S3Client, bucket: string, key: string, body: Readable, size: number, contentType?: string): Promise<string> {
+  if (size <= MULTIPART_ABOVE) return uploadObject(s3, bucket, key, await buffer(body), contentType);
   const upload = new Upload({ client: s3, params: { Bucket: bucket, Key: key, Body: body, ContentType: contentType }, partSize: MULTIPART_ABOVE, queueSize: 2 });
   const result = await upload.done();
   return (result.ETag ?? "").replace(/"/g, "");

@@ -61,16 +61,62 @@ export function exiftoolVersion(): string {
   return /\$VERSION = '([\d.]+)'/.exec(source)?.[1] ?? "unknown";
 }
 
-/** Fetches and lays out the layer tree for one architecture. */
+function holderAlive(lock: string): boolean {
+  let pid: number;
+  try {
+    pid = Number(readFileSync(path.join(lock, "pid"), "utf8"));
+  } catch {
+    return true; // just created, its pid not written yet
+  }
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+/**
+ * Runs `work` while holding a lock directory: builds in parallel processes (test workers) share the
+ * apt cache, and two `apt-get update`s writing the same lists at once corrupt them.
+ */
+function withDirectoryLock<T>(lock: string, work: () => T): T {
+  const deadline = Date.now() + 10 * 60_000;
+  for (;;) {
+    try {
+      mkdirSync(lock);
+      writeFileSync(path.join(lock, "pid"), String(process.pid));
+      break;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
+      if (!holderAlive(lock)) {
+        rmSync(lock, { recursive: true, force: true }); // left by a build that was killed
+        continue;
+      }
+      if (Date.now() > deadline) throw new Error(`${lock} is still held after 10 minutes: remove it if no build is running`);
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 200);
+    }
+  }
+  try {
+    return work();
+  } finally {
+    rmSync(lock, { recursive: true, force: true });
+  }
+}
+
+/** Fetches and lays out the layer tree for one architecture, in folders of this process's own. */
 export function assembleLayer(arch: LayerArch, workDir = path.join(LAYER_DIR, ".build")): { tree: string; packages: string[] } {
   const pins = JSON.parse(readFileSync(path.join(LAYER_DIR, "packages.json"), "utf8")) as { perl: string[]; libraries: string[] };
   const apt = new DebianPackages(DEBIAN_ARCH[arch], workDir);
-  const extracted = path.join(workDir, `extracted-${arch}`);
-  rmSync(extracted, { recursive: true, force: true });
+  mkdirSync(workDir, { recursive: true });
   const specs = [...pins.perl, ...pins.libraries];
-  for (const spec of specs) DebianPackages.extract(apt.download(spec), extracted);
+  const debs = withDirectoryLock(path.join(workDir, `apt-${arch}.lock`), () => specs.map((spec) => apt.download(spec)));
+  // Per process: a build in another test worker empties and refills its own tree, not this one.
+  const extracted = path.join(workDir, `extracted-${arch}.${process.pid}`);
+  rmSync(extracted, { recursive: true, force: true });
+  for (const deb of debs) DebianPackages.extract(deb, extracted);
 
-  const tree = path.join(workDir, `layer-${arch}`);
+  const tree = path.join(workDir, `layer-${arch}.${process.pid}`);
   rmSync(tree, { recursive: true, force: true });
   const perlRoot = path.join(tree, "lib", "perl5");
   mkdirSync(path.join(tree, "bin"), { recursive: true });
@@ -98,6 +144,7 @@ export function assembleLayer(arch: LayerArch, workDir = path.join(LAYER_DIR, ".
   chmodSync(path.join(tree, "bin", "exiftool-range-helper.pl"), 0o755);
 
   pruneTree(tree);
+  rmSync(extracted, { recursive: true, force: true });
   return { tree, packages: specs };
 }
 
@@ -106,6 +153,7 @@ export async function buildLayer(arch: LayerArch, outDir = path.join(LAYER_DIR, 
   const elfFiles = checkLayerElves(tree, arch);
   mkdirSync(outDir, { recursive: true });
   const zip: ZipSummary = await zipDirectory(tree, path.join(outDir, `exiftool-layer-${arch}.zip`));
+  rmSync(tree, { recursive: true, force: true });
   checkLambdaLimits(zip, `ExifTool layer (${arch})`, LAYER_UNZIPPED_BUDGET);
   const manifest: LayerManifest = {
     arch,

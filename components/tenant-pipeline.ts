@@ -1,7 +1,7 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { ENV } from "../runtime/dependencies";
-import { PARTITION_KEY } from "../runtime/store";
+import { PARTITION_KEY, STATUS_INDEX } from "../runtime/store";
 import { ephemeralStorageMb, QUEUE_RETENTION_DAYS, type TenantConfig } from "../runtime/tenant-config";
 import { VARIANTS_ROOT } from "../runtime/on-demand/variants";
 import { HANDLER, type FunctionArchive } from "./function-code";
@@ -89,7 +89,20 @@ export class TenantPipeline extends pulumi.ComponentResource {
       {
         billingMode: "PAY_PER_REQUEST",
         hashKey: PARTITION_KEY,
-        attributes: [{ name: PARTITION_KEY, type: "S" }],
+        attributes: [
+          { name: PARTITION_KEY, type: "S" },
+          { name: STATUS_INDEX.hashKey, type: "S" },
+          { name: STATUS_INDEX.rangeKey, type: "S" },
+        ],
+        globalSecondaryIndexes: [
+          {
+            name: STATUS_INDEX.name,
+            hashKey: STATUS_INDEX.hashKey,
+            rangeKey: STATUS_INDEX.rangeKey,
+            projectionType: "INCLUDE",
+            nonKeyAttributes: [...STATUS_INDEX.projected],
+          },
+        ],
         pointInTimeRecovery: { enabled: true },
         serverSideEncryption: { enabled: true },
         ttl: { attributeName: "expiresAt", enabled: true },

@@ -7,6 +7,7 @@ import { mapLimit } from "./concurrency";
 import { classify } from "./errors";
 import { parseInvocation, type EventEnvelope } from "./events";
 import { createDependencies, type HandlerDeps } from "./dependencies";
+import { outcomeMetrics } from "./metrics";
 import { processEvent, type Outcome } from "./process-object";
 
 export interface BatchResponse {
@@ -41,10 +42,12 @@ async function processEnvelope(deps: HandlerDeps, envelope: EventEnvelope, recei
     try {
       const outcome = await processEvent(deps, event, { receiveCount, maxReceiveCount: deps.maxReceiveCount, deadline }, eventLog);
       eventLog.info({ ...outcome, tenant: undefined, key: undefined, event: undefined }, "object processed");
+      eventLog.info(outcomeMetrics(outcome), "metrics");
       hooks.onOutcome?.(outcome);
     } catch (err) {
       const failure = classify(err);
       eventLog.warn({ code: failure.code, err: failure.message, receiveCount }, "object will be retried");
+      eventLog.info(outcomeMetrics({ tenant: deps.tenant.name, status: "retrying" }), "metrics");
       hooks.onOutcome?.({ tenant: deps.tenant.name, key: event.key, event: event.eventName, status: "failed", code: failure.code, reason: `retrying (attempt ${receiveCount}): ${failure.message}` });
       // One SQS message is the unit of retry: its remaining records are retried with it.
       return false;

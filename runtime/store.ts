@@ -11,10 +11,21 @@
  * A newer event that finds a live lease waits (KeyBusyError, retried through the queue), so events
  * of one key are processed one at a time and the newest one always runs last.
  */
-import { GetCommand, PutCommand, UpdateCommand, type DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
+import { GetCommand, PutCommand, QueryCommand, UpdateCommand, type DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { isConditionalCheckFailed, KeyBusyError } from "./errors";
 
 export const PARTITION_KEY = "objectKey";
+
+/**
+ * A global secondary index of the tenant's items by status and time, so "every failed object since
+ * Monday" is a query, not a scan. It projects what a listing shows, not the whole item.
+ */
+export const STATUS_INDEX = {
+  name: "byStatus",
+  hashKey: "status",
+  rangeKey: "updatedAt",
+  projected: ["error", "size", "format", "eventName", "etag"],
+} as const;
 
 export type ItemStatus = "processing" | "done" | "failed" | "deleted";
 
@@ -123,6 +134,29 @@ export class MetadataStore {
     if (current.sequencer > sequencer) return { outcome: "stale", current };
     if (current.sequencer === sequencer && current.status !== "processing") return { outcome: "duplicate", current };
     throw new KeyBusyError(objectKey);
+  }
+
+  /** Items with a status, newest first, updated at or after `since` (ISO time), through the status index. */
+  async listByStatus(status: ItemStatus, options: { since?: string; limit?: number } = {}): Promise<ObjectItem[]> {
+    const items: ObjectItem[] = [];
+    let start: Record<string, unknown> | undefined;
+    do {
+      const page = await this.doc.send(
+        new QueryCommand({
+          TableName: this.tableName,
+          IndexName: STATUS_INDEX.name,
+          KeyConditionExpression: options.since ? "#status = :status AND #updatedAt >= :since" : "#status = :status",
+          ExpressionAttributeNames: { "#status": STATUS_INDEX.hashKey, ...(options.since ? { "#updatedAt": STATUS_INDEX.rangeKey } : {}) },
+          ExpressionAttributeValues: { ":status": status, ...(options.since ? { ":since": options.since } : {}) },
+          ScanIndexForward: false,
+          ExclusiveStartKey: start,
+          Limit: options.limit,
+        }),
+      );
+      items.push(...((page.Items ?? []) as ObjectItem[]));
+      start = page.LastEvaluatedKey;
+    } while (start && (options.limit === undefined || items.length < options.limit));
+    return options.limit === undefined ? items : items.slice(0, options.limit);
   }
 
   /** Gives the claim up after a failed attempt, so the retry (or a newer event) need not wait out the lease. */

@@ -6,17 +6,18 @@
 import os from "node:os";
 import path from "node:path";
 import { CreateBucketCommand, HeadObjectCommand, S3Client } from "@aws-sdk/client-s3";
-import { CreateTableCommand, DescribeTableCommand, DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { CreateTableCommand, DeleteTableCommand, DescribeTableCommand, DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { BatchWriteCommand, ScanCommand } from "@aws-sdk/lib-dynamodb";
 import type { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { CreateQueueCommand, GetQueueAttributesCommand, SQSClient } from "@aws-sdk/client-sqs";
-import type { Logger } from "pino";
-import pino from "pino";
+import type { DestinationStream, Logger } from "pino";
+import { createLogger } from "../logger";
 import { clientOptionsFrom, createDependencies, documentClient, ENV, sdkConfig, type ClientOptions, type Clients } from "../dependencies";
 import { encodeS3Key } from "../events";
 import { createHandler } from "../handler";
 import { tenantResourceNames } from "../naming";
 import type { Outcome } from "../process-object";
-import { PARTITION_KEY } from "../store";
+import { PARTITION_KEY, STATUS_INDEX } from "../store";
 import type { TenantConfig } from "../tenant-config";
 import { createVariantService } from "../on-demand/handler";
 import { RecordingInvalidator } from "../on-demand/purge";
@@ -60,6 +61,8 @@ export interface LocalPlatformOptions {
   visibilityTimeoutSeconds?: number;
   /** Handler log level; the local platform prints its own line per outcome. */
   logLevel?: string;
+  /** Where the handlers' JSON log lines (and their EMF metrics) go; stdout by default. */
+  logDestination?: DestinationStream;
   onOutcome?: (outcome: Outcome) => void;
   /** Extra environment for the handlers (e.g. exiftool paths or timeouts). */
   extraEnv?: Record<string, string>;
@@ -108,18 +111,52 @@ export function localClients(awsEndpoint: string, dynamoEndpoint: string, option
   };
 }
 
+const statusIndex = {
+  IndexName: STATUS_INDEX.name,
+  KeySchema: [
+    { AttributeName: STATUS_INDEX.hashKey, KeyType: "HASH" as const },
+    { AttributeName: STATUS_INDEX.rangeKey, KeyType: "RANGE" as const },
+  ],
+  Projection: { ProjectionType: "INCLUDE" as const, NonKeyAttributes: [...STATUS_INDEX.projected] },
+};
+const indexAttributes = [
+  { AttributeName: STATUS_INDEX.hashKey, AttributeType: "S" as const },
+  { AttributeName: STATUS_INDEX.rangeKey, AttributeType: "S" as const },
+];
+
+const tableDefinition = (table: string) =>
+  new CreateTableCommand({
+    TableName: table,
+    BillingMode: "PAY_PER_REQUEST",
+    AttributeDefinitions: [{ AttributeName: PARTITION_KEY, AttributeType: "S" }, ...indexAttributes],
+    KeySchema: [{ AttributeName: PARTITION_KEY, KeyType: "HASH" }],
+    GlobalSecondaryIndexes: [statusIndex],
+  });
+
+/**
+ * The tenant's table as the component defines it. A table kept in .local/ from before the status
+ * index is rebuilt with it, items kept (dynalite cannot add an index to a table).
+ */
 async function ensureTable(dynamo: DynamoDBDocumentClient, table: string): Promise<void> {
+  let existing;
   try {
-    await dynamo.send(new DescribeTableCommand({ TableName: table }));
+    existing = (await dynamo.send(new DescribeTableCommand({ TableName: table }))).Table;
   } catch {
-    await dynamo.send(
-      new CreateTableCommand({
-        TableName: table,
-        BillingMode: "PAY_PER_REQUEST",
-        AttributeDefinitions: [{ AttributeName: PARTITION_KEY, AttributeType: "S" }],
-        KeySchema: [{ AttributeName: PARTITION_KEY, KeyType: "HASH" }],
-      }),
-    );
+    await dynamo.send(tableDefinition(table));
+    return;
+  }
+  if (existing?.GlobalSecondaryIndexes?.some((i) => i.IndexName === STATUS_INDEX.name)) return;
+  const items: Record<string, unknown>[] = [];
+  let start: Record<string, unknown> | undefined;
+  do {
+    const page = await dynamo.send(new ScanCommand({ TableName: table, ExclusiveStartKey: start }));
+    items.push(...(page.Items ?? []));
+    start = page.LastEvaluatedKey;
+  } while (start);
+  await dynamo.send(new DeleteTableCommand({ TableName: table }));
+  await dynamo.send(tableDefinition(table));
+  for (let i = 0; i < items.length; i += 25) {
+    await dynamo.send(new BatchWriteCommand({ RequestItems: { [table]: items.slice(i, i + 25).map((Item) => ({ PutRequest: { Item } })) } }));
   }
 }
 
@@ -216,7 +253,7 @@ export async function startLocalPlatform(options: LocalPlatformOptions): Promise
   const visibilityTimeoutSeconds = options.visibilityTimeoutSeconds ?? 10;
   const emulators = await startEmulators({ dataDir: options.dataDir, awsPort: options.awsPort, dynamoPort: options.dynamoPort });
   const clients = localClients(emulators.awsEndpoint, emulators.dynamoEndpoint);
-  const log = pino({ level: options.logLevel ?? "warn" });
+  const log = createLogger({ LOG_LEVEL: options.logLevel ?? "warn" }, options.logDestination);
   const runtimeClients =
     options.runtimeEndpoints || options.runtimeClientOptions
       ? localClients(options.runtimeEndpoints?.s3 ?? emulators.awsEndpoint, options.runtimeEndpoints?.dynamodb ?? emulators.dynamoEndpoint, options.runtimeClientOptions)

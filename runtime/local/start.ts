@@ -26,6 +26,9 @@ async function main(): Promise<void> {
     dynamoPort: Number(process.env.LOCAL_DYNAMODB_PORT ?? 8000),
     onOutcome: (outcome) => console.log(formatOutcome(outcome)),
     onDemandPort: Number(process.env.LOCAL_ON_DEMAND_PORT ?? 4570),
+    // The handlers' JSON lines, as Lambda would send them to CloudWatch Logs, EMF metrics included.
+    logLevel: process.env.LOG_LEVEL ?? "info",
+    logDestination: pino.destination({ dest: path.join(dataDir, "platform.log"), append: true, sync: false }),
     signingKeys: loadOrCreateSigningKeys(dataDir, tenants),
   });
   const consoleServer = await startConsole(platform, { port: Number(process.env.LOCAL_CONSOLE_PORT ?? 4580), log: pino({ level: "warn" }) });
@@ -43,7 +46,7 @@ async function main(): Promise<void> {
   console.log("Upload (in another terminal):");
   console.log(`  npm run upload -- ${first} path/to/photo.jpg`);
   console.log(`  AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local aws --region ${endpoints.region} --endpoint-url ${endpoints.s3} s3 cp photo.jpg s3://${platform.tenants.get(first)!.sourceBucket}/photo.jpg`);
-  console.log("Endpoints for scripts: .local/endpoints.json. Ctrl-C stops.");
+  console.log("Endpoints for scripts: .local/endpoints.json. The handlers' JSON log, metrics (EMF) included: .local/platform.log. Ctrl-C stops.");
 
   let stopping = false;
   const stop = async (signal: string) => {

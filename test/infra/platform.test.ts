@@ -171,6 +171,9 @@ describe("hardening", () => {
       ttl: { attributeName: "expiresAt", enabled: true },
     });
     expect(table.retainOnDelete).toBe(true);
+    // Failures by status and time: a query on this index (runtime/store.ts listByStatus), not a scan.
+    expect(table.inputs.globalSecondaryIndexes).toEqual([{ name: "byStatus", hashKey: "status", rangeKey: "updatedAt", projectionType: "INCLUDE", nonKeyAttributes: ["error", "size", "format", "eventName", "etag"] }]);
+    expect(table.inputs.attributes).toEqual(expect.arrayContaining([{ name: "status", type: "S" }, { name: "updatedAt", type: "S" }]));
   });
 
   it("retains the source bucket when a tenant leaves the stack; the proxy bucket is rebuildable", () => {

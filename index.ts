@@ -3,6 +3,7 @@
  * `Pulumi.<stack>.yaml` (config key `tenant-image-platform:tenants`), and per-tenant outputs.
  */
 import * as pulumi from "@pulumi/pulumi";
+import { PlatformDashboard } from "./components/dashboard";
 import { ExiftoolLayer } from "./components/exiftool-layer";
 import { buildFunctionArchive, type FunctionArchive, type LambdaArchitecture } from "./components/function-code";
 import { parseStackSettings } from "./components/stack-settings";
@@ -38,6 +39,7 @@ for (const architecture of architectures) {
 
 const archives = new Map<LambdaArchitecture, Promise<FunctionArchive>>(architectures.map((a) => [a, buildFunctionArchive(a)]));
 
+const pipelines = new Map<string, TenantPipeline>();
 export const tenantOutputs = Object.fromEntries(
   tenants.map((tenant) => {
     const names = tenantResourceNames(stack, tenant, settings.namePrefix);
@@ -52,6 +54,7 @@ export const tenantOutputs = Object.fromEntries(
       queueAgeAlarmSeconds: settings.queueAgeAlarmSeconds,
       signingSecrets: signingSecrets?.apply((all) => all[tenant.name] ?? {}),
     });
+    pipelines.set(tenant.name, pipeline);
     const onDemand = pipeline.onDemand;
     return [
       tenant.name,
@@ -77,4 +80,12 @@ export const tenantOutputs = Object.fromEntries(
     ];
   }),
 );
+const dashboard = new PlatformDashboard(`${settings.namePrefix}-${stack}`, {
+  region: new pulumi.Config("aws").require("region"),
+  tenants: tenants.map((tenant) => {
+    const pipeline = pipelines.get(tenant.name)!;
+    return { name: tenant.name, queueName: pipeline.queue.name, deadLetterQueueName: pipeline.deadLetterQueue.name, functionName: pipeline.functionName };
+  }),
+});
+export const dashboardName = dashboard.dashboardName;
 export const exiftoolLayers = Object.fromEntries([...layers].map(([arch, layer]) => [arch, layer.arn]));

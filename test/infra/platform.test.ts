@@ -122,9 +122,14 @@ describe("adding a tenant", () => {
     expect(added.every((r) => r.name.startsWith("tip-dev-newco"))).toBe(true);
     expect(countByType(added)).toEqual(PER_TENANT_TYPES);
     expect(grown.resources.filter((r) => before.has(key(r)))).toHaveLength(dev.resources.length);
-    for (const r of grown.resources.filter((r) => before.has(key(r)))) {
+    // The stack's dashboard gains the new tenant's row; nothing else changes.
+    const dashboard = "aws:cloudwatch/dashboard:Dashboard";
+    for (const r of grown.resources.filter((r) => before.has(key(r)) && r.type !== dashboard)) {
       expect(JSON.stringify(r.inputs), key(r)).toBe(JSON.stringify(before.get(key(r))!.inputs));
     }
+    const titles = (run: DryRunResult) => (JSON.parse(run.byType(dashboard)[0]!.inputs.dashboardBody) as { widgets: { properties: { title: string } }[] }).widgets.map((w) => w.properties.title);
+    expect(titles(grown).filter((t) => !titles(dev).includes(t)).every((t) => t.startsWith("newco:"))).toBe(true);
+    expect(titles(grown).length).toBeGreaterThan(titles(dev).length);
   });
 });
 

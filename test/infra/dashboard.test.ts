@@ -1,0 +1,63 @@
+/**
+ * The stack's dashboard under Pulumi's mocks: a row per tenant, and every metric it names is one the
+ * platform emits (runtime/metrics.ts, with the dimensions it emits them with) or one AWS publishes
+ * for that tenant's own queue, dead-letter queue or function.
+ */
+import { readFileSync } from "node:fs";
+import { beforeAll, describe, expect, it } from "vitest";
+import { parse } from "yaml";
+import { METRICS, METRICS_NAMESPACE, outcomeMetrics } from "../../runtime/metrics";
+import { dryRun, fakeLayerZip, type DryRunResult } from "./dry-run";
+
+const tenantsRaw = parse(readFileSync("Pulumi.dev.yaml", "utf8")).config["tenant-image-platform:tenants"] as { name: string }[];
+let run: DryRunResult;
+
+beforeAll(async () => {
+  run = await dryRun({ stack: "dev", tenants: tenantsRaw, settings: { layerZip: await fakeLayerZip() } });
+});
+
+/** What AWS publishes, by namespace, for the resources a tenant has. */
+const AWS_METRICS: Record<string, { metrics: string[]; dimension: string }> = {
+  "AWS/SQS": { metrics: ["ApproximateNumberOfMessagesVisible", "ApproximateAgeOfOldestMessage", "NumberOfMessagesSent"], dimension: "QueueName" },
+  "AWS/Lambda": { metrics: ["Errors", "Invocations", "Duration", "Throttles"], dimension: "FunctionName" },
+};
+/** The dimension sets our EMF lines declare. */
+const OUR_DIMENSION_SETS = outcomeMetrics({ tenant: "t", status: "done", size: 1, metadataBytesRead: 1 }, 0)._aws.CloudWatchMetrics.map((d) => JSON.stringify(d.Dimensions[0]));
+const STATUSES = ["done", "failed", "deleted", "skipped", "retrying"];
+
+describe("the stack's dashboard", () => {
+  const body = () => JSON.parse(run.one("aws:cloudwatch/dashboard:Dashboard", "tip-dev").inputs.dashboardBody) as { widgets: { properties: { title: string; stat: string; metrics: (string | object)[][] } }[] };
+
+  it("has a row of throughput, failures, DLQ depth, queue age, p95 duration and bytes saved per tenant", () => {
+    const titles = body().widgets.map((w) => w.properties.title);
+    for (const { name } of tenantsRaw) {
+      for (const what of ["objects", "failures", "dead-letter queue depth", "oldest queued event", "p95 duration", "bytes not read"]) {
+        expect(titles.filter((t) => t.startsWith(`${name}:`) && t.includes(what)), `${name} ${what}`).toHaveLength(1);
+      }
+    }
+    expect(body().widgets.find((w) => w.properties.title.includes("p95"))!.properties.stat).toBe("p95");
+  });
+
+  it("names only metrics that exist, with the dimensions they are published with, of the tenant's own resources", () => {
+    for (const widget of body().widgets) {
+      const tenant = widget.properties.title.split(":")[0]!;
+      for (const line of widget.properties.metrics) {
+        const [namespace, name, ...rest] = line.filter((part): part is string => typeof part === "string");
+        const dimensions = Object.fromEntries(Array.from({ length: rest.length / 2 }, (_, i) => [rest[2 * i]!, rest[2 * i + 1]!]));
+        if (namespace === METRICS_NAMESPACE) {
+          expect(Object.keys(METRICS), name).toContain(name);
+          expect(OUR_DIMENSION_SETS, `${name} ${JSON.stringify(Object.keys(dimensions))}`).toContain(JSON.stringify(Object.keys(dimensions)));
+          expect(dimensions.tenant).toBe(tenant);
+          if (dimensions.status) expect(STATUSES).toContain(dimensions.status);
+          if (dimensions.status) expect(name).toBe("Objects");
+        } else {
+          const known = AWS_METRICS[namespace!];
+          expect(known, namespace).toBeDefined();
+          expect(known!.metrics).toContain(name);
+          expect(Object.keys(dimensions)).toEqual([known!.dimension]);
+          expect(dimensions[known!.dimension]).toMatch(new RegExp(`^tip-dev-${tenant}-(events|events-dlq|processor)`));
+        }
+      }
+    }
+  });
+});

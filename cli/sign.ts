@@ -6,55 +6,34 @@
  * outputs from `pulumi stack output --json --show-secrets`, or from a file holding that output).
  * The signature is made by the CloudFront Function's own code, so it is the one the edge checks.
  */
-import { execFileSync } from "node:child_process";
-import { readFileSync } from "node:fs";
 import path from "node:path";
 import { parseArgs } from "node:util";
 import { edgePolicy, keyValueStore, loadEdgeFunction, signedPath } from "../runtime/on-demand/edge";
-import { loadStackTenants } from "../runtime/local/stack-config";
 import type { SigningKeys } from "../runtime/local/signing-keys";
-
-const ROOT = path.resolve(__dirname, "..");
-
-interface Target {
-  url: string;
-  keys: SigningKeys;
-}
-
-/** The deployed stack's `tenantOutputs.<tenant>.onDemand` (index.ts). */
-interface StackOnDemandOutput {
-  url: string;
-  signingKeyId: string;
-  signingKeys: Record<string, string>;
-}
+import { loadStackTenants } from "../runtime/local/stack-config";
+import { fail as failWith, readJsonFile, resolveTarget, ROOT } from "./targets";
 
 function fail(message: string): never {
-  console.error(`sign: ${message}`);
-  process.exit(2);
+  return failWith("sign", message);
 }
 
-function localTarget(tenant: string, dataDir: string): Target {
-  const read = (file: string) => {
-    try {
-      return JSON.parse(readFileSync(path.join(dataDir, file), "utf8")) as Record<string, any>;
-    } catch {
-      return fail(`cannot read ${path.join(dataDir, file)}: is the local platform running (npm start)?`);
-    }
-  };
-  const url = read("endpoints.json").tenants?.[tenant]?.onDemandUrl as string | undefined;
-  const keys = read("signing-keys.json")[tenant] as SigningKeys | undefined;
+/** The endpoint and keys: the local platform's (endpoints.json, signing-keys.json) or the stack's outputs. */
+function signingTarget(tenant: string, options: { stack?: string; outputs?: string; dataDir: string }): { url: string; keys: SigningKeys } {
+  let target;
+  try {
+    target = resolveTarget(tenant, options);
+  } catch (err) {
+    return fail((err as Error).message);
+  }
+  if (target.kind === "stack") {
+    const onDemand = target.tenant.onDemand;
+    if (!onDemand) fail(`stack "${options.stack}" has no on-demand outputs for tenant "${tenant}"`);
+    return { url: onDemand.url, keys: { signingKeyId: onDemand.signingKeyId, keys: onDemand.signingKeys } };
+  }
+  const url = (target.tenant as { onDemandUrl?: string }).onDemandUrl;
+  const keys = readJsonFile<Record<string, SigningKeys>>(path.join(options.dataDir, "signing-keys.json"), "is the local platform running (npm start)?")[tenant];
   if (!url || !keys) fail(`tenant "${tenant}" has no on-demand endpoint locally: set onDemand: { enabled: true } for it and restart npm start`);
   return { url, keys };
-}
-
-function stackTarget(tenant: string, stack: string, outputsFile?: string): Target {
-  const text = outputsFile
-    ? readFileSync(outputsFile, "utf8")
-    : execFileSync("pulumi", ["stack", "output", "--stack", stack, "--json", "--show-secrets"], { cwd: ROOT, encoding: "utf8" });
-  const outputs = JSON.parse(text) as { tenantOutputs?: Record<string, { onDemand?: StackOnDemandOutput }> };
-  const onDemand = outputs.tenantOutputs?.[tenant]?.onDemand;
-  if (!onDemand) fail(`stack "${stack}" has no on-demand outputs for tenant "${tenant}"`);
-  return { url: onDemand.url, keys: { signingKeyId: onDemand.signingKeyId, keys: onDemand.signingKeys } };
 }
 
 function main(): void {
@@ -77,7 +56,7 @@ function main(): void {
   const tenant = loadStackTenants(stack, ROOT).find((t) => t.name === tenantName);
   if (!tenant) fail(`no tenant "${tenantName}" in Pulumi.${stack}.yaml`);
   if (!tenant.onDemand.enabled) fail(`tenant "${tenantName}" does not have on-demand renditions (onDemand.enabled)`);
-  const target = values.stack ? stackTarget(tenantName, values.stack, values.outputs) : localTarget(tenantName, values["data-dir"]);
+  const target = signingTarget(tenantName, { stack: values.stack, outputs: values.outputs, dataDir: values["data-dir"] });
   const keyId = values["key-id"] ?? target.keys.signingKeyId;
   const secret = target.keys.keys[keyId];
   if (!secret) fail(`no signing key "${keyId}" (have: ${Object.keys(target.keys.keys).join(", ")})`);
@@ -93,4 +72,8 @@ function main(): void {
   console.log(`${target.url.replace(/\/$/, "")}${signedPath(edge, variant, sourceKey, expires, keyId, secret)}`);
 }
 
-main();
+try {
+  main();
+} catch (err) {
+  fail(err instanceof Error ? err.message : String(err));
+}

@@ -4,7 +4,7 @@ import * as random from "@pulumi/random";
 import { ENV } from "../runtime/dependencies";
 import { edgeFunctionCode, edgePolicy, signingKeyEntry } from "../runtime/on-demand/edge";
 import { VARIANTS_ROOT } from "../runtime/on-demand/variants";
-import type { TenantConfig } from "../runtime/tenant-config";
+import { ephemeralStorageMb, type TenantConfig } from "../runtime/tenant-config";
 import { ON_DEMAND_HANDLER, type FunctionArchive } from "./function-code";
 import { lambdaRole } from "./lambda-role";
 import type { TenantBuckets } from "./tenant-buckets";
@@ -82,7 +82,8 @@ export class OnDemandRenditions extends pulumi.ComponentResource {
         timeout: onDemand.timeoutSeconds,
         // The cost bound: at most this many renders at once, whatever the request rate.
         reservedConcurrentExecutions: onDemand.reservedConcurrency,
-        ephemeralStorage: { size: 512 + 2 * Math.ceil(tenant.limits.maxObjectBytes / 1024 / 1024) },
+        // The same room as the processor's: two sources spooled at once (concurrent misses) plus headroom.
+        ephemeralStorage: { size: ephemeralStorageMb(tenant.limits.maxObjectBytes) },
         loggingConfig: { logFormat: "Text", logGroup: this.logGroup.name },
         environment: {
           variables: {

@@ -83,7 +83,11 @@ export async function withHeifPixels<T>(
   }
 }
 
-/** HEVC-coded HEIF by its major brand (ISO BMFF `ftyp`): what sharp's libvips cannot decode. */
+/**
+ * HEVC-coded HEIF by its ISO BMFF `ftyp` brands: what sharp's libvips cannot decode. The major
+ * brand may be the generic `mif1` with `heic` among the compatible ones (exiftool's sample is so);
+ * a file that also names `avif` is AV1, which sharp decodes.
+ */
 const HEVC_BRANDS = new Set(["heic", "heix", "hevc", "hevx", "heim", "heis"]);
 
 export async function looksLikeHeif(input: Buffer | string): Promise<boolean> {
@@ -91,15 +95,20 @@ export async function looksLikeHeif(input: Buffer | string): Promise<boolean> {
   if (typeof input === "string") {
     const file = await open(input, "r");
     try {
-      head = Buffer.alloc(12);
-      await file.read(head, 0, 12, 0);
+      head = Buffer.alloc(64);
+      const { bytesRead } = await file.read(head, 0, 64, 0);
+      head = head.subarray(0, bytesRead);
     } finally {
       await file.close();
     }
   } else {
-    head = input.subarray(0, 12);
+    head = input.subarray(0, 64);
   }
-  return head.length >= 12 && head.toString("latin1", 4, 8) === "ftyp" && HEVC_BRANDS.has(head.toString("latin1", 8, 12));
+  if (head.length < 16 || head.toString("latin1", 4, 8) !== "ftyp") return false;
+  const end = Math.min(head.length, head.readUInt32BE(0));
+  const brands = [head.toString("latin1", 8, 12)];
+  for (let at = 16; at + 4 <= end; at += 4) brands.push(head.toString("latin1", at, at + 4));
+  return brands.some((b) => HEVC_BRANDS.has(b)) && !brands.some((b) => b === "avif" || b === "avis");
 }
 
 /** The primary image's pixels, outside any memory budget (tools and benchmarks). */

@@ -19,6 +19,8 @@ import { FaultProxy } from "../support/fault-proxy";
 import { heifEncode, heifEncUnavailable } from "../support/heif";
 import { jpegWithExif, pdf, pngBomb } from "../support/images";
 import { startTestPlatform, type TestPlatform } from "../support/platform";
+import { exiftoolCorpus } from "../support/corpus";
+import { uploadObject } from "../../runtime/local/upload";
 
 const MAX_OBJECT_BYTES = 12 * 1024 * 1024;
 let t: TestPlatform;
@@ -293,6 +295,31 @@ describe.skipIf(heifEncUnavailable())("HEIC sources", () => {
     expect(response.status).toBe(200);
     expect(await sharp(response.body).metadata()).toMatchObject({ format: "jpeg", width: 320, height: 240 });
   });
+});
+
+describe("files nobody here made (exiftool's 194 samples)", () => {
+  it("renders every one sharp can decode, and answers 415 with a reason for the rest: never a 5xx", async () => {
+    const tenant = t.platform.tenants.get("media")!;
+    const service = onDemand().service;
+    const outcomes: { name: string; status: number; body: string; decodable: boolean }[] = [];
+    for (const file of exiftoolCorpus()) {
+      const key = `corpus/${file.name}`;
+      await uploadObject(t.platform.clients.s3, tenant.sourceBucket, key, file.data);
+      const response = await service.serve(`/_variants/${keyHash(key)}/w64.webp/${encodeURIComponent("corpus")}/${encodeURIComponent(file.name)}`);
+      const decodable = await sharp(file.data).metadata().then(
+        (m) => Boolean(m.width && m.height),
+        () => false,
+      );
+      outcomes.push({ name: file.name, status: response.statusCode, body: response.body.toString(), decodable });
+    }
+    expect(outcomes.length).toBeGreaterThanOrEqual(190);
+    expect(outcomes.filter((o) => o.status !== 200 && o.status !== 415).map((o) => `${o.name} ${o.status} ${o.body}`)).toEqual([]);
+    for (const o of outcomes.filter((x) => x.status === 415)) expect(o.body.trim().length, o.name).toBeGreaterThan(10);
+    // Readable by sharp (header and size) but not rendered: only what it then fails to decode.
+    const refused = outcomes.filter((o) => o.decodable && o.status !== 200);
+    expect(refused.every((o) => /could not be decoded|cannot decode|libheif/.test(o.body)), JSON.stringify(refused)).toBe(true);
+    expect(outcomes.filter((o) => o.status === 200).length).toBeGreaterThanOrEqual(40);
+  }, 300_000);
 });
 
 describe("memory budget", () => {

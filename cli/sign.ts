@@ -8,7 +8,7 @@
  */
 import path from "node:path";
 import { parseArgs } from "node:util";
-import { edgePolicy, keyValueStore, loadEdgeFunction, signedPath } from "../runtime/on-demand/edge";
+import { edgePolicy, keyValueStore, loadEdgeFunction, offeredVariants, signedUrl } from "../runtime/on-demand/edge";
 import type { SigningKeys } from "../runtime/local/signing-keys";
 import { loadStackTenants } from "../runtime/local/stack-config";
 import { fail as failWith, readJsonFile, resolveTarget, ROOT } from "./targets";
@@ -61,15 +61,12 @@ function main(): void {
   const secret = target.keys.keys[keyId];
   if (!secret) fail(`no signing key "${keyId}" (have: ${Object.keys(target.keys.keys).join(", ")})`);
 
-  const edge = loadEdgeFunction(edgePolicy(tenant), keyValueStore({}));
-  if (!edge.concreteVariant(variant, "image/avif,image/webp")) {
-    const policy = edgePolicy(tenant);
-    const offered = [...Object.keys(policy.named), ...policy.widths.flatMap((w) => policy.formats.map((f) => `w${w}.${f}`))];
-    fail(`tenant "${tenantName}" does not offer variant "${variant}"; it offers: ${offered.join(", ")}`);
-  }
-  const expires = Math.floor(Date.now() / 1000) + expiresIn;
+  const policy = edgePolicy(tenant);
+  const edge = loadEdgeFunction(policy, keyValueStore({}));
+  if (!offeredVariants(policy).includes(variant)) fail(`tenant "${tenantName}" does not offer variant "${variant}"; it offers: ${offeredVariants(policy).join(", ")}`);
+  const { url, expires } = signedUrl(edge, target.url, variant, sourceKey, expiresIn, keyId, secret);
   console.log(`tenant ${tenantName}, key id ${keyId}, expires ${new Date(expires * 1000).toISOString()}`);
-  console.log(`${target.url.replace(/\/$/, "")}${signedPath(edge, variant, sourceKey, expires, keyId, secret)}`);
+  console.log(url);
 }
 
 try {

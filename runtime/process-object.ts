@@ -6,7 +6,7 @@
 import path from "node:path";
 import { DeleteObjectsCommand, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 import type { Logger } from "pino";
-import { classify, isNotFound, isPreconditionFailed, PermanentError, TransientError } from "./errors";
+import { classify, isPreconditionFailed, PermanentError, TransientError } from "./errors";
 import type { ObjectEvent } from "./events";
 import { renditionKey, sidecarKey } from "./keys";
 import type { MetadataExtractor } from "./metadata/extractor";
@@ -15,7 +15,7 @@ import { summarizeTags } from "./metadata/summary";
 import { withHeifPixels } from "./heif";
 import type { MemoryBudget } from "./memory-budget";
 import { checkPixelLimit, renderRenditions, type RenderedRendition, type RenderInput, type RenderOptions } from "./renditions";
-import { downloadObject, headObject, S3ByteSource, type ObjectHead } from "./s3-object";
+import { downloadObject, headIfExists, S3ByteSource, type ObjectHead } from "./s3-object";
 import type { MetadataStore, ObjectItem, RenditionRecord } from "./store";
 import type { TenantConfig } from "./tenant-config";
 import type { VariantPurger } from "./on-demand/purge";
@@ -203,14 +203,7 @@ interface Job {
 
 async function removeObject(job: Job): Promise<Outcome> {
   const { deps, event, previous, timer, base, log } = job;
-  const current = await timer.time("head", async () => {
-    try {
-      return await headObject(deps.s3, deps.sourceBucket, event.key);
-    } catch (err) {
-      if (isNotFound(err)) return undefined;
-      throw err;
-    }
-  });
+  const current = await timer.time("head", () => headIfExists(deps.s3, deps.sourceBucket, event.key));
   if (current) {
     log.info({ eTag: current.eTag, versionId: current.versionId }, "the object still has a current version after this removal: processing it");
     return createObject({ ...job, event: { ...event, eTag: current.eTag, size: current.size } });
@@ -231,12 +224,9 @@ async function removeObject(job: Job): Promise<Outcome> {
 }
 
 async function readHead(deps: ProcessDeps, event: ObjectEvent): Promise<ObjectHead> {
-  try {
-    return await headObject(deps.s3, deps.sourceBucket, event.key, event.eTag);
-  } catch (err) {
-    if (isNotFound(err)) throw new PermanentError("OBJECT_GONE", "the object was deleted before it could be processed", { cause: err });
-    throw err;
-  }
+  const head = await headIfExists(deps.s3, deps.sourceBucket, event.key, event.eTag);
+  if (!head) throw new PermanentError("OBJECT_GONE", "the object was deleted before it could be processed");
+  return head;
 }
 
 async function createObject(job: Job): Promise<Outcome> {

@@ -9,6 +9,7 @@ import path from "node:path";
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { GetObjectCommand, HeadObjectCommand, type S3Client } from "@aws-sdk/client-s3";
+import { isNotFound } from "./errors";
 import type { ByteSource } from "./metadata/range-reader";
 
 export interface ObjectHead {
@@ -30,6 +31,16 @@ export async function headObject(s3: S3Client, bucket: string, key: string, eTag
     contentType: head.ContentType ?? undefined,
     lastModified: head.LastModified?.toISOString(),
   };
+}
+
+/** The object's head, or undefined when there is no such key (404; with s3:ListBucket, S3 says 404, not 403). */
+export async function headIfExists(s3: S3Client, bucket: string, key: string, eTag?: string): Promise<ObjectHead | undefined> {
+  try {
+    return await headObject(s3, bucket, key, eTag);
+  } catch (err) {
+    if (isNotFound(err)) return undefined;
+    throw err;
+  }
 }
 
 export class S3ByteSource implements ByteSource {

@@ -120,6 +120,20 @@ export function isCfResponse(result: CfRequest | CfResponse): result is CfRespon
   return "statusCode" in result;
 }
 
+/** Every variant name a tenant's URLs may use: its renditions and presets, and `w<width>.<format>`. */
+export function offeredVariants(policy: EdgePolicy): string[] {
+  return [...Object.keys(policy.named), ...policy.widths.flatMap((w) => policy.formats.map((f) => `w${w}.${f}`))];
+}
+
+/**
+ * A signed URL for `variant` of `key` on the endpoint at `baseUrl`, valid `expiresInSeconds` from
+ * now (the signer CLI's and the console's, which first check the variant is in offeredVariants).
+ */
+export function signedUrl(edge: EdgeFunction, baseUrl: string, variant: string, key: string, expiresInSeconds: number, keyId: string, secret: string): { url: string; expires: number } {
+  const expires = Math.floor(Date.now() / 1000) + expiresInSeconds;
+  return { url: `${baseUrl.replace(/\/$/, "")}${signedPath(edge, variant, key, expires, keyId, secret)}`, expires };
+}
+
 /** A signed URL path and query for a variant of a source key. */
 export function signedPath(edge: EdgeFunction, variant: string, key: string, expires: number, keyId: string, secret: string): string {
   const exp = String(expires);

@@ -8,11 +8,11 @@
 import { createHash } from "node:crypto";
 import { DeleteObjectCommand, GetObjectCommand, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 import type { Logger } from "pino";
-import { classify, isNotFound, isPreconditionFailed, PermanentError, TransientError } from "../errors";
+import { classify, isPreconditionFailed, PermanentError, TransientError } from "../errors";
 import { looksLikeHeif, withHeifPixels } from "../heif";
 import type { MemoryBudget } from "../memory-budget";
 import { renderRenditions, type RenderedRendition, type RenderOptions } from "../renditions";
-import { downloadObject, headObject, type ObjectHead } from "../s3-object";
+import { downloadObject, headIfExists, type ObjectHead } from "../s3-object";
 import type { TenantConfig } from "../tenant-config";
 import { parseStoredPath, resolveVariant, type ResolvedVariant, type StoredVariantPath } from "./variants";
 
@@ -158,13 +158,8 @@ export class VariantService {
   }
 
   private async readSourceHead(sourceKey: string): Promise<ObjectHead> {
-    let head: ObjectHead;
-    try {
-      head = await headObject(this.deps.s3, this.deps.sourceBucket, sourceKey);
-    } catch (err) {
-      if (isNotFound(err)) throw new HttpFailure(404, "no such source object");
-      throw err;
-    }
+    const head = await headIfExists(this.deps.s3, this.deps.sourceBucket, sourceKey);
+    if (!head) throw new HttpFailure(404, "no such source object");
     const limit = this.deps.tenant.limits.maxObjectBytes;
     if (head.size > limit) throw new HttpFailure(413, `the source is ${head.size} bytes, above the tenant's limit of ${limit}`);
     if (head.size === 0) throw new HttpFailure(415, "the source is empty");
@@ -172,12 +167,7 @@ export class VariantService {
   }
 
   private async sourceStillIs(sourceKey: string, source: ObjectHead): Promise<boolean> {
-    try {
-      return (await headObject(this.deps.s3, this.deps.sourceBucket, sourceKey)).eTag === source.eTag;
-    } catch (err) {
-      if (isNotFound(err)) return false;
-      throw err;
-    }
+    return (await headIfExists(this.deps.s3, this.deps.sourceBucket, sourceKey))?.eTag === source.eTag;
   }
 
   private async render(sourceKey: string, source: ObjectHead, variant: ResolvedVariant): Promise<RenderedRendition> {

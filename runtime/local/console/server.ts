@@ -14,7 +14,7 @@ import { GetObjectCommand } from "@aws-sdk/client-s3";
 import { ScanCommand } from "@aws-sdk/lib-dynamodb";
 import type { Logger } from "pino";
 import { isNotFound } from "../../errors";
-import { edgePolicy, signedPath } from "../../on-demand/edge";
+import { edgePolicy, offeredVariants, signedUrl } from "../../on-demand/edge";
 import { notificationKeys, redriveDeadLetters, type DeadLetter } from "../../ops/dead-letters";
 import { MetadataStore, type ObjectItem } from "../../store";
 import { LOOPBACK } from "../emulators";
@@ -70,7 +70,7 @@ function tenantSummary(t: LocalTenant) {
     keepGps: config.metadata.keepGps,
     renditions: config.renditions.map((r) => r.name),
     maxObjectBytes: config.limits.maxObjectBytes,
-    onDemand: t.onDemand ? { url: t.onDemand.url, variants: Object.keys(edgePolicy(config).named), widths: config.onDemand.widths, formats: config.onDemand.formats } : undefined,
+    onDemand: t.onDemand ? { url: t.onDemand.url, variants: offeredVariants(edgePolicy(config)) } : undefined,
   };
 }
 
@@ -176,11 +176,10 @@ export async function startConsole(platform: LocalPlatform, options: { port?: nu
         if (!t.onDemand) throw new HttpError(400, `tenant ${t.config.name} has no on-demand renditions`);
         const body = await readJson(req);
         const [key, variant, expiresIn] = [String(body.key ?? ""), String(body.variant ?? ""), Number(body.expiresIn ?? 3600)];
-        const { edge } = t.onDemand.endpoint;
-        if (!edge.concreteVariant(variant, "image/avif,image/webp")) throw new HttpError(400, `variant "${variant}" is not offered by ${t.config.name}`);
+        if (!offeredVariants(edgePolicy(t.config)).includes(variant)) throw new HttpError(400, `variant "${variant}" is not offered by ${t.config.name}`);
         const keyId = t.onDemand.keys.signingKeyId;
-        const expires = Math.floor(Date.now() / 1000) + Math.max(1, Math.min(expiresIn, 7 * 86_400));
-        const signed = `${t.onDemand.url}${signedPath(edge, variant, key, expires, keyId, t.onDemand.keys.keys[keyId]!)}`;
+        const expiresInSeconds = Math.max(1, Math.min(expiresIn, 7 * 86_400));
+        const { url: signed } = signedUrl(t.onDemand.endpoint.edge, t.onDemand.url, variant, key, expiresInSeconds, keyId, t.onDemand.keys.keys[keyId]!);
         // Fetched here once, with the browser's Accept, to show the status and headers: the endpoint
         // is another origin, whose responses a page script may not read (no CORS), though an <img> may.
         const response = await fetch(signed, { headers: { accept: req.headers.accept ?? "*/*" } });

@@ -138,7 +138,7 @@ async function deadLetterSection(tenant) {
 
 function playground(tenant, items) {
   const od = tenant.onDemand;
-  const variants = [...od.variants, ...od.widths.flatMap((w) => od.formats.map((f) => `w${w}.${f}`))];
+  const variants = od.variants;
   const keySelect = h("select", { "data-test": "play-key" }, items.filter((i) => i.status === "done").map((i) => h("option", { value: i.objectKey }, i.objectKey)));
   const variantSelect = h("select", { "data-test": "play-variant" }, variants.map((v) => h("option", { value: v }, v)));
   const expires = h("input", { type: "number", value: 3600, min: 1, style: "width:7em" });

@@ -9,7 +9,7 @@ import { buildFunctionArchive, type FunctionArchive, type LambdaArchitecture } f
 import { parseStackSettings } from "./components/stack-settings";
 import { TenantPipeline } from "./components/tenant-pipeline";
 import { tenantResourceNames } from "./runtime/naming";
-import { parseTenants } from "./runtime/tenant-config";
+import { outputConfigHash, parseTenants } from "./runtime/tenant-config";
 
 const config = new pulumi.Config();
 const stack = pulumi.getStack();
@@ -65,6 +65,8 @@ export const tenantOutputs = Object.fromEntries(
         function: pipeline.functionName,
         queueUrl: pipeline.queueUrl,
         deadLetterQueueUrl: pipeline.deadLetterQueueUrl,
+        // What the deployed function stamps on items: `npm run reprocess` skips those that carry it.
+        configHash: outputConfigHash(tenant),
         ...(onDemand
           ? {
               onDemand: {

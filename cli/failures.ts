@@ -6,7 +6,7 @@
 import { parseArgs } from "node:util";
 import type { ItemStatus } from "../runtime/store";
 import { MetadataStore } from "../runtime/store";
-import { fail, resolveTarget } from "./targets";
+import { fail, parseSince, resolveTarget } from "./targets";
 
 const STATUSES: ItemStatus[] = ["failed", "done", "processing", "deleted"];
 
@@ -26,12 +26,7 @@ async function main(): Promise<void> {
   if (!values.tenant) fail("failures", "usage: npm run failures -- --tenant <name> [--since <date>] [--status failed|done|processing|deleted] [--limit 100] [--json] [--stack <name>]");
   const status = values.status as ItemStatus;
   if (!STATUSES.includes(status)) fail("failures", `--status must be one of ${STATUSES.join(", ")}`);
-  let since: string | undefined;
-  if (values.since) {
-    const date = new Date(values.since);
-    if (Number.isNaN(date.getTime())) fail("failures", `--since is not a date: "${values.since}"`);
-    since = date.toISOString();
-  }
+  const since = parseSince("failures", values.since);
   const target = resolveTarget(values.tenant, { stack: values.stack, outputs: values.outputs, dataDir: values["data-dir"] });
   const items = await new MetadataStore(target.clients.dynamo, target.tenant.table).listByStatus(status, { since, limit: Number(values.limit) });
   if (values.json) {

@@ -22,6 +22,8 @@ export interface TenantTarget {
   table: string;
   queueUrl: string;
   deadLetterQueueUrl: string;
+  /** outputConfigHash of the deployed config (stacks deployed before it existed have none). */
+  configHash?: string;
   onDemand?: { url: string; signingKeyId: string; signingKeys: Record<string, string> };
 }
 
@@ -36,6 +38,14 @@ export function fail(command: string, message: string): never {
   process.exit(2);
 }
 
+/** `--since 2026-11-23` (any date Date parses) as an ISO time; undefined when not given. */
+export function parseSince(command: string, value: string | undefined): string | undefined {
+  if (value === undefined) return undefined;
+  const date = new Date(value);
+  if (Number.isNaN(date.getTime())) fail(command, `--since is not a date: "${value}"`);
+  return date.toISOString();
+}
+
 export function readJsonFile<T>(file: string, hint: string): T {
   try {
     return JSON.parse(readFileSync(file, "utf8")) as T;
@@ -46,20 +56,37 @@ export function readJsonFile<T>(file: string, hint: string): T {
 
 type LocalEndpoints = ReturnType<typeof localEndpoints>;
 
-export function resolveTarget(tenantName: string, options: { stack?: string; outputs?: string; dataDir?: string }): Target {
+export interface TargetOptions {
+  stack?: string;
+  /** A saved `pulumi stack output --json --show-secrets`. */
+  outputs?: string;
+  dataDir?: string;
+  /** Names given as flags: with all of a command's, `pulumi` is not asked; any of them overrides the outputs'. */
+  names?: Partial<TenantTarget>;
+  /** The names a command needs (all given as flags: no `pulumi stack output`). */
+  needs?: (keyof TenantTarget)[];
+}
+
+export function resolveTarget(tenantName: string, options: TargetOptions): Target {
+  const flags = Object.fromEntries(Object.entries(options.names ?? {}).filter(([, v]) => v !== undefined)) as Partial<TenantTarget>;
   if (options.stack) {
-    const text = options.outputs
-      ? readFileSync(options.outputs, "utf8")
-      : execFileSync("pulumi", ["stack", "output", "--stack", options.stack, "--json", "--show-secrets"], { cwd: ROOT, encoding: "utf8" });
-    const tenant = (JSON.parse(text) as { tenantOutputs?: Record<string, TenantTarget & { table: string }> }).tenantOutputs?.[tenantName];
-    if (!tenant) throw new Error(`stack "${options.stack}" has no outputs for tenant "${tenantName}"`);
+    const allFlagged = options.needs !== undefined && options.needs.every((name) => flags[name] !== undefined);
+    const text = allFlagged
+      ? "{}"
+      : options.outputs
+        ? readFileSync(options.outputs, "utf8")
+        : execFileSync("pulumi", ["stack", "output", "--stack", options.stack, "--json", "--show-secrets"], { cwd: ROOT, encoding: "utf8" });
+    const outputs = (JSON.parse(text) as { tenantOutputs?: Record<string, TenantTarget> }).tenantOutputs?.[tenantName];
+    if (!outputs && !allFlagged) throw new Error(`stack "${options.stack}" has no outputs for tenant "${tenantName}"`);
+    const tenant = { ...outputs, ...flags } as TenantTarget;
     // The user's own credentials and region (AWS_PROFILE, AWS_REGION, ...), as the AWS CLI uses them.
     return { kind: "stack", tenant, clients: { s3: new S3Client({}), dynamo: documentClient(new DynamoDBClient({})), sqs: new SQSClient({}) } };
   }
   const dataDir = options.dataDir ?? path.join(ROOT, ".local");
   const endpoints = readJsonFile<LocalEndpoints>(path.join(dataDir, "endpoints.json"), "is the local platform running (npm start)?");
-  const tenant = endpoints.tenants[tenantName];
-  if (!tenant) throw new Error(`the local platform has no tenant "${tenantName}" (have: ${Object.keys(endpoints.tenants).join(", ")})`);
+  const local = endpoints.tenants[tenantName];
+  if (!local) throw new Error(`the local platform has no tenant "${tenantName}" (have: ${Object.keys(endpoints.tenants).join(", ")})`);
+  const tenant = { ...local, ...flags };
   const common = { region: endpoints.region, credentials: LOCAL_CREDENTIALS };
   return {
     kind: "local",

@@ -174,6 +174,7 @@ export class TenantPipeline extends pulumi.ComponentResource {
           queueArn: this.queue.arn,
           logGroupArn: this.logGroup.arn,
           distributionArn: this.onDemand?.distributionArn,
+          tracing: fn.tracing,
         }),
       },
       { parent: this },
@@ -195,6 +196,8 @@ export class TenantPipeline extends pulumi.ComponentResource {
         ephemeralStorage: { size: ephemeralStorageMb(tenant.limits.maxObjectBytes) },
         layers: [args.layerArn],
         loggingConfig: { logFormat: "Text", logGroup: this.logGroup.name },
+        // Active: Lambda samples invocations and the runtime adds its subsegments (runtime/tracing.ts).
+        tracingConfig: { mode: fn.tracing ? "Active" : "PassThrough" },
         environment: {
           variables: {
             [ENV.tenantConfig]: JSON.stringify(tenant),
@@ -293,7 +296,12 @@ export interface TenantResourceArns {
   logGroupArn: pulumi.Input<string>;
   /** The tenant's on-demand distribution: its variants are listed, deleted and invalidated with their source. */
   distributionArn?: pulumi.Input<string>;
+  /** function.tracing: the function sends its trace segments to X-Ray. */
+  tracing?: boolean;
 }
+
+/** X-Ray's write actions, which IAM grants on no narrower resource than "*". */
+export const XRAY_WRITE_ACTIONS = ["xray:PutTraceSegments", "xray:PutTelemetryRecords"];
 
 /**
  * Exactly what the runtime does, on exactly the tenant's own resources. s3:ListBucket on the source
@@ -326,6 +334,7 @@ export function tenantPolicyDocument(arns: TenantResourceArns): pulumi.Output<st
             { Sid: "InvalidateVariants", Effect: "Allow", Action: ["cloudfront:CreateInvalidation"], Resource: arns.distributionArn },
           ]
         : []),
+      ...(arns.tracing ? [{ Sid: "WriteTraces", Effect: "Allow", Action: XRAY_WRITE_ACTIONS, Resource: "*" }] : []),
     ],
   });
 }

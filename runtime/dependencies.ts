@@ -16,6 +16,7 @@ import { MetadataStore } from "./store";
 import { decodeBudgetBytes, MemoryBudget } from "./memory-budget";
 import { cleanStaleSpools, spoolRoot } from "./s3-object";
 import { OBJECTS_PER_CONTAINER, parseTenant } from "./tenant-config";
+import { createTracer, NO_TRACING, type Tracer } from "./tracing";
 
 /** The environment contract between components/ and runtime/. */
 export const ENV = {
@@ -80,9 +81,9 @@ export function createClients(env: NodeJS.ProcessEnv = process.env): Clients {
 }
 
 /** Where a tenant with on-demand renditions invalidates them: its distribution, named by DISTRIBUTION_ID. */
-function variantInvalidator(env: NodeJS.ProcessEnv): Invalidator {
+function variantInvalidator(env: NodeJS.ProcessEnv, tracer: Tracer): Invalidator {
   const distributionId = required(env, ENV.distributionId);
-  return new CloudFrontInvalidator(new CloudFrontClient(sdkConfig(clientOptionsFrom(env))), distributionId);
+  return new CloudFrontInvalidator(tracer.client(new CloudFrontClient(sdkConfig(clientOptionsFrom(env)))), distributionId);
 }
 
 export function createDependencies(
@@ -93,20 +94,22 @@ export function createDependencies(
 ): HandlerDeps {
   const tenant = parseTenant(JSON.parse(required(env, ENV.tenantConfig)));
   const proxyBucket = required(env, ENV.proxyBucket);
+  const tracer = tenant.function.tracing ? createTracer(env) : NO_TRACING;
+  const s3 = tracer.client(clients.s3);
   // A process that starts in a reused container (after a timeout or an out-of-memory kill) finds
   // the spool files of the one that died: /tmp outlives processes, and nothing else removes them.
   cleanStaleSpools(env);
   const leaseSeconds = Number(env[ENV.leaseSeconds] ?? tenant.function.timeoutSeconds + 30);
   return {
-    s3: clients.s3,
-    store: new MetadataStore(clients.dynamo, required(env, ENV.tableName)),
+    s3,
+    store: new MetadataStore(tracer.client(clients.dynamo), required(env, ENV.tableName)),
     extractor: new MetadataExtractor(resolveExiftoolPaths(env), {
       requestTimeoutMs: Number(env[ENV.exiftoolTimeoutMs] ?? Math.max(5_000, (tenant.function.timeoutSeconds * 1000) / 3)),
     }),
     tenant,
     sourceBucket: required(env, ENV.sourceBucket),
     proxyBucket,
-    variants: tenant.onDemand.enabled ? new VariantPurger(clients.s3, proxyBucket, invalidator ?? variantInvalidator(env)) : undefined,
+    variants: tenant.onDemand.enabled ? new VariantPurger(s3, proxyBucket, invalidator ?? variantInvalidator(env, tracer)) : undefined,
     leaseMs: leaseSeconds * 1000,
     spoolAboveBytes: 16 * 1024 * 1024,
     spoolDir: spoolRoot(env),
@@ -114,5 +117,6 @@ export function createDependencies(
     log: log.child({ tenant: tenant.name }),
     maxReceiveCount: Number(env[ENV.maxReceiveCount] ?? tenant.queue.maxReceiveCount),
     concurrency: OBJECTS_PER_CONTAINER,
+    tracer,
   };
 }

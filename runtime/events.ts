@@ -18,7 +18,25 @@ export interface ObjectEvent {
   eTag?: string;
   versionId?: string;
   eventTime?: string;
+  /** Set on the synthetic events of `npm run reprocess` (never by S3). */
+  reprocess?: ReprocessMark;
 }
+
+/**
+ * What a synthetic event of `npm run reprocess` carries beside the S3 fields. Its sequencer is the
+ * one the key's item had when the event was sent (zeros when there was no item), so it can only
+ * redo the state it saw: a real event of the key, always newer, wins.
+ */
+export interface ReprocessMark {
+  /** The reprocess run: an item already redone by this run is not redone again (a resent message). */
+  runId: string;
+  /** Redo even items whose outputs already match the tenant's config. */
+  force: boolean;
+}
+
+/** The record field of a synthetic event that holds its ReprocessMark. */
+export const REPROCESS_FIELD = "tipReprocess";
+export const REPROCESS_EVENT_NAME = "ObjectCreated:Reprocess";
 
 /** One unit of retry: an SQS message (or a direct S3 event) and the object events inside it. */
 export interface EventEnvelope {
@@ -66,6 +84,7 @@ export function encodeS3Key(key: string): string {
 }
 
 interface S3RecordLike {
+  [REPROCESS_FIELD]?: Partial<ReprocessMark>;
   eventSource?: string;
   eventName?: string;
   eventTime?: string;
@@ -101,7 +120,40 @@ function toObjectEvent(record: S3RecordLike): ObjectEvent | undefined {
     eTag: object.eTag ? object.eTag.replace(/"/g, "") : undefined,
     versionId: object.versionId ?? undefined,
     eventTime: record.eventTime,
+    reprocess: reprocessMark(record[REPROCESS_FIELD]),
   };
+}
+
+function reprocessMark(mark: Partial<ReprocessMark> | undefined): ReprocessMark | undefined {
+  if (mark === undefined) return undefined;
+  if (typeof mark?.runId !== "string" || !/^[A-Za-z0-9_-]{1,64}$/.test(mark.runId)) {
+    throw new PermanentError("INVALID_EVENT", "a reprocess event without a valid run id");
+  }
+  return { runId: mark.runId, force: mark.force === true };
+}
+
+/** What s3Notification writes: an event's fields (the decoded key is encoded as S3 encodes it). */
+export type NotificationRecord = Pick<ObjectEvent, "eventName" | "bucket" | "key" | "sequencer" | "size" | "eTag" | "reprocess"> & { region?: string };
+
+/** The body S3 sends to a queue for one record; the local platform and `npm run reprocess` send these. */
+export function s3Notification(record: NotificationRecord): string {
+  return JSON.stringify({
+    Records: [
+      {
+        eventVersion: "2.1",
+        eventSource: "aws:s3",
+        ...(record.region ? { awsRegion: record.region } : {}),
+        eventTime: new Date().toISOString(),
+        eventName: record.eventName,
+        s3: {
+          s3SchemaVersion: "1.0",
+          bucket: { name: record.bucket, arn: `arn:aws:s3:::${record.bucket}` },
+          object: { key: encodeS3Key(record.key), size: record.size ?? 0, eTag: record.eTag ?? "", sequencer: record.sequencer },
+        },
+        ...(record.reprocess ? { [REPROCESS_FIELD]: record.reprocess } : {}),
+      },
+    ],
+  });
 }
 
 function parseS3Notification(body: unknown): ObjectEvent[] {

@@ -9,6 +9,7 @@ import { parseInvocation, type EventEnvelope } from "./events";
 import { createDependencies, type HandlerDeps } from "./dependencies";
 import { outcomeMetrics } from "./metrics";
 import { processEvent, type Outcome } from "./process-object";
+import { NO_TRACING } from "./tracing";
 
 export interface BatchResponse {
   batchItemFailures: { itemIdentifier: string }[];
@@ -40,7 +41,13 @@ async function processEnvelope(deps: HandlerDeps, envelope: EventEnvelope, recei
   for (const event of envelope.events) {
     const eventLog = log.child({ key: event.key, event: event.eventName, sequencer: event.sequencer, messageId: envelope.messageId });
     try {
-      const outcome = await processEvent(deps, event, { receiveCount, maxReceiveCount: deps.maxReceiveCount, deadline }, eventLog);
+      const tracer = deps.tracer ?? NO_TRACING;
+      const outcome = await tracer.span("object", async (annotate) => {
+        annotate({ tenant: deps.tenant.name, key: event.key, event: event.eventName });
+        const result = await processEvent(deps, event, { receiveCount, maxReceiveCount: deps.maxReceiveCount, deadline }, eventLog);
+        annotate({ status: result.status, code: result.code });
+        return result;
+      });
       eventLog.info({ ...outcome, tenant: undefined, key: undefined, event: undefined }, "object processed");
       eventLog.info(outcomeMetrics(outcome), "metrics");
       hooks.onOutcome?.(outcome);
@@ -64,12 +71,14 @@ export function createHandler(deps: HandlerDeps, hooks: HandlerHooks = {}) {
     const deadline = remaining === undefined ? undefined : Date.now() + remaining;
     const failures: { itemIdentifier: string }[] = [];
     let directFailure: unknown;
-    await mapLimit(envelopes, deps.concurrency, async (envelope) => {
-      const ok = await processEnvelope(deps, envelope, receiveCountOf(event, envelope.messageId), deadline, log, hooks);
-      if (ok) return;
-      if (envelope.messageId) failures.push({ itemIdentifier: envelope.messageId });
-      else directFailure = new Error("processing failed; S3 retries asynchronous invocations");
-    });
+    await (deps.tracer ?? NO_TRACING).invocation(`${deps.tenant.name}-processor`, () =>
+      mapLimit(envelopes, deps.concurrency, async (envelope) => {
+        const ok = await processEnvelope(deps, envelope, receiveCountOf(event, envelope.messageId), deadline, log, hooks);
+        if (ok) return;
+        if (envelope.messageId) failures.push({ itemIdentifier: envelope.messageId });
+        else directFailure = new Error("processing failed; S3 retries asynchronous invocations");
+      }),
+    );
     // A direct S3 invocation has no batch to report into: throwing makes Lambda retry it.
     if (directFailure) throw directFailure;
     return { batchItemFailures: failures };

@@ -17,8 +17,9 @@ import type { MemoryBudget } from "./memory-budget";
 import { checkPixelLimit, renderRenditions, type RenderedRendition, type RenderInput, type RenderOptions } from "./renditions";
 import { downloadObject, headIfExists, S3ByteSource, type ObjectHead } from "./s3-object";
 import type { MetadataStore, ObjectItem, RenditionRecord } from "./store";
-import type { TenantConfig } from "./tenant-config";
+import { outputConfigHash, type TenantConfig } from "./tenant-config";
 import type { VariantPurger } from "./on-demand/purge";
+import { NO_TRACING, type Tracer } from "./tracing";
 
 /**
  * Camera RAW and HEIF types, by exiftool's FileType: libvips may open some of them (RAW is often
@@ -50,6 +51,8 @@ export interface ProcessDeps {
   memoryBudget: MemoryBudget;
   /** For tenants with on-demand renditions: removes a source's generated variants from bucket and CDN. */
   variants?: VariantPurger;
+  /** X-Ray, for tenants with function.tracing: a subsegment per stage. Default: none. */
+  tracer?: Tracer;
 }
 
 export interface Attempt {
@@ -91,6 +94,7 @@ class Timer {
   constructor(
     private readonly deadline?: number,
     private readonly reserveMs = 0,
+    private readonly tracer: Tracer = NO_TRACING,
   ) {}
 
   /** Seconds this attempt may still spend on one piece of work (sharp's own timeout), or undefined without a deadline. */
@@ -107,7 +111,7 @@ class Timer {
     }
     const t0 = performance.now();
     try {
-      return await work();
+      return await this.tracer.span(name, work);
     } finally {
       this.marks[name] = Math.round(performance.now() - t0);
     }
@@ -140,14 +144,15 @@ export async function processEvent(deps: ProcessDeps, event: ObjectEvent, attemp
   if (event.key.endsWith("/") && (event.kind === "created" ? (event.size ?? 0) === 0 : !(await deps.store.get(event.key)))) {
     return { ...base, status: "skipped", reason: "a folder marker (a 0-byte key ending in '/'), not an upload" };
   }
-  const claim = await deps.store.claim(event.key, event.sequencer, deps.leaseMs, event.eventName);
-  if (claim.outcome !== "claimed") {
-    return { ...base, status: "skipped", reason: claim.outcome === "stale" ? "a newer event already decided this key" : "duplicate delivery" };
-  }
-  const timer = new Timer(attempt.deadline, outcomeReserveMs(deps.tenant.function.timeoutSeconds));
+  const configHash = outputConfigHash(deps.tenant);
+  const reprocess = event.reprocess ? { ...event.reprocess, configHash } : undefined;
+  const claim = await deps.store.claim(event.key, event.sequencer, deps.leaseMs, event.eventName, reprocess);
+  if (claim.outcome !== "claimed") return { ...base, status: "skipped", reason: SKIP_REASONS[claim.outcome](reprocess !== undefined) };
+  const timer = new Timer(attempt.deadline, outcomeReserveMs(deps.tenant.function.timeoutSeconds), deps.tracer);
   try {
-    const job: Job = { deps, event, previous: claim.previous, attempt, timer, base, log };
-    return event.kind === "removed" ? await removeObject(job) : await createObject(job);
+    const job: Job = { deps, event, previous: claim.previous, attempt, timer, base, log, written: { configHash, reprocessRun: event.reprocess?.runId } };
+    // A removal, or a reprocess (which redoes whatever the key holds now), goes by what S3 says.
+    return event.kind === "removed" || event.reprocess ? await reconcileWithSource(job) : await createObject(job);
   } catch (err) {
     // Every read carries If-Match with the event's ETag: 412 anywhere means a newer upload replaced
     // this version, whose own event will decide the key.
@@ -176,19 +181,20 @@ export async function processEvent(deps: ProcessDeps, event: ObjectEvent, attemp
       etag: event.eTag,
       error: { code: failure.code, message: message.slice(0, 2000), retryable, attempts: attempt.receiveCount },
       durationsMs,
+      configHash,
+      reprocessRun: event.reprocess?.runId,
     });
     if (retryable) throw failure; // to the dead-letter queue, with the failure recorded
     return { ...base, status: "failed", code: failure.code, reason: failure.message, durationsMs };
   }
 }
 
-/**
- * A removal event decides from what S3 says now, not from its name. With versioning,
- * `ObjectRemoved:Delete` also fires when a noncurrent version is deleted (the object is still
- * there) or the current one is (the previous version becomes current), and deleting a delete marker
- * brings the object back with no ObjectCreated event. So: if a current version exists, it is
- * processed, under this event's sequencer; only when none does is the key tombstoned.
- */
+const SKIP_REASONS: Record<"stale" | "duplicate" | "current", (reprocess: boolean) => string> = {
+  stale: () => "a newer event already decided this key",
+  duplicate: (reprocess) => (reprocess ? "already redone by this reprocess run" : "duplicate delivery"),
+  current: () => "its outputs already match the tenant's config",
+};
+
 /** One event being processed: what every step needs. */
 interface Job {
   deps: ProcessDeps;
@@ -199,9 +205,18 @@ interface Job {
   timer: Timer;
   base: Pick<Outcome, "tenant" | "key" | "event">;
   log: Logger;
+  /** Written on the item the job ends with (tombstones aside). */
+  written: Pick<ObjectItem, "configHash" | "reprocessRun">;
 }
 
-async function removeObject(job: Job): Promise<Outcome> {
+/**
+ * A removal event decides from what S3 says now, not from its name. With versioning,
+ * `ObjectRemoved:Delete` also fires when a noncurrent version is deleted (the object is still
+ * there) or the current one is (the previous version becomes current), and deleting a delete marker
+ * brings the object back with no ObjectCreated event. So: if a current version exists, it is
+ * processed, under this event's sequencer; only when none does is the key tombstoned.
+ */
+async function reconcileWithSource(job: Job): Promise<Outcome> {
   const { deps, event, previous, timer, base, log } = job;
   const current = await timer.time("head", () => headIfExists(deps.s3, deps.sourceBucket, event.key));
   if (current) {
@@ -324,6 +339,7 @@ async function createObject(job: Job): Promise<Outcome> {
     metadataRequests: reader.stats.requests,
     durationsMs,
     error: renderFailure ? { code: renderFailure.code, message: renderFailure.message.slice(0, 2000), retryable: false, attempts: attempt.receiveCount } : undefined,
+    ...job.written,
   });
   if (!finished) return { ...base, status: "skipped", reason: "a newer event took the key over while processing" };
   return {

@@ -11,7 +11,7 @@
  * A newer event that finds a live lease waits (KeyBusyError, retried through the queue), so events
  * of one key are processed one at a time and the newest one always runs last.
  */
-import { GetCommand, PutCommand, QueryCommand, UpdateCommand, type DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
+import { BatchGetCommand, GetCommand, PutCommand, QueryCommand, UpdateCommand, type DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { isConditionalCheckFailed, KeyBusyError } from "./errors";
 
 export const PARTITION_KEY = "objectKey";
@@ -26,6 +26,13 @@ export const STATUS_INDEX = {
   rangeKey: "updatedAt",
   projected: ["error", "size", "format", "eventName", "etag"],
 } as const;
+
+/** Where a listing of the status index stands: the index's keys and the table's, of one item. */
+export type StatusIndexKey = Pick<ObjectItem, "objectKey" | "status" | "updatedAt">;
+
+export function statusIndexKey(item: ObjectItem): StatusIndexKey {
+  return { objectKey: item.objectKey, status: item.status, updatedAt: item.updatedAt };
+}
 
 export type ItemStatus = "processing" | "done" | "failed" | "deleted";
 
@@ -66,12 +73,31 @@ export interface ObjectItem {
   durationsMs?: Record<string, number>;
   error?: { code: string; message: string; retryable?: boolean; attempts?: number };
   expiresAt?: number;
+  /** outputConfigHash of the config the outputs were made with (absent on tombstones). */
+  configHash?: string;
+  /** The `npm run reprocess` run that last redid the item. */
+  reprocessRun?: string;
+}
+
+/** A reprocess claim: redo the item the synthetic event saw, unless this run did or it is already current. */
+export interface ReprocessClaim {
+  runId: string;
+  force: boolean;
+  /** The function's own outputConfigHash. */
+  configHash: string;
 }
 
 export type ClaimResult =
   | { outcome: "claimed"; previous?: ObjectItem }
   | { outcome: "stale"; current: ObjectItem }
-  | { outcome: "duplicate"; current: ObjectItem };
+  | { outcome: "duplicate"; current: ObjectItem }
+  /** Reprocess only: the item's outputs already match the config. */
+  | { outcome: "current"; current: ObjectItem };
+
+/** Whether an item is decided under this config: done, or failed for a reason a retry would not change. */
+export function matchesConfig(item: Pick<ObjectItem, "status" | "configHash" | "error">, configHash: string): boolean {
+  return item.configHash === configHash && (item.status === "done" || (item.status === "failed" && item.error?.retryable !== true));
+}
 
 export class MetadataStore {
   constructor(
@@ -85,21 +111,33 @@ export class MetadataStore {
     return result.Item as ObjectItem | undefined;
   }
 
-  async claim(objectKey: string, sequencer: string, leaseMs: number, eventName: string): Promise<ClaimResult> {
+  /**
+   * Takes the key for one event. A reprocess event (the same sequencer as the item it saw) may also
+   * take an item that is decided, unless this run already redid it or, without force, the item
+   * matches the config.
+   */
+  async claim(objectKey: string, sequencer: string, leaseMs: number, eventName: string, reprocess?: ReprocessClaim): Promise<ClaimResult> {
     const now = this.now();
+    const retryOfTheSameEvent = [
+      `(#sequencer = :seq AND #status = :processing AND #lease < :now)`,
+      `(#sequencer = :seq AND #status = :failed AND #error.#retryable = :true)`,
+    ];
+    const redo = reprocess
+      ? [
+          `(#sequencer = :seq AND #status <> :processing AND (attribute_not_exists(#run) OR #run <> :run)` +
+            (reprocess.force ? `)` : ` AND (attribute_not_exists(#hash) OR #hash <> :hash OR (#status = :failed AND #error.#retryable = :true)))`),
+        ]
+      : [`(#sequencer < :seq AND (#status <> :processing OR #lease < :now))`];
     try {
       const result = await this.doc.send(
         new UpdateCommand({
           TableName: this.tableName,
           Key: { [PARTITION_KEY]: objectKey },
           // A tombstone's TTL must not outlive its tombstone: DynamoDB could delete the item mid-processing.
-          UpdateExpression: "SET #status = :processing, #sequencer = :seq, #lease = :lease, #updatedAt = :updatedAt, #eventName = :eventName REMOVE #expiresAt",
-          ConditionExpression: [
-            `attribute_not_exists(#pk)`,
-            `(#sequencer < :seq AND (#status <> :processing OR #lease < :now))`,
-            `(#sequencer = :seq AND #status = :processing AND #lease < :now)`,
-            `(#sequencer = :seq AND #status = :failed AND #error.#retryable = :true)`,
-          ].join(" OR "),
+          UpdateExpression:
+            "SET #status = :processing, #sequencer = :seq, #lease = :lease, #updatedAt = :updatedAt, #eventName = :eventName" +
+            (reprocess ? ", #run = :run REMOVE #expiresAt" : " REMOVE #expiresAt, #run"),
+          ConditionExpression: [`attribute_not_exists(#pk)`, ...redo, ...retryOfTheSameEvent].join(" OR "),
           ExpressionAttributeNames: {
             "#pk": PARTITION_KEY,
             "#status": "status",
@@ -110,6 +148,8 @@ export class MetadataStore {
             "#error": "error",
             "#retryable": "retryable",
             "#expiresAt": "expiresAt",
+            "#run": "reprocessRun",
+            ...(reprocess && !reprocess.force ? { "#hash": "configHash" } : {}),
           },
           ExpressionAttributeValues: {
             ":processing": "processing",
@@ -120,6 +160,8 @@ export class MetadataStore {
             ":now": now,
             ":updatedAt": new Date(now).toISOString(),
             ":eventName": eventName,
+            ...(reprocess ? { ":run": reprocess.runId } : {}),
+            ...(reprocess && !reprocess.force ? { ":hash": reprocess.configHash } : {}),
           },
           ReturnValues: "ALL_OLD",
         }),
@@ -131,9 +173,29 @@ export class MetadataStore {
     }
     const current = await this.get(objectKey);
     if (!current) throw new KeyBusyError(objectKey); // deleted between the two calls: try again later
+    if (current.sequencer === sequencer && current.status === "processing") throw new KeyBusyError(objectKey);
+    if (reprocess) {
+      // The item moved on since the event was sent (a newer event decided it), or needs nothing.
+      if (current.sequencer !== sequencer) return { outcome: "stale", current };
+      return current.reprocessRun === reprocess.runId ? { outcome: "duplicate", current } : { outcome: "current", current };
+    }
     if (current.sequencer > sequencer) return { outcome: "stale", current };
-    if (current.sequencer === sequencer && current.status !== "processing") return { outcome: "duplicate", current };
+    if (current.sequencer === sequencer) return { outcome: "duplicate", current };
     throw new KeyBusyError(objectKey);
+  }
+
+  /** The items of up to 100 keys (consistent reads), by key; missing keys have none. */
+  async getMany(objectKeys: string[]): Promise<Map<string, ObjectItem>> {
+    const items = new Map<string, ObjectItem>();
+    let pending: Record<string, unknown>[] = [...new Set(objectKeys)].map((k) => ({ [PARTITION_KEY]: k }));
+    for (let attempt = 0; pending.length > 0; attempt++) {
+      if (attempt > 0) await new Promise((resolve) => setTimeout(resolve, Math.min(2_000, 50 * 2 ** attempt)));
+      const result = await this.doc.send(new BatchGetCommand({ RequestItems: { [this.tableName]: { Keys: pending, ConsistentRead: true } } }));
+      for (const item of (result.Responses?.[this.tableName] ?? []) as ObjectItem[]) items.set(item.objectKey, item);
+      // DynamoDB returns what it could not read (throttling, 16 MB) for the caller to ask again.
+      pending = (result.UnprocessedKeys?.[this.tableName]?.Keys ?? []) as Record<string, unknown>[];
+    }
+    return items;
   }
 
   /** Items with a status, newest first, updated at or after `since` (ISO time), through the status index. */
@@ -157,6 +219,28 @@ export class MetadataStore {
       start = page.LastEvaluatedKey;
     } while (start && (options.limit === undefined || items.length < options.limit));
     return options.limit === undefined ? items : items.slice(0, options.limit);
+  }
+
+  /**
+   * Items with a status, oldest first, updated in [since, until], after `startAfter` (the index key
+   * of an item returned before: how a long listing resumes). Only the index's projected attributes.
+   */
+  async *itemsByStatus(status: ItemStatus, range: { since?: string; until: string; startAfter?: StatusIndexKey }): AsyncGenerator<ObjectItem> {
+    let start: Record<string, unknown> | undefined = range.startAfter;
+    do {
+      const page = await this.doc.send(
+        new QueryCommand({
+          TableName: this.tableName,
+          IndexName: STATUS_INDEX.name,
+          KeyConditionExpression: "#status = :status AND #updatedAt BETWEEN :since AND :until",
+          ExpressionAttributeNames: { "#status": STATUS_INDEX.hashKey, "#updatedAt": STATUS_INDEX.rangeKey },
+          ExpressionAttributeValues: { ":status": status, ":since": range.since ?? "0", ":until": range.until },
+          ExclusiveStartKey: start,
+        }),
+      );
+      yield* (page.Items ?? []) as ObjectItem[];
+      start = page.LastEvaluatedKey;
+    } while (start);
   }
 
   /** Gives the claim up after a failed attempt, so the retry (or a newer event) need not wait out the lease. */

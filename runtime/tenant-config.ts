@@ -3,6 +3,7 @@
  * `Pulumi.<stack>.yaml`), the Lambda runtime (which receives its tenant's settings as JSON in
  * `TENANT_CONFIG`) and the local platform. Parse once, at the edge, into plain typed objects.
  */
+import { createHash } from "node:crypto";
 import { z } from "zod";
 
 /** S3 bucket names derived from a tenant name must stay valid, so tenant names are a strict subset. */
@@ -139,6 +140,8 @@ export const tenantSchema = z
         batchSize: z.number().int().min(1).max(10).default(5),
         architecture: z.enum(["arm64", "x86_64"]).default("arm64"),
         logRetentionDays: z.number().int().positive().default(30),
+        /** AWS X-Ray: a trace per invocation, with a subsegment per object, stage and AWS call. Default false. */
+        tracing: z.boolean().default(false),
       })
       .strict()
       .prefault({}),
@@ -165,6 +168,32 @@ export const tenantSchema = z
   .strict();
 
 export type TenantConfig = z.infer<typeof tenantSchema>;
+
+/**
+ * Bump when the pipeline's code changes what it writes for the same config (a new sidecar field, a
+ * fix to the renditions): every item then differs from the current output config, and
+ * `npm run reprocess` redoes them.
+ */
+export const OUTPUT_VERSION = 1;
+
+function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(",")}]`;
+  if (value && typeof value === "object") {
+    const entries = Object.entries(value).filter(([, v]) => v !== undefined).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(",")}}`;
+  }
+  return JSON.stringify(value);
+}
+
+/**
+ * What an item's outputs were made with: the renditions, what they and the item keep of the
+ * metadata, and the pipeline's OUTPUT_VERSION. Stored on every item the pipeline writes;
+ * `npm run reprocess` skips items that carry the current one. 16 hex digits of a SHA-256.
+ */
+export function outputConfigHash(tenant: Pick<TenantConfig, "renditions" | "metadata">): string {
+  const identity = { version: OUTPUT_VERSION, renditions: tenant.renditions, metadata: tenant.metadata };
+  return createHash("sha256").update(canonicalJson(identity)).digest("hex").slice(0, 16);
+}
 
 /** How long the event queue keeps a message (the component sets it; redrive keeps the original age). */
 export const QUEUE_RETENTION_DAYS = 4;

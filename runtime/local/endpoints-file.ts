@@ -1,6 +1,7 @@
 /** `.local/endpoints.json`: where scripts (upload, sign, your own) find the running local platform. */
 import { writeFileSync } from "node:fs";
 import path from "node:path";
+import { outputConfigHash } from "../tenant-config";
 import type { LocalPlatform } from "./platform";
 
 export function localEndpoints(platform: LocalPlatform, consoleUrl?: string) {
@@ -19,6 +20,7 @@ export function localEndpoints(platform: LocalPlatform, consoleUrl?: string) {
           table: t.table,
           queueUrl: t.queueUrl,
           deadLetterQueueUrl: t.deadLetterQueueUrl,
+          configHash: outputConfigHash(t.config),
           ...(t.onDemand ? { onDemandUrl: t.onDemand.url } : {}),
         },
       ]),

@@ -13,7 +13,7 @@ import { CreateQueueCommand, GetQueueAttributesCommand, SQSClient } from "@aws-s
 import type { DestinationStream, Logger } from "pino";
 import { createLogger } from "../logger";
 import { clientOptionsFrom, createDependencies, documentClient, ENV, sdkConfig, type ClientOptions, type Clients } from "../dependencies";
-import { encodeS3Key } from "../events";
+import { s3Notification } from "../events";
 import { createHandler } from "../handler";
 import { tenantResourceNames } from "../naming";
 import type { Outcome } from "../process-object";
@@ -219,23 +219,8 @@ function publishNotifications(platform: Pick<LocalPlatform, "emulators" | "clien
           // Already overwritten or deleted: the later event carries the truth; this one will fail its If-Match.
         }
       }
-      const body = {
-        Records: [
-          {
-            eventVersion: "2.1",
-            eventSource: "aws:s3",
-            awsRegion: LOCAL_REGION,
-            eventTime: new Date().toISOString(),
-            eventName,
-            s3: {
-              s3SchemaVersion: "1.0",
-              bucket: { name: tenant.sourceBucket, arn: `arn:aws:s3:::${tenant.sourceBucket}` },
-              object: { key: encodeS3Key(key), size, eTag, sequencer },
-            },
-          },
-        ],
-      };
-      platform.emulators.fauxqs.sendMessage(tenant.queueUrl.split("/").pop()!, JSON.stringify(body));
+      const body = s3Notification({ eventName, bucket: tenant.sourceBucket, key, size, eTag, sequencer, region: LOCAL_REGION });
+      platform.emulators.fauxqs.sendMessage(tenant.queueUrl.split("/").pop()!, body);
     })()
       .catch((err) => log.error({ err, key }, "could not publish an S3 notification"))
       .finally(() => publishing--);

@@ -5,6 +5,8 @@
  * node_modules, as Lambda would run it.
  */
 import { execFileSync, spawn } from "node:child_process";
+import dgram from "node:dgram";
+import type { AddressInfo } from "node:net";
 import { mkdtempSync, readdirSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -85,6 +87,44 @@ it("runs the bundled x64 handler, unpacked outside the repository, against the e
   }
 });
 
+it("traces the bundled handler as on Lambda: the invocation's trace header, subsegments sent to the daemon address", async () => {
+  const archive = await buildFunctionArchive("x86_64");
+  const dir = unzip(archive.path, path.join(tmp, "run-traced"));
+  const daemon = dgram.createSocket("udp4");
+  const documents: { name: string; trace_id: string; parent_id?: string; annotations?: Record<string, unknown> }[] = [];
+  let objectTraced!: () => void;
+  // The object's subsegment closes last: the handler process may go once it has arrived.
+  const traced = new Promise<void>((resolve) => (objectTraced = resolve));
+  daemon.on("message", (m) => {
+    documents.push(JSON.parse(m.toString().split("\n")[1]!));
+    if (documents.some((d) => d.name === "object")) objectTraced();
+  });
+  await new Promise<void>((resolve) => daemon.bind(0, "127.0.0.1", resolve));
+  const t = await startTestPlatform([{ name: "bundle", function: { tracing: true } }], { notifications: false });
+  try {
+    const tenant = t.platform.tenants.get("bundle")!;
+    const key = "traced/photo.jpg";
+    const eTag = await t.upload("bundle", key, await jpegWithExif({ width: 900, height: 600 }));
+    const body = JSON.stringify({ Records: [{ eventName: "ObjectCreated:Put", s3: { bucket: { name: tenant.sourceBucket }, object: { key, size: 1, eTag, sequencer: "0B" } } }] });
+    const event = { Records: [{ messageId: "m-1", eventSource: "aws:sqs", attributes: { ApproximateReceiveCount: "1" }, body }] };
+    const script = `require(${JSON.stringify(path.join(dir, "index.js"))}).handler(${JSON.stringify(event)}, { awsRequestId: "r-2" }).then((r) => { process.stdout.write("RESULT " + JSON.stringify(r) + "\\n"); process.stdin.on("end", () => process.exit(0)).resume(); }, (e) => { console.error(e); process.exit(1); });`;
+    // What Lambda gives a function with Active tracing: its task root, the trace header, the daemon.
+    const root = "1-5759e988-bd862e3fe1be46a994272793";
+    const lambdaTracing = { LAMBDA_TASK_ROOT: dir, _X_AMZN_TRACE_ID: `Root=${root};Parent=53995c3f42cd8ad8;Sampled=1`, AWS_XRAY_DAEMON_ADDRESS: `127.0.0.1:${(daemon.address() as AddressInfo).port}` };
+    const output = await runInBundle(dir, script, t, { ...handlerEnvironment(tenant), ...lambdaTracing }, traced);
+    expect(output).toContain('RESULT {"batchItemFailures":[]}');
+    expect(await t.item("bundle", key)).toMatchObject({ status: "done" });
+    const object = documents.find((d) => d.name === "object")!;
+    // Under Lambda's own segment (the header's Parent), in the invocation's trace.
+    expect(object).toMatchObject({ trace_id: root, parent_id: "53995c3f42cd8ad8", annotations: { tenant: "bundle", key, status: "done" } });
+    expect(documents.every((d) => d.trace_id === root)).toBe(true);
+    expect(new Set(documents.map((d) => d.name))).toEqual(new Set(["object", "DynamoDB", "head", "metadata", "download", "render", "upload", "purge", "S3"]));
+  } finally {
+    daemon.close();
+    await t.stop();
+  }
+});
+
 it("runs the bundled on-demand handler under Lambda's streaming API, against the emulators", async () => {
   const archive = await buildFunctionArchive("x86_64");
   const dir = unzip(archive.path, path.join(tmp, "run-on-demand"));
@@ -118,7 +158,8 @@ it("runs the bundled on-demand handler under Lambda's streaming API, against the
 });
 
 /** Runs a script with the unpacked bundle, outside this repository, against the test platform's emulators. */
-function runInBundle(dir: string, script: string, t: TestPlatform, tenantEnv: Record<string, string>): Promise<string> {
+/** Runs `script` in the unpacked bundle; with `until`, its standard input ends only once that settles. */
+function runInBundle(dir: string, script: string, t: TestPlatform, tenantEnv: Record<string, string>, until?: Promise<unknown>): Promise<string> {
   const exiftool = resolveExiftoolPaths({ PATH: process.env.PATH });
   return new Promise<string>((resolve, reject) => {
     const child = spawn(process.execPath, ["-e", script], {
@@ -142,5 +183,6 @@ function runInBundle(dir: string, script: string, t: TestPlatform, tenantEnv: Re
     child.stdout.on("data", (d) => (out += d));
     child.stderr.on("data", (d) => (err += d));
     child.on("exit", (code) => (code === 0 ? resolve(out) : reject(new Error(`bundled handler exited ${code}: ${err}${out}`))));
+    void Promise.resolve(until).finally(() => child.stdin.end());
   });
 }

@@ -6,6 +6,7 @@ import { readFileSync } from "node:fs";
 import { beforeAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { dryRun, fakeLayerZip, type DryRunResult } from "./dry-run";
+import { XRAY_WRITE_ACTIONS } from "../../components/tenant-pipeline";
 import { evaluate, statementsOf, type PolicyDocument } from "./iam-evaluator";
 
 const tenantsRaw = parse(readFileSync("Pulumi.dev.yaml", "utf8")).config["tenant-image-platform:tenants"] as { name: string }[];
@@ -28,9 +29,12 @@ const arns = (tenant: string) => ({
 });
 
 /** What the runtime calls (runtime/s3-object.ts, process-object.ts, store.ts; Lambda's poller and logs). */
+const tracing = new Set(tenantsRaw.filter((t) => (t as { function?: { tracing?: boolean } }).function?.tracing).map((t) => t.name));
+
 const needed = (tenant: string): [string, string][] => {
   const a = arns(tenant);
   return [
+    ...(tracing.has(tenant) ? XRAY_WRITE_ACTIONS.map((action): [string, string] => [action, "*"]) : []),
     ["s3:GetObject", a.sourceObject],
     ["s3:GetObjectVersion", a.sourceObject],
     ["s3:ListBucket", a.sourceBucket],
@@ -55,10 +59,12 @@ const SQS_ACTIONS = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:SendMessage
 const policyOf = (tenant: string): PolicyDocument => JSON.parse(run.one("aws:iam/rolePolicy:RolePolicy", `tip-dev-${tenant}-processor-access`).inputs.policy);
 
 describe.each(names)("tenant %s's role", (tenant) => {
-  it("uses no wildcard action and no wildcard resource", () => {
+  it("uses no wildcard action, and no wildcard resource but X-Ray's (which has no narrower one)", () => {
     for (const s of statementsOf(policyOf(tenant))) {
       for (const action of [s.Action].flat()) expect(action, s.Sid).not.toContain("*");
-      for (const resource of [s.Resource].flat()) expect(resource, s.Sid).not.toBe("*");
+      for (const resource of [s.Resource].flat()) {
+        if (resource === "*") expect([s.Action].flat().every((a) => XRAY_WRITE_ACTIONS.includes(a)), s.Sid).toBe(true);
+      }
       expect(s.Effect).toBe("Allow");
     }
     // Attached only as the tenant's own inline policy: no managed policies that could widen it.
@@ -76,6 +82,8 @@ describe.each(names)("tenant %s's role", (tenant) => {
       ...S3_ACTIONS.flatMap((action) => [a.sourceBucket, a.sourceObject, a.proxyBucket, a.proxyObject].map((r): [string, string] => [action, r])),
       ...DYNAMO_ACTIONS.map((action): [string, string] => [action, a.table]),
       ...SQS_ACTIONS.flatMap((action) => [a.queue, a.deadLetterQueue].map((r): [string, string] => [action, r])),
+      ...XRAY_WRITE_ACTIONS.map((action): [string, string] => [action, "*"]),
+      ["xray:GetTraceSummaries", "*"],
     ];
     const extra = probes.filter(([action, resource]) => !required.has(`${action} ${resource}`) && evaluate([policyOf(tenant)], action, resource) === "Allowed");
     expect(extra).toEqual([]);

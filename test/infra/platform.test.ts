@@ -255,6 +255,21 @@ describe("wiring", () => {
     expect(dev.one("aws:lambda/function:Function", "tip-dev-globex-processor").inputs.memorySize).toBe(1536);
   });
 
+  it("traces with X-Ray exactly the tenants that opted in (function.tracing), with the IAM it needs", () => {
+    const traced = devTenants.filter((t) => t.function.tracing).map((t) => t.name);
+    expect(traced).toEqual(["globex"]);
+    for (const tenant of devTenants) {
+      const fn = dev.one("aws:lambda/function:Function", `tip-dev-${tenant.name}-processor`);
+      const on = traced.includes(tenant.name);
+      expect(fn.inputs.tracingConfig, tenant.name).toEqual({ mode: on ? "Active" : "PassThrough" });
+      // The runtime turns its subsegments on from the same config the function receives.
+      expect(parseTenant(JSON.parse(fn.inputs.environment.variables[ENV.tenantConfig])).function.tracing).toBe(on);
+      const policy = JSON.parse(dev.one("aws:iam/rolePolicy:RolePolicy", `tip-dev-${tenant.name}-processor-access`).inputs.policy) as { Statement: { Sid: string }[] };
+      const writeTraces = policy.Statement.filter((st) => st.Sid === "WriteTraces");
+      expect(writeTraces, tenant.name).toEqual(on ? [{ Sid: "WriteTraces", Effect: "Allow", Action: ["xray:PutTraceSegments", "xray:PutTelemetryRecords"], Resource: "*" }] : []);
+    }
+  });
+
   it("keeps logs for the tenant's retention and alarms on the DLQ, errors and queue age", () => {
     expect(dev.one("aws:cloudwatch/logGroup:LogGroup", "tip-dev-acme-processor-logs").inputs.retentionInDays).toBe(30);
     const alarms = dev.byType("aws:cloudwatch/metricAlarm:MetricAlarm").filter((a) => a.name.startsWith("tip-dev-acme-"));

@@ -2,12 +2,12 @@
  * A fault-injecting HTTP proxy on loopback, between the runtime and the emulated S3 / DynamoDB.
  * Rules match requests (method, path, DynamoDB target, body) and inject S3 errors (503 SlowDown,
  * 500), DynamoDB errors (throttling, 500), a connection reset in the middle of a response body, or
- * a response slower than the client's timeout. Everything else is forwarded untouched.
+ * a response slower than the client's timeout, or a request held until the test lets it go. Everything else is forwarded untouched.
  */
 import { createServer, request, type IncomingHttpHeaders, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 
-export type FaultKind = "s3-slowdown" | "s3-internal" | "ddb-throttle" | "ddb-internal" | "reset-mid-body" | "slow";
+export type FaultKind = "s3-slowdown" | "s3-internal" | "ddb-throttle" | "ddb-internal" | "reset-mid-body" | "slow" | "hold";
 
 export interface ProxiedRequest {
   method: string;
@@ -29,6 +29,10 @@ export interface FaultRule {
   delayMs?: number;
   /** Inject with this probability (default 1). */
   rate?: number;
+  /** For "hold": forwarded once this settles (the test acts while the request is held). */
+  until?: Promise<unknown>;
+  /** For "hold": called when the request arrives. */
+  onHeld?: (req: ProxiedRequest) => void;
 }
 
 export class FaultProxy {
@@ -72,6 +76,7 @@ export class FaultProxy {
           return used < (r.times ?? Infinity) && r.match(proxied) && Math.random() < (r.rate ?? 1);
         });
         if (rule) this.injected.set(rule.name, (this.injected.get(rule.name) ?? 0) + 1);
+        if (rule?.kind === "hold") rule.onHeld?.(proxied);
         this.respond(rule, req.method ?? "GET", req.url ?? "/", req.headers, body, res);
       });
     });
@@ -103,6 +108,9 @@ export class FaultProxy {
         return;
       case "slow":
         setTimeout(() => this.forward(method, url, headers, body, res, false), rule.delayMs ?? 5_000);
+        return;
+      case "hold":
+        void Promise.resolve(rule.until).finally(() => this.forward(method, url, headers, body, res, false));
         return;
       case "reset-mid-body":
         this.forward(method, url, headers, body, res, true);

@@ -1,7 +1,7 @@
 /** The local platform on free ports, in memory, with helpers to upload and inspect results. */
 import { DeleteObjectCommand, GetObjectCommand } from "@aws-sdk/client-s3";
 import { ReceiveMessageCommand } from "@aws-sdk/client-sqs";
-import { encodeS3Key } from "../../runtime/events";
+import { s3Notification } from "../../runtime/events";
 import { uploadObject } from "../../runtime/local/upload";
 import { startLocalPlatform, type LocalPlatform, type LocalPlatformOptions } from "../../runtime/local/platform";
 import type { Outcome } from "../../runtime/process-object";
@@ -63,16 +63,7 @@ export async function startTestPlatform(tenants: TenantInput[], options: Partial
 
 /** S3-shaped notification, for tests that deliver events themselves (duplicates, reordering). */
 export function notification(bucket: string, key: string, eventName: string, sequencer: string, eTag = "", size = 0): string {
-  return JSON.stringify({
-    Records: [
-      {
-        eventVersion: "2.1",
-        eventSource: "aws:s3",
-        eventName,
-        s3: { bucket: { name: bucket }, object: { key: encodeS3Key(key), size, eTag, sequencer } },
-      },
-    ],
-  });
+  return s3Notification({ bucket, key, eventName, sequencer, eTag, size });
 }
 
 /** Puts one notification on a tenant's queue, as S3 would. */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { compareSequencers, decodeS3Key, encodeS3Key, normalizeSequencer, parseInvocation } from "../../runtime/events";
+import { compareSequencers, decodeS3Key, encodeS3Key, normalizeSequencer, parseInvocation, REPROCESS_EVENT_NAME, REPROCESS_FIELD, s3Notification } from "../../runtime/events";
 
 const s3Record = (key: string, eventName = "ObjectCreated:Put", sequencer = "0055AED6DCD90281E5") => ({
   eventVersion: "2.1",
@@ -73,5 +73,22 @@ describe("invocations", () => {
       ],
     });
     expect(envelopes.map((e) => e.invalid)).toEqual([expect.stringMatching(/not JSON/), expect.stringMatching(/lacks bucket, key or sequencer/)]);
+  });
+});
+
+describe("reprocess events", () => {
+  it("round-trip through s3Notification and parseInvocation with their mark; S3's own records have none", () => {
+    const body = s3Notification({ eventName: REPROCESS_EVENT_NAME, bucket: "src", key: "a b/ç.jpg", sequencer: "0".repeat(32), size: 7, reprocess: { runId: "run-1", force: true } });
+    const [envelope] = parseInvocation({ Records: [{ eventSource: "aws:sqs", messageId: "m1", body }] });
+    expect(envelope!.events).toEqual([expect.objectContaining({ kind: "created", key: "a b/ç.jpg", size: 7, reprocess: { runId: "run-1", force: true } })]);
+    const [plain] = parseInvocation({ Records: [s3Record("x.jpg")] });
+    expect(plain!.events[0]!.reprocess).toBeUndefined();
+  });
+
+  it("refuses a mark without a usable run id, as an invalid message", () => {
+    for (const mark of [{}, { runId: "" }, { runId: "has space" }, { runId: 42 }]) {
+      const [envelope] = parseInvocation({ Records: [{ ...s3Record("x.jpg"), [REPROCESS_FIELD]: mark }] });
+      expect(envelope!.invalid, JSON.stringify(mark)).toMatch(/run id/);
+    }
   });
 });

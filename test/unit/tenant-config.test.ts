@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { DEFAULT_RENDITIONS, parseTenants, TenantConfigError } from "../../runtime/tenant-config";
+import { DEFAULT_RENDITIONS, outputConfigHash, parseTenants, TenantConfigError } from "../../runtime/tenant-config";
 
 function problemsOf(raw: unknown): string[] {
   try {
@@ -75,5 +75,27 @@ describe("tenant config", () => {
   it("refuses an empty or missing tenant list", () => {
     expect(problemsOf([])[0]).toMatch(/non-empty list/);
     expect(problemsOf(undefined)[0]).toMatch(/non-empty list/);
+  });
+});
+
+describe("outputConfigHash", () => {
+  const [tenant] = parseTenants([{ name: "h", renditions: [{ name: "thumb", width: 64, format: "webp" }], metadata: { keepGps: false } }]);
+
+  it("changes with what shapes the outputs, not with anything else", () => {
+    const hash = outputConfigHash(tenant!);
+    expect(hash).toMatch(/^[0-9a-f]{16}$/);
+    // Key order and operational settings do not matter.
+    const reordered = JSON.parse(JSON.stringify({ metadata: tenant!.metadata, renditions: tenant!.renditions.map((r) => Object.fromEntries(Object.entries(r).reverse())) }));
+    expect(outputConfigHash(reordered)).toBe(hash);
+    const operational = { ...tenant!, function: { ...tenant!.function, memoryMb: 4096 }, limits: { ...tenant!.limits, maxObjectBytes: 1 } };
+    expect(outputConfigHash(operational)).toBe(hash);
+    expect(outputConfigHash({ ...tenant!, renditions: [{ ...tenant!.renditions[0]!, width: 65 }] })).not.toBe(hash);
+    expect(outputConfigHash({ ...tenant!, renditions: [{ ...tenant!.renditions[0]!, quality: 50 }] })).not.toBe(hash);
+    expect(outputConfigHash({ ...tenant!, metadata: { ...tenant!.metadata, keepGps: true } })).not.toBe(hash);
+  });
+
+  it("defaults tracing off; a tenant opts in with function.tracing", () => {
+    expect(tenant!.function.tracing).toBe(false);
+    expect(parseTenants([{ name: "t", function: { tracing: true } }])[0]!.function.tracing).toBe(true);
   });
 });

@@ -149,8 +149,9 @@ export async function processEvent(deps: ProcessDeps, event: ObjectEvent, attemp
   const claim = await deps.store.claim(event.key, event.sequencer, deps.leaseMs, event.eventName, reprocess);
   if (claim.outcome !== "claimed") return { ...base, status: "skipped", reason: SKIP_REASONS[claim.outcome](reprocess !== undefined) };
   const timer = new Timer(attempt.deadline, outcomeReserveMs(deps.tenant.function.timeoutSeconds), deps.tracer);
+  const written = { configHash, reprocessRun: event.reprocess?.runId };
   try {
-    const job: Job = { deps, event, previous: claim.previous, attempt, timer, base, log, written: { configHash, reprocessRun: event.reprocess?.runId } };
+    const job: Job = { deps, event, previous: claim.previous, attempt, timer, base, log, written };
     // A removal, or a reprocess (which redoes whatever the key holds now), goes by what S3 says.
     return event.kind === "removed" || event.reprocess ? await reconcileWithSource(job) : await createObject(job);
   } catch (err) {
@@ -181,8 +182,7 @@ export async function processEvent(deps: ProcessDeps, event: ObjectEvent, attemp
       etag: event.eTag,
       error: { code: failure.code, message: message.slice(0, 2000), retryable, attempts: attempt.receiveCount },
       durationsMs,
-      configHash,
-      reprocessRun: event.reprocess?.runId,
+      ...written,
     });
     if (retryable) throw failure; // to the dead-letter queue, with the failure recorded
     return { ...base, status: "failed", code: failure.code, reason: failure.message, durationsMs };
@@ -214,7 +214,8 @@ interface Job {
  * `ObjectRemoved:Delete` also fires when a noncurrent version is deleted (the object is still
  * there) or the current one is (the previous version becomes current), and deleting a delete marker
  * brings the object back with no ObjectCreated event. So: if a current version exists, it is
- * processed, under this event's sequencer; only when none does is the key tombstoned.
+ * processed, under this event's sequencer; only when none does is the key tombstoned. A reprocess
+ * event goes the same way: it redoes whatever the key holds now.
  */
 async function reconcileWithSource(job: Job): Promise<Outcome> {
   const { deps, event, previous, timer, base, log } = job;

@@ -35,14 +35,18 @@ function summary(tenant: string, result: ReprocessResult, checkpointFile: string
   const c: ReprocessCounts = result.checkpoint.counts;
   const verb = dryRun ? "would enqueue" : "enqueued";
   const seconds = result.elapsedMs / 1000;
+  const rows: [string, string][] = [
+    ["listed", `${c.listed}`],
+    [verb, `${c.enqueued}${c.resent ? ` (${c.resent} sent again: the batch in flight when an earlier attempt died)` : ""}`],
+    ["skipped", `${c.skippedCurrent + c.skippedFolders} (${c.skippedCurrent} already match the tenant's config, ${c.skippedFolders} folder markers)`],
+    ["this time", `${result.sent} sent in ${seconds.toFixed(1)} s${seconds > 0 ? ` (${(result.sent / seconds).toFixed(1)} objects/s)` : ""}`],
+  ];
+  if (checkpointFile && !dryRun) rows.push(["checkpoint", path.relative(process.cwd(), checkpointFile) || checkpointFile]);
+  const width = Math.max(...rows.map(([label]) => label.length));
   const lines = [
     `${dryRun ? "dry run of " : ""}reprocess of tenant ${tenant}, run ${result.checkpoint.runId}: ${result.complete ? "complete" : "interrupted"}`,
-    `  listed     ${c.listed}`,
-    `  ${verb.padEnd(9)}  ${c.enqueued}${c.resent ? ` (${c.resent} sent again: the batch in flight when an earlier attempt died)` : ""}`,
-    `  skipped    ${c.skippedCurrent + c.skippedFolders} (${c.skippedCurrent} already match the tenant's config, ${c.skippedFolders} folder markers)`,
-    `  this time  ${result.sent} sent in ${seconds.toFixed(1)} s${seconds > 0 ? ` (${(result.sent / seconds).toFixed(1)} objects/s)` : ""}`,
+    ...rows.map(([label, value]) => `  ${label.padEnd(width)}  ${value}`),
   ];
-  if (checkpointFile && !dryRun) lines.push(`  checkpoint ${path.relative(process.cwd(), checkpointFile) || checkpointFile}`);
   if (!result.complete) lines.push("  run the same command again to resume where it stopped");
   return lines.join("\n");
 }

@@ -1,3 +1,4 @@
+import { REPROCESS_EVENT_NAME } from "../events";
 import type { Outcome } from "../process-object";
 
 const kib = (bytes?: number) => (bytes === undefined ? "-" : bytes < 1024 ? `${bytes} B` : `${(bytes / 1024).toFixed(bytes < 10240 ? 1 : 0)} KiB`);
@@ -5,7 +6,7 @@ const kib = (bytes?: number) => (bytes === undefined ? "-" : bytes < 1024 ? `${b
 /** One readable line per processed upload. */
 export function formatOutcome(o: Outcome): string {
   const mark = { done: "✓", deleted: "✗", failed: "!", skipped: "·" }[o.status];
-  const parts = [`${mark} [${o.tenant}] ${o.key}: ${o.status}`];
+  const parts = [`${mark} [${o.tenant}] ${o.key}: ${o.status}${o.event === REPROCESS_EVENT_NAME ? " (reprocess)" : ""}`];
   if (o.status === "done") parts.push(`${o.renditions ?? 0} renditions`);
   if (o.metadataMethod) {
     const how = o.metadataMethod === "ranged" ? `in ${o.metadataRequests ?? 0} requests` : "by the streaming fallback";

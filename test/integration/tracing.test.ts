@@ -5,8 +5,11 @@
  * did not opt in sends nothing.
  */
 import dgram from "node:dgram";
+import { readFileSync } from "node:fs";
+import path from "node:path";
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, expect, it } from "vitest";
+import { EXIFTOOL_CORPUS } from "../support/corpus";
 import { jpegWithExif } from "../support/images";
 import { startTestPlatform, type TestPlatform } from "../support/platform";
 
@@ -98,6 +101,26 @@ it("traces an object through its stages, with every AWS call under the stage tha
   expect(stages.filter((s) => s.name === "DynamoDB").map((s) => s.aws?.operation)).toEqual(["UpdateItem", "PutItem"]);
   expect(stages.every((s) => !s.fault && !s.error)).toBe(true);
   console.log(`trace of ${key}:\n${diagram(root).join("\n")}`);
+
+  // A file nobody here made: exiftool's Canon CR3 sample. sharp cannot decode it, nor the preview
+  // exiftool extracts from it (the "preview" stage): the trace ends the way the item does, failed.
+  const raw = "camera/CanonRaw.cr3";
+  await t.upload("traced", raw, readFileSync(path.join(EXIFTOOL_CORPUS, "CanonRaw.cr3")));
+  await t.drain();
+  const rawItem = (await t.item("traced", raw))!;
+  let rawObject: TraceDocument | undefined;
+  while (!(rawObject = documents().find((d) => d.name === "object" && d.annotations?.key === raw && d.end_time))) {
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  console.log(`trace of ${raw}:\n${diagram(rawObject).join("\n")}`);
+  expect(rawItem).toMatchObject({ status: "failed", error: { code: "UNSUPPORTED_FORMAT" } });
+  expect(rawObject.annotations).toMatchObject({ status: "failed", code: "UNSUPPORTED_FORMAT" });
+  const rawStages = childrenOf(rawObject.id);
+  const named = (name: string) => rawStages.filter((s) => s.name === name);
+  expect(named("preview")).toHaveLength(1);
+  const rangedReads = [...named("metadata"), ...named("preview")].flatMap((s) => childrenOf(s.id).map((c) => `${c.name} ${c.aws?.operation}`));
+  expect(rangedReads.every((c) => c === "S3 GetObject")).toBe(true);
+  expect(rangedReads.length).toBeGreaterThanOrEqual(rawItem.metadataRequests!);
 
   // The tenant that did not opt in is in no trace.
   expect(documents().filter((d) => JSON.stringify(d.annotations ?? {}).includes("plain"))).toEqual([]);

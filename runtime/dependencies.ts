@@ -15,7 +15,7 @@ import type { ProcessDeps } from "./process-object";
 import { MetadataStore } from "./store";
 import { decodeBudgetBytes, MemoryBudget } from "./memory-budget";
 import { cleanStaleSpools, spoolRoot } from "./s3-object";
-import { OBJECTS_PER_CONTAINER, parseTenant } from "./tenant-config";
+import { OBJECTS_PER_CONTAINER, outputConfigHash, parseTenant } from "./tenant-config";
 import { createTracer, NO_TRACING, type Tracer } from "./tracing";
 
 /** The environment contract between components/ and runtime/. */
@@ -107,6 +107,7 @@ export function createDependencies(
       requestTimeoutMs: Number(env[ENV.exiftoolTimeoutMs] ?? Math.max(5_000, (tenant.function.timeoutSeconds * 1000) / 3)),
     }),
     tenant,
+    configHash: outputConfigHash(tenant),
     sourceBucket: required(env, ENV.sourceBucket),
     proxyBucket,
     variants: tenant.onDemand.enabled ? new VariantPurger(s3, proxyBucket, invalidator ?? variantInvalidator(env, tracer)) : undefined,

@@ -17,7 +17,7 @@ import type { MemoryBudget } from "./memory-budget";
 import { checkPixelLimit, renderRenditions, type RenderedRendition, type RenderInput, type RenderOptions } from "./renditions";
 import { downloadObject, headIfExists, S3ByteSource, type ObjectHead } from "./s3-object";
 import type { MetadataStore, ObjectItem, RenditionRecord } from "./store";
-import { outputConfigHash, type TenantConfig } from "./tenant-config";
+import type { TenantConfig } from "./tenant-config";
 import type { VariantPurger } from "./on-demand/purge";
 import { NO_TRACING, type Tracer } from "./tracing";
 
@@ -53,6 +53,8 @@ export interface ProcessDeps {
   variants?: VariantPurger;
   /** X-Ray, for tenants with function.tracing: a subsegment per stage. Default: none. */
   tracer?: Tracer;
+  /** outputConfigHash(tenant), computed once per container: written on items, checked by reprocess claims. */
+  configHash: string;
 }
 
 export interface Attempt {
@@ -144,7 +146,7 @@ export async function processEvent(deps: ProcessDeps, event: ObjectEvent, attemp
   if (event.key.endsWith("/") && (event.kind === "created" ? (event.size ?? 0) === 0 : !(await deps.store.get(event.key)))) {
     return { ...base, status: "skipped", reason: "a folder marker (a 0-byte key ending in '/'), not an upload" };
   }
-  const configHash = outputConfigHash(deps.tenant);
+  const { configHash } = deps;
   const reprocess = event.reprocess ? { ...event.reprocess, configHash } : undefined;
   const claim = await deps.store.claim(event.key, event.sequencer, deps.leaseMs, event.eventName, reprocess);
   if (claim.outcome !== "claimed") return { ...base, status: "skipped", reason: SKIP_REASONS[claim.outcome](reprocess !== undefined) };

@@ -15,7 +15,6 @@ import type { Segment, Subsegment } from "aws-xray-sdk-core";
 export type Annotations = Record<string, string | number | boolean | undefined>;
 
 export interface Tracer {
-  readonly enabled: boolean;
   /** Instruments an AWS SDK v3 client: each call becomes a subsegment of the work it is made in. */
   client<C extends { middlewareStack: unknown }>(client: C): C;
   /** Runs `work` in a subsegment of the current one; `annotate` adds searchable annotations to it. */
@@ -25,7 +24,6 @@ export interface Tracer {
 }
 
 export const NO_TRACING: Tracer = {
-  enabled: false,
   client: (client) => client,
   span: (_name, work) => work(() => undefined),
   invocation: (_name, work) => work(),
@@ -54,7 +52,6 @@ export function createTracer(env: NodeJS.ProcessEnv = process.env): Tracer {
   xray.setLogger({ error: () => undefined, warn: () => undefined, info: () => undefined, debug: () => undefined });
 
   return {
-    enabled: true,
     client(client) {
       return xray.captureAWSv3Client(client as never) as unknown as typeof client;
     },

@@ -17,6 +17,8 @@ export interface EmulatorOptions {
   /** 0 picks a free port. */
   awsPort?: number;
   dynamoPort?: number;
+  /** How long a table stays CREATING or DELETING after the call (default 0; DynamoDB takes seconds). */
+  tableChangeMs?: number;
 }
 
 export interface Emulators {
@@ -60,7 +62,7 @@ export async function startEmulators(options: EmulatorOptions = {}): Promise<Emu
   const fauxqs = await onLoopback(() =>
     startFauxqs({ port: options.awsPort ?? 0, logger: false, messageSpies: { bufferSize: 50 }, dataDir: fauxqsDir, host: LOOPBACK }),
   );
-  const dynamo = dynalite({ path: dynamoDir, createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
+  const dynamo = dynalite({ path: dynamoDir, createTableMs: options.tableChangeMs ?? 0, deleteTableMs: options.tableChangeMs ?? 0, updateTableMs: options.tableChangeMs ?? 0 });
   try {
     await new Promise<void>((resolve, reject) => {
       dynamo.once("error", reject);

@@ -6,7 +6,7 @@
 import os from "node:os";
 import path from "node:path";
 import { CreateBucketCommand, HeadObjectCommand, S3Client } from "@aws-sdk/client-s3";
-import { CreateTableCommand, DeleteTableCommand, DescribeTableCommand, DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { CreateTableCommand, DeleteTableCommand, DescribeTableCommand, DynamoDBClient, waitUntilTableExists, waitUntilTableNotExists } from "@aws-sdk/client-dynamodb";
 import { BatchWriteCommand, ScanCommand } from "@aws-sdk/lib-dynamodb";
 import type { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { CreateQueueCommand, GetQueueAttributesCommand, SQSClient } from "@aws-sdk/client-sqs";
@@ -56,6 +56,8 @@ export interface LocalPlatformOptions {
   dataDir?: string;
   awsPort?: number;
   dynamoPort?: number;
+  /** See EmulatorOptions.tableChangeMs. */
+  tableChangeMs?: number;
   stack?: string;
   /** Seconds before a failed message is received again (Lambda: the queue's visibility timeout). */
   visibilityTimeoutSeconds?: number;
@@ -134,6 +136,18 @@ const tableDefinition = (table: string) =>
   });
 
 /**
+ * CreateTable and DeleteTable return before the change is done (in DynamoDB and in dynalite, whose
+ * timers are 0 ms but still run after the response): an item written before the table is ACTIVE
+ * fails with ResourceNotFoundException, and a busy machine makes that likely.
+ */
+const tableWaiter = { minDelay: 0.05, maxDelay: 1, maxWaitTime: 300 };
+
+async function createTable(dynamo: DynamoDBDocumentClient, table: string): Promise<void> {
+  await dynamo.send(tableDefinition(table));
+  await waitUntilTableExists({ ...tableWaiter, client: dynamo as unknown as DynamoDBClient }, { TableName: table });
+}
+
+/**
  * The tenant's table as the component defines it. A table kept in .local/ from before the status
  * index is rebuilt with it, items kept (dynalite cannot add an index to a table).
  */
@@ -142,7 +156,7 @@ async function ensureTable(dynamo: DynamoDBDocumentClient, table: string): Promi
   try {
     existing = (await dynamo.send(new DescribeTableCommand({ TableName: table }))).Table;
   } catch {
-    await dynamo.send(tableDefinition(table));
+    await createTable(dynamo, table);
     return;
   }
   if (existing?.GlobalSecondaryIndexes?.some((i) => i.IndexName === STATUS_INDEX.name)) return;
@@ -154,7 +168,8 @@ async function ensureTable(dynamo: DynamoDBDocumentClient, table: string): Promi
     start = page.LastEvaluatedKey;
   } while (start);
   await dynamo.send(new DeleteTableCommand({ TableName: table }));
-  await dynamo.send(tableDefinition(table));
+  await waitUntilTableNotExists({ ...tableWaiter, client: dynamo as unknown as DynamoDBClient }, { TableName: table });
+  await createTable(dynamo, table);
   for (let i = 0; i < items.length; i += 25) {
     await dynamo.send(new BatchWriteCommand({ RequestItems: { [table]: items.slice(i, i + 25).map((Item) => ({ PutRequest: { Item } })) } }));
   }
@@ -236,7 +251,7 @@ function publishNotifications(platform: Pick<LocalPlatform, "emulators" | "clien
 export async function startLocalPlatform(options: LocalPlatformOptions): Promise<LocalPlatform> {
   const stack = options.stack ?? "local";
   const visibilityTimeoutSeconds = options.visibilityTimeoutSeconds ?? 10;
-  const emulators = await startEmulators({ dataDir: options.dataDir, awsPort: options.awsPort, dynamoPort: options.dynamoPort });
+  const emulators = await startEmulators({ dataDir: options.dataDir, awsPort: options.awsPort, dynamoPort: options.dynamoPort, tableChangeMs: options.tableChangeMs });
   const clients = localClients(emulators.awsEndpoint, emulators.dynamoEndpoint);
   const log = createLogger({ LOG_LEVEL: options.logLevel ?? "warn" }, options.logDestination);
   const runtimeClients =

@@ -8,7 +8,7 @@ import { mkdtempSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
-import { CreateTableCommand, DescribeTableCommand, DynamoDBClient, PutItemCommand } from "@aws-sdk/client-dynamodb";
+import { CreateTableCommand, DescribeTableCommand, DynamoDBClient, PutItemCommand, waitUntilTableExists } from "@aws-sdk/client-dynamodb";
 import { SendMessageCommand } from "@aws-sdk/client-sqs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { writeEndpointsFile } from "../../runtime/local/endpoints-file";
@@ -25,9 +25,11 @@ const run = promisify(execFile);
 const tsx = path.resolve("node_modules/.bin/tsx");
 const dataDir = mkdtempSync(path.join(os.tmpdir(), "ops-cli-"));
 let t: TestPlatform;
+// Tables take time to change, as in DynamoDB: the platform must wait for each one it creates.
+const tableChangeMs = 300;
 
 beforeAll(async () => {
-  t = await startTestPlatform([{ name: "ops" }]);
+  t = await startTestPlatform([{ name: "ops" }], { tableChangeMs });
   writeEndpointsFile(dataDir, t.platform);
 }, 120_000);
 
@@ -73,12 +75,13 @@ describe("the status index", () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), "old-table-"));
     const config = parseTenant({ name: "legacy" });
     const table = tenantResourceNames("local", config).table;
-    const emulators = await startEmulators({ dataDir: dir });
+    const emulators = await startEmulators({ dataDir: dir, tableChangeMs });
     const dynamo = new DynamoDBClient({ region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS, endpoint: emulators.dynamoEndpoint });
     await dynamo.send(new CreateTableCommand({ TableName: table, BillingMode: "PAY_PER_REQUEST", AttributeDefinitions: [{ AttributeName: "objectKey", AttributeType: "S" }], KeySchema: [{ AttributeName: "objectKey", KeyType: "HASH" }] }));
+    await waitUntilTableExists({ client: dynamo, minDelay: 0.05, maxDelay: 1, maxWaitTime: 300 }, { TableName: table });
     await dynamo.send(new PutItemCommand({ TableName: table, Item: { objectKey: { S: "old.jpg" }, status: { S: "failed" }, sequencer: { S: "01" }, updatedAt: { S: "2026-01-01T00:00:00.000Z" } } }));
     await emulators.stop();
-    const restarted = await startTestPlatform([{ name: "legacy" }], { dataDir: dir });
+    const restarted = await startTestPlatform([{ name: "legacy" }], { dataDir: dir, tableChangeMs });
     try {
       const described = await restarted.platform.clients.dynamo.send(new DescribeTableCommand({ TableName: table }));
       expect(described.Table!.GlobalSecondaryIndexes?.map((i) => i.IndexName)).toEqual([STATUS_INDEX.name]);

@@ -10,6 +10,7 @@ import { writeEndpointsFile } from "./endpoints-file";
 import { startLocalPlatform } from "./platform";
 import { formatOutcome } from "./outcome-line";
 import { loadOrCreateSigningKeys } from "./signing-keys";
+import { TenantConfigError } from "../tenant-config";
 import { loadStackTenants } from "./stack-config";
 
 const ROOT = path.resolve(__dirname, "../..");
@@ -62,6 +63,7 @@ async function main(): Promise<void> {
 }
 
 main().catch((err) => {
-  console.error(err instanceof Error ? err.message : err);
+  // A config mistake is the user's to fix and says so; anything else needs its stack to be found.
+  console.error(err instanceof TenantConfigError ? err.message : err);
   process.exit(1);
 });

@@ -119,6 +119,7 @@ export async function dryRun(options: { stack: string; tenants: unknown; setting
   const config: Record<string, string> = { "aws:region": REGION, [`${PROJECT}:tenants`]: JSON.stringify(options.tenants) };
   for (const [key, value] of Object.entries(options.settings ?? {})) config[`${PROJECT}:${key}`] = typeof value === "string" ? value : JSON.stringify(value);
   pulumi.runtime.setAllConfig(config);
+  let registered = 0;
   // Mocks see inputs, not options: record retainOnDelete/protect/parent where the SDK registers.
   const sdkResource = createRequire(path.resolve("index.ts"))("@pulumi/pulumi/runtime/resource") as { registerResource: (...args: any[]) => unknown };
   const register = (sdkResource as { __original?: (...args: any[]) => unknown }).__original ?? sdkResource.registerResource;
@@ -127,16 +128,20 @@ export async function dryRun(options: { stack: string; tenants: unknown; setting
     registerResource(res: unknown, parent: { __name?: string } | undefined, type: string, name: string, ...rest: any[]) {
       const opts = rest[4] as { retainOnDelete?: boolean; protect?: boolean };
       optionsByName.set(name, { retainOnDelete: opts?.retainOnDelete, protect: opts?.protect, parentName: parent?.__name });
+      registered++;
       return register(res, parent, type, name, ...rest);
     },
   });
   const program = await import("../../index.js");
   const outputs = await resolveDeep({ tenantOutputs: program.tenantOutputs, exiftoolLayers: program.exiftoolLayers }, pulumi);
-  // Let registrations that no output depends on (alarms, policies) finish.
-  let count = -1;
-  while (count !== resources.length) {
-    count = resources.length;
-    await new Promise((r) => setTimeout(r, 200));
+  // Let registrations that no output depends on (alarms, policies) finish: the SDK's own wait for
+  // outstanding resource RPCs, repeated while applies that ran meanwhile registered more.
+  const runtime = pulumi.runtime as unknown as { waitForRPCs(): Promise<void> };
+  let seen = -1;
+  while (seen !== registered) {
+    seen = registered;
+    await runtime.waitForRPCs();
+    await new Promise((r) => setImmediate(r));
   }
   return {
     resources,

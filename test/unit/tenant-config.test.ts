@@ -1,4 +1,8 @@
+import { mkdtempSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
 import { describe, expect, it } from "vitest";
+import { loadStackTenants, TENANTS_KEY } from "../../runtime/local/stack-config";
 import { DEFAULT_RENDITIONS, outputConfigHash, parseTenants, TenantConfigError } from "../../runtime/tenant-config";
 
 function problemsOf(raw: unknown): string[] {
@@ -97,5 +101,26 @@ describe("outputConfigHash", () => {
   it("defaults tracing off; a tenant opts in with function.tracing", () => {
     expect(tenant!.function.tracing).toBe(false);
     expect(parseTenants([{ name: "t", function: { tracing: true } }])[0]!.function.tracing).toBe(true);
+  });
+});
+
+describe("a stack's config file, as npm start reads it", () => {
+  const root = mkdtempSync(path.join(os.tmpdir(), "stack-config-"));
+  const problemsOfStack = (stack: string) => {
+    try {
+      loadStackTenants(stack, root);
+    } catch (err) {
+      if (err instanceof TenantConfigError) return err.problems;
+      throw err;
+    }
+    throw new Error("expected the stack to be rejected");
+  };
+
+  it("is a config error naming the file when it is missing or lists no tenants", () => {
+    expect(problemsOfStack("staging")).toEqual([`there is no ${path.join(root, "Pulumi.staging.yaml")} for stack "staging"`]);
+    writeFileSync(path.join(root, "Pulumi.empty.yaml"), "config:\n  aws:region: eu-west-1\n");
+    expect(problemsOfStack("empty")).toEqual([`${path.join(root, "Pulumi.empty.yaml")} has no "${TENANTS_KEY}" config key`]);
+    writeFileSync(path.join(root, "Pulumi.ok.yaml"), `config:\n  ${TENANTS_KEY}:\n    - name: acme\n`);
+    expect(loadStackTenants("ok", root).map((t) => t.name)).toEqual(["acme"]);
   });
 });

@@ -62,7 +62,8 @@ export async function startEmulators(options: EmulatorOptions = {}): Promise<Emu
   const fauxqs = await onLoopback(() =>
     startFauxqs({ port: options.awsPort ?? 0, logger: false, messageSpies: { bufferSize: 50 }, dataDir: fauxqsDir, host: LOOPBACK }),
   );
-  const dynamo = dynalite({ path: dynamoDir, createTableMs: options.tableChangeMs ?? 0, deleteTableMs: options.tableChangeMs ?? 0, updateTableMs: options.tableChangeMs ?? 0 });
+  const tableChangeMs = options.tableChangeMs ?? 0;
+  const dynamo = dynalite({ path: dynamoDir, createTableMs: tableChangeMs, deleteTableMs: tableChangeMs, updateTableMs: tableChangeMs });
   try {
     await new Promise<void>((resolve, reject) => {
       dynamo.once("error", reject);

@@ -140,11 +140,14 @@ const tableDefinition = (table: string) =>
  * timers are 0 ms but still run after the response): an item written before the table is ACTIVE
  * fails with ResourceNotFoundException, and a busy machine makes that likely.
  */
-const tableWaiter = { minDelay: 0.05, maxDelay: 1, maxWaitTime: 300 };
+async function untilTable(dynamo: DynamoDBDocumentClient, table: string, state: "exists" | "gone"): Promise<void> {
+  const waiter = { client: dynamo as unknown as DynamoDBClient, minDelay: 0.05, maxDelay: 1, maxWaitTime: 300 };
+  await (state === "exists" ? waitUntilTableExists : waitUntilTableNotExists)(waiter, { TableName: table });
+}
 
 async function createTable(dynamo: DynamoDBDocumentClient, table: string): Promise<void> {
   await dynamo.send(tableDefinition(table));
-  await waitUntilTableExists({ ...tableWaiter, client: dynamo as unknown as DynamoDBClient }, { TableName: table });
+  await untilTable(dynamo, table, "exists");
 }
 
 /**
@@ -168,7 +171,7 @@ async function ensureTable(dynamo: DynamoDBDocumentClient, table: string): Promi
     start = page.LastEvaluatedKey;
   } while (start);
   await dynamo.send(new DeleteTableCommand({ TableName: table }));
-  await waitUntilTableNotExists({ ...tableWaiter, client: dynamo as unknown as DynamoDBClient }, { TableName: table });
+  await untilTable(dynamo, table, "gone");
   await createTable(dynamo, table);
   for (let i = 0; i < items.length; i += 25) {
     await dynamo.send(new BatchWriteCommand({ RequestItems: { [table]: items.slice(i, i + 25).map((Item) => ({ PutRequest: { Item } })) } }));

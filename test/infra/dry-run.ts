@@ -18,6 +18,10 @@ export interface RecordedResource {
   retainOnDelete?: boolean;
   protect?: boolean;
   parentName?: string;
+  /** The resource's URN as the engine derives it: stack, project, the parents' type chain, name. */
+  urn: string;
+  /** The URNs it answers to from before a move (its `aliases` option, resolved the engine's way). */
+  aliasUrns: string[];
 }
 
 export interface DryRunResult {
@@ -92,7 +96,12 @@ export async function dryRun(options: { stack: string; tenants: unknown; setting
   vi.resetModules();
   const pulumi = await import("@pulumi/pulumi");
   const resources: RecordedResource[] = [];
-  const optionsByName = new Map<string, { retainOnDelete?: boolean; protect?: boolean; parentName?: string }>();
+  const optionsByName = new Map<string, Omit<RecordedResource, "type" | "name" | "inputs">>();
+  // Keyed by type and name: a component and its first child may share a name (TenantPipeline and TenantBuckets do).
+  const typeChains = new Map<string, string>();
+  const chainOf = (resource: { __name?: string; __pulumiType?: string } | undefined) =>
+    resource?.__name ? typeChains.get(`${resource.__pulumiType}::${resource.__name}`) : undefined;
+  const urnOf = (typeChain: string, name: string) => `urn:pulumi:${options.stack}::${PROJECT}::${typeChain}::${name}`;
   await pulumi.runtime.setMocks(
     {
       newResource(args) {
@@ -104,7 +113,7 @@ export async function dryRun(options: { stack: string; tenants: unknown; setting
         if (args.type === "aws:lambda/functionUrl:FunctionUrl") state.functionUrl = `https://${physical}.lambda-url.${REGION}.on.aws/`;
         if (args.type === "aws:cloudfront/distribution:Distribution") state.domainName = `${physical}.cloudfront.net`;
         if (args.type === "random:index/randomBytes:RandomBytes") state.hex = `${physical}`.padEnd(64, "0");
-        resources.push({ type: args.type, name: args.name, inputs: args.inputs, ...optionsByName.get(args.name) });
+        resources.push({ type: args.type, name: args.name, inputs: args.inputs, urn: urnOf(args.type, args.name), aliasUrns: [], ...optionsByName.get(args.name) });
         return { id: `${physical}-id`, state };
       },
       call(args) {
@@ -125,9 +134,17 @@ export async function dryRun(options: { stack: string; tenants: unknown; setting
   const register = (sdkResource as { __original?: (...args: any[]) => unknown }).__original ?? sdkResource.registerResource;
   Object.assign(sdkResource, {
     __original: register,
-    registerResource(res: unknown, parent: { __name?: string } | undefined, type: string, name: string, ...rest: any[]) {
-      const opts = rest[4] as { retainOnDelete?: boolean; protect?: boolean };
-      optionsByName.set(name, { retainOnDelete: opts?.retainOnDelete, protect: opts?.protect, parentName: parent?.__name });
+    registerResource(res: unknown, parent: { __name?: string; __pulumiType?: string } | undefined, type: string, name: string, ...rest: any[]) {
+      const opts = rest[4] as { retainOnDelete?: boolean; protect?: boolean; aliases?: { parent?: { __name?: string; __pulumiType?: string } }[] };
+      const parentChain = chainOf(parent);
+      const typeChain = parentChain ? `${parentChain}$${type}` : type;
+      typeChains.set(`${type}::${name}`, typeChain);
+      // Only the alias shape this project uses: same name and type, another parent.
+      const aliasUrns = (opts?.aliases ?? []).map((alias) => {
+        const aliasParent = chainOf(alias.parent);
+        return urnOf(aliasParent ? `${aliasParent}$${type}` : type, name);
+      });
+      optionsByName.set(name, { retainOnDelete: opts?.retainOnDelete, protect: opts?.protect, parentName: parent?.__name, urn: urnOf(typeChain, name), aliasUrns });
       registered++;
       return register(res, parent, type, name, ...rest);
     },

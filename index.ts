@@ -8,8 +8,8 @@ import { ExiftoolLayer } from "./components/exiftool-layer";
 import { buildFunctionArchive, type FunctionArchive, type LambdaArchitecture } from "./components/function-code";
 import { parseStackSettings } from "./components/stack-settings";
 import { TenantPipeline } from "./components/tenant-pipeline";
-import { tenantResourceNames } from "./runtime/naming";
-import { outputConfigHash, parseTenants } from "./runtime/tenant-config";
+import { tenantResourceNames } from "./contract/naming";
+import { outputConfigHash, parseTenants } from "./contract/tenant-config";
 
 const config = new pulumi.Config();
 const stack = pulumi.getStack();
@@ -37,7 +37,10 @@ for (const architecture of architectures) {
   layers.set(architecture, new ExiftoolLayer(name, { architecture, zipPath: architectures.length === 1 ? settings.layerZip : undefined }));
 }
 
-const archives = new Map<LambdaArchitecture, Promise<FunctionArchive>>(architectures.map((a) => [a, buildFunctionArchive(a)]));
+const archives = new Map<LambdaArchitecture, Promise<FunctionArchive>>(architectures.map((a) => [a, buildFunctionArchive(a, "processor")]));
+// The renderer's archive only for architectures that a tenant with on-demand renditions runs.
+const rendererArchitectures = new Set(tenants.filter((t) => t.onDemand.enabled).map((t) => t.function.architecture));
+const rendererArchives = new Map<LambdaArchitecture, Promise<FunctionArchive>>([...rendererArchitectures].map((a) => [a, buildFunctionArchive(a, "renderer")]));
 
 const pipelines = new Map<string, TenantPipeline>();
 export const tenantOutputs = Object.fromEntries(
@@ -47,6 +50,7 @@ export const tenantOutputs = Object.fromEntries(
     const pipeline = new TenantPipeline(names.base, {
       tenant,
       code: archives.get(architecture)!,
+      rendererCode: rendererArchives.get(architecture),
       layerArn: layers.get(architecture)!.arn,
       protectData: settings.protectData,
       sourceVersioning: settings.sourceVersioning,

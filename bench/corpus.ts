@@ -2,7 +2,7 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import sharp from "sharp";
-import { bigTiff, jpegWithExif, mp4, pdf } from "../test/support/images";
+import { bigTiff, jpegWithExif, mp4, pdf } from "../fixtures/images";
 
 const CACHE = path.join(__dirname, ".cache");
 
@@ -23,7 +23,10 @@ function bigPdf(bytes: number): Buffer {
   // Put the stream object before the xref so offsets stay valid for the objects that matter.
   const obj = Buffer.concat([Buffer.from(`5 0 obj\n<< /Length ${bytes} >>\nstream\n`), stream, Buffer.from("\nendstream\nendobj\n")]);
   const before = head.subarray(0, xrefAt);
-  const after = head.subarray(xrefAt).toString().replace(/startxref\n\d+/, `startxref\n${before.length + obj.length}`);
+  const after = head
+    .subarray(xrefAt)
+    .toString()
+    .replace(/startxref\n\d+/, `startxref\n${before.length + obj.length}`);
   return Buffer.concat([before, obj, Buffer.from(after)]);
 }
 
@@ -38,7 +41,15 @@ function bigMp4(bytes: number): Buffer {
 }
 
 const MAKERS: Record<string, () => Promise<Buffer>> = {
-  "jpeg-12mp": () => jpegWithExif({ width: 4000, height: 3000, orientation: 6, gps: { latitude: 47.4, longitude: 8.5 }, dateTimeOriginal: "2025:06:01 12:00:00", photoLike: true }),
+  "jpeg-12mp": () =>
+    jpegWithExif({
+      width: 4000,
+      height: 3000,
+      orientation: 6,
+      gps: { latitude: 47.4, longitude: 8.5 },
+      dateTimeOriginal: "2025:06:01 12:00:00",
+      photoLike: true,
+    }),
   "jpeg-50mp": () => jpegWithExif({ width: 8660, height: 5774, dateTimeOriginal: "2025:06:01 12:00:00", photoLike: true }),
   "png-12mp": () => noise(4000, 3000).png({ compressionLevel: 1 }).toBuffer(),
   "webp-12mp": () => noise(4000, 3000).webp({ quality: 90 }).toBuffer(),
@@ -46,7 +57,10 @@ const MAKERS: Record<string, () => Promise<Buffer>> = {
   "tiff-108mb": () => bigTiff(6000, 6000),
   "pdf-20mb": async () => bigPdf(20 * 1024 * 1024),
   "mp4-20mb": async () => bigMp4(20 * 1024 * 1024),
-  "png-16k": () => sharp({ create: { width: 16000, height: 16000, channels: 3, background: { r: 40, g: 90, b: 160 } } }).png({ compressionLevel: 1 }).toBuffer(),
+  "png-16k": () =>
+    sharp({ create: { width: 16000, height: 16000, channels: 3, background: { r: 40, g: 90, b: 160 } } })
+      .png({ compressionLevel: 1 })
+      .toBuffer(),
 };
 
 export async function corpus(names: string[] = Object.keys(MAKERS)): Promise<BenchObject[]> {

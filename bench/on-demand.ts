@@ -10,10 +10,10 @@ import os from "node:os";
 import path from "node:path";
 import sharp from "sharp";
 import { mapLimit } from "../runtime/concurrency";
-import { signedPath } from "../runtime/on-demand/edge";
-import { startLocalPlatform } from "../runtime/local/platform";
-import { uploadObject } from "../runtime/local/upload";
-import { parseTenants } from "../runtime/tenant-config";
+import { signedPath } from "../edge/edge";
+import { startLocalPlatform } from "../local/platform";
+import { uploadObject } from "../local/upload";
+import { parseTenants } from "../contract/tenant-config";
 import type { BenchObject } from "./corpus";
 
 const percentile = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(xs.length * p))]!;
@@ -59,7 +59,8 @@ export async function onDemandLatency(objects: BenchObject[], table: (title: str
   const tenant = platform.tenants.get("bench")!;
   const onDemand = tenant.onDemand!;
   const keyId = onDemand.keys.signingKeyId;
-  const urlFor = (key: string) => `${onDemand.url}${signedPath(onDemand.endpoint.edge, "w1024.webp", key, Math.floor(Date.now() / 1000) + 3600, keyId, onDemand.keys.keys[keyId]!)}`;
+  const urlFor = (key: string) =>
+    `${onDemand.url}${signedPath(onDemand.endpoint.edge, "w1024.webp", key, Math.floor(Date.now() / 1000) + 3600, keyId, onDemand.keys.keys[keyId]!)}`;
   const get = async (url: string) => {
     const response = await fetch(url, { headers: { accept: "image/webp" } });
     const body = Buffer.from(await response.arrayBuffer());
@@ -75,7 +76,8 @@ export async function onDemandLatency(objects: BenchObject[], table: (title: str
     const localFile = path.join(local, "photo.jpg");
     writeFileSync(localFile, jpeg);
     // The same output as w1024.webp: 1024 wide (the photo is stored with orientation 6: upright 3000x4000).
-    const rawSharp = () => sharp(localFile).autoOrient().resize({ width: 1024, withoutEnlargement: true }).toColourspace("srgb").webp({ quality: 80 }).toBuffer();
+    const rawSharp = () =>
+      sharp(localFile).autoOrient().resize({ width: 1024, withoutEnlargement: true }).toColourspace("srgb").webp({ quality: 80 }).toBuffer();
 
     const misses: number[] = [];
     const raw: number[] = [];
@@ -91,17 +93,21 @@ export async function onDemandLatency(objects: BenchObject[], table: (title: str
     }
     const hitUrls = keys.map(urlFor);
     const hits: number[] = [];
-    for (const url of hitUrls) hits.push(await timed(async () => {
-      const { origin } = await get(url);
-      if (origin !== "proxy-bucket") throw new Error(`expected a hit, got ${origin}`);
-    }));
+    for (const url of hitUrls)
+      hits.push(
+        await timed(async () => {
+          const { origin } = await get(url);
+          if (origin !== "proxy-bucket") throw new Error(`expected a hit, got ${origin}`);
+        }),
+      );
     const requests = Array.from({ length: 400 }, (_, i) => hitUrls[i % hitUrls.length]!);
     const hitSeconds = (await timed(() => mapLimit(requests, 8, (url) => get(url)))) / 1000;
-    const missSeconds = (await timed(async () => {
-      const fresh = Array.from({ length: 8 }, (_, i) => `bench/throughput-${i}.jpg`);
-      for (const key of fresh) await uploadObject(platform.clients.s3, tenant.sourceBucket, key, jpeg, "image/jpeg");
-      await mapLimit(fresh, 2, (key) => get(urlFor(key)));
-    })) / 1000;
+    const missSeconds =
+      (await timed(async () => {
+        const fresh = Array.from({ length: 8 }, (_, i) => `bench/throughput-${i}.jpg`);
+        for (const key of fresh) await uploadObject(platform.clients.s3, tenant.sourceBucket, key, jpeg, "image/jpeg");
+        await mapLimit(fresh, 2, (key) => get(urlFor(key)));
+      })) / 1000;
     const pillow = pillowMissesMs(localFile, 12)?.slice(2);
 
     const row = {

@@ -8,7 +8,7 @@ import { resolveExiftoolPaths } from "../runtime/metadata/exiftool-paths";
 import { MetadataExtractor } from "../runtime/metadata/extractor";
 import { RangeReader } from "../runtime/metadata/range-reader";
 import { renderRenditions } from "../runtime/renditions";
-import { DEFAULT_RENDITIONS } from "../runtime/tenant-config";
+import { DEFAULT_RENDITIONS } from "../contract/tenant-config";
 
 async function main(): Promise<void> {
   const file = process.argv[2]!;
@@ -26,7 +26,7 @@ async function main(): Promise<void> {
   await extractor.extract(new RangeReader(source), "object");
   const status = readFileSync(`/proc/${extractor.helper.pid}/status`, "utf8");
   const exiftoolMaxRssMb = Number(/VmHWM:\s+(\d+) kB/.exec(status)![1]) / 1024;
-  const { source: image } = await renderRenditions(file, "object", DEFAULT_RENDITIONS, { maxInputPixels: 268_402_689, profile: "none" });
+  const { source: image } = await renderRenditions(file, DEFAULT_RENDITIONS, { maxInputPixels: 268_402_689, profile: "none" });
   await extractor.close();
   // VmHWM, not getrusage's maxrss: Linux carries ru_maxrss across exec, so a child would report its
   // parent's peak (the benchmark process) instead of its own.

@@ -9,16 +9,16 @@
 import { execFileSync } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import { buildSync } from "esbuild";
 import { ExifTool } from "exiftool-vendored";
 import sharp from "sharp";
 import { decodeHeif } from "../runtime/heif";
 import { resolveExiftoolPaths } from "../runtime/metadata/exiftool-paths";
 import { MetadataExtractor } from "../runtime/metadata/extractor";
 import { RangeReader } from "../runtime/metadata/range-reader";
-import { exiftoolCorpus, memorySource } from "../test/support/corpus";
-import { heifEncode, heifEncUnavailable } from "../test/support/heif";
-import { adversarialImages } from "../test/support/images";
+import { exiftoolCorpus, memorySource } from "../fixtures/corpus";
+import { bundleScript } from "../fixtures/bundle-script";
+import { heifEncode, heifEncUnavailable } from "../fixtures/heif";
+import { adversarialImages } from "../fixtures/images";
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const CACHE = path.join(__dirname, ".cache");
@@ -74,7 +74,9 @@ async function twelveMegapixels(): Promise<{ jpeg: Buffer; heic: string }> {
   const jpegFile = path.join(CACHE, "photo-12mp.jpg");
   const heicFile = path.join(CACHE, "photo-12mp.heic");
   if (!existsSync(jpegFile)) {
-    const noise = await sharp({ create: { width: 4032, height: 3024, channels: 3, noise: { type: "gaussian", mean: 128, sigma: 40 }, background: "#000" } }).png().toBuffer();
+    const noise = await sharp({ create: { width: 4032, height: 3024, channels: 3, noise: { type: "gaussian", mean: 128, sigma: 40 }, background: "#000" } })
+      .png()
+      .toBuffer();
     writeFileSync(jpegFile, await sharp(noise).blur(1.2).jpeg({ quality: 88 }).toBuffer());
   }
   if (!existsSync(heicFile)) writeFileSync(heicFile, heifEncode([readFileSync(jpegFile)], 60));
@@ -100,8 +102,12 @@ export async function heicDecode(table: (title: string, rows: Record<string, str
     if (i > 0) jpegMs.push(performance.now() - t0);
   }
   const bundle = path.join(__dirname, "..", ".build", "bench-heic-one.js");
-  buildSync({ entryPoints: [path.join(__dirname, "heic-one.ts")], outfile: bundle, bundle: true, platform: "node", format: "cjs", external: ["sharp"], logLevel: "silent" });
-  const fresh = JSON.parse(execFileSync(process.execPath, [bundle, heic], { encoding: "utf8" }).trim().split("\n").pop()!) as { nodeMaxRssMb: number; decodeMs: number; renditions: number };
+  bundleScript(path.join(__dirname, "heic-one.ts"), bundle);
+  const fresh = JSON.parse(execFileSync(process.execPath, [bundle, heic], { encoding: "utf8" }).trim().split("\n").pop()!) as {
+    nodeMaxRssMb: number;
+    decodeMs: number;
+    renditions: number;
+  };
   const result = { heicBytes: heicBytes.length, heifDecodeMs: median(heifMs), sharpJpegDecodeMs: median(jpegMs), freshProcess: fresh };
   table("7. A 12 MP HEVC HEIC (4032x3024): libheif (WebAssembly) decode, and one fresh process decoding + rendering it", [
     {
@@ -118,7 +124,7 @@ export async function heicDecode(table: (title: string, rows: Record<string, str
 
 /**
  * Small files that decode to hundreds of MB, two at a time in a fresh process with a 1024 MB
- * function's decode budget (test/support/render-under-budget.ts): peak RSS against the memory.
+ * function's decode budget (fixtures/render-under-budget.ts): peak RSS against the memory.
  */
 export async function adversarialMemory(table: (title: string, rows: Record<string, string | number>[]) => void) {
   mkdirSync(CACHE, { recursive: true });
@@ -130,13 +136,18 @@ export async function adversarialMemory(table: (title: string, rows: Record<stri
     files.push(file);
   }
   const bundle = path.join(__dirname, "..", ".build", "bench-render-under-budget.js");
-  buildSync({ entryPoints: [path.join(__dirname, "..", "test", "support", "render-under-budget.ts")], outfile: bundle, bundle: true, platform: "node", format: "cjs", external: ["sharp"], logLevel: "silent" });
+  bundleScript(path.join(__dirname, "..", "fixtures", "render-under-budget.ts"), bundle);
   const lines = execFileSync(process.execPath, [bundle, "1024", ...files], { encoding: "utf8", maxBuffer: 16 * 1024 * 1024 })
     .trim()
     .split("\n")
     .map((l) => JSON.parse(l) as { file?: string; status?: string; code?: string; peakMb?: number });
   const peakMb = lines.at(-1)!.peakMb!;
-  const result = { memoryMb: 1024, inputs: files.map((f) => ({ file: path.basename(f), bytes: readFileSync(f).length })), outcomes: lines.slice(0, -1), peakMb };
+  const result = {
+    memoryMb: 1024,
+    inputs: files.map((f) => ({ file: path.basename(f), bytes: readFileSync(f).length })),
+    outcomes: lines.slice(0, -1),
+    peakMb,
+  };
   table("8. Adversarial but allowed inputs, two at a time, a 1024 MB function's decode budget (target: peak RSS below the function's memory)", [
     {
       inputs: result.inputs.map((i) => `${i.file} (${(i.bytes / 1024 / 1024).toFixed(1)} MiB)`).join(", "),

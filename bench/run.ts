@@ -9,7 +9,6 @@ import { execFileSync, spawn } from "node:child_process";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { buildSync } from "esbuild";
 import { ExifTool } from "exiftool-vendored";
 import sharp from "sharp";
 import { createHash } from "node:crypto";
@@ -20,9 +19,10 @@ import { RangeReader, type ByteSource } from "../runtime/metadata/range-reader";
 import { streamTags } from "../runtime/metadata/stream-fallback";
 import { renderRenditions, sharedScale } from "../runtime/renditions";
 import { headObject, S3ByteSource } from "../runtime/s3-object";
-import { DEFAULT_RENDITIONS, parseTenants } from "../runtime/tenant-config";
-import { startLocalPlatform } from "../runtime/local/platform";
-import { uploadObject } from "../runtime/local/upload";
+import { DEFAULT_RENDITIONS, parseTenants } from "../contract/tenant-config";
+import { startLocalPlatform } from "../local/platform";
+import { uploadObject } from "../local/upload";
+import { bundleScript } from "../fixtures/bundle-script";
 import { corpus, type BenchObject } from "./corpus";
 import { onDemandLatency } from "./on-demand";
 import { adversarialMemory, corpusThroughOneHelper, heicDecode } from "./real-world";
@@ -169,7 +169,7 @@ async function renditionThroughput(objects: BenchObject[]) {
   const jpeg = readFileSync(objects.find((o) => o.name === "jpeg-12mp")!.file);
   const inputs = Array.from({ length: 24 }, () => jpeg);
   const options = { maxInputPixels: 268_402_689, profile: "none" as const };
-  const ours = () => throughput(2, inputs, (b) => renderRenditions(b, "k", DEFAULT_RENDITIONS, options));
+  const ours = () => throughput(2, inputs, (b) => renderRenditions(b, DEFAULT_RENDITIONS, options));
   const raw = () =>
     throughput(2, inputs, (b) =>
       Promise.all([
@@ -184,7 +184,14 @@ async function renditionThroughput(objects: BenchObject[]) {
   const scale = sharedScale(width, height, DEFAULT_RENDITIONS);
   const floorSize = `${Math.round(width * scale)}x${Math.round(height * scale)}`;
   const floor = () =>
-    throughput(2, inputs, (b) => sharp(b).autoOrient().resize(Math.round(width * scale), Math.round(height * scale), { fit: "fill" }).toColourspace("srgb").raw().toBuffer());
+    throughput(2, inputs, (b) =>
+      sharp(b)
+        .autoOrient()
+        .resize(Math.round(width * scale), Math.round(height * scale), { fit: "fill" })
+        .toColourspace("srgb")
+        .raw()
+        .toBuffer(),
+    );
   await ours(); // warm up all three
   await raw();
   await floor();
@@ -267,7 +274,7 @@ for i in range(n):
 async function peakMemory(objects: BenchObject[]) {
   const rows = [];
   const bundle = path.join(__dirname, "..", ".build", "bench-one-object.js");
-  buildSync({ entryPoints: [path.join(__dirname, "one-object.ts")], outfile: bundle, bundle: true, platform: "node", format: "cjs", external: ["sharp", "exiftool-vendored.pl"], logLevel: "silent" });
+  bundleScript(path.join(__dirname, "one-object.ts"), bundle, ["sharp", "exiftool-vendored.pl"]);
   const env = { ...process.env, EXIFTOOL_HELPER_PATH: path.join(__dirname, "..", "layer", "exiftool-range-helper.pl") };
   for (const o of objects.filter((x) => ["jpeg-50mp", "tiff-108mb", "png-16k"].includes(x.name))) {
     const output = execFileSync(process.execPath, [bundle, o.file], { encoding: "utf8", maxBuffer: 16 * MiB, env });
@@ -276,7 +283,13 @@ async function peakMemory(objects: BenchObject[]) {
   }
   table(
     "4. Peak RSS of a fresh process handling one object (target: <= 256 MB each, node + exiftool)",
-    rows.map((r) => ({ object: r.object, pixels: `${r.width}x${r.height}`, node: `${r.nodeMaxRssMb.toFixed(0)} MB`, exiftool: `${r.exiftoolMaxRssMb.toFixed(0)} MB`, total: `${(r.nodeMaxRssMb + r.exiftoolMaxRssMb).toFixed(0)} MB` })),
+    rows.map((r) => ({
+      object: r.object,
+      pixels: `${r.width}x${r.height}`,
+      node: `${r.nodeMaxRssMb.toFixed(0)} MB`,
+      exiftool: `${r.exiftoolMaxRssMb.toFixed(0)} MB`,
+      total: `${(r.nodeMaxRssMb + r.exiftoolMaxRssMb).toFixed(0)} MB`,
+    })),
   );
   return rows;
 }
@@ -292,20 +305,37 @@ function cpuTimes(): { busy: number; total: number } {
 async function endToEnd(objects: BenchObject[]) {
   const platform = await startLocalPlatform({ tenants: parseTenants([{ name: "east" }, { name: "west" }]), logLevel: "silent", visibilityTimeoutSeconds: 30 });
   const jpeg = readFileSync(objects.find((o) => o.name === "jpeg-12mp")!.file);
-  const mixed = [jpeg, await sharp(jpeg).resize(2000).png().toBuffer(), await sharp(jpeg).resize(3000).webp().toBuffer(), await sharp(jpeg).resize(1600).jpeg().toBuffer()];
-  let done = 0;
+  const mixed = [
+    jpeg,
+    await sharp(jpeg).resize(2000).png().toBuffer(),
+    await sharp(jpeg).resize(3000).webp().toBuffer(),
+    await sharp(jpeg).resize(1600).jpeg().toBuffer(),
+  ];
   try {
     const cpu0 = cpuTimes();
     const t0 = performance.now();
-    const uploads = Array.from({ length: 200 }, (_, i) => ({ tenant: i % 2 ? "east" : "west", key: `e2e/${i}.${["jpg", "png", "webp", "jpg"][i % 4]}`, body: mixed[i % 4]! }));
+    const uploads = Array.from({ length: 200 }, (_, i) => ({
+      tenant: i % 2 ? "east" : "west",
+      key: `e2e/${i}.${["jpg", "png", "webp", "jpg"][i % 4]}`,
+      body: mixed[i % 4]!,
+    }));
     await mapLimit(uploads, 8, (u) => uploadObject(platform.clients.s3, platform.tenants.get(u.tenant)!.sourceBucket, u.key, u.body));
     await platform.drain(600_000);
     const seconds = (performance.now() - t0) / 1000;
     const cpu1 = cpuTimes();
-    done = uploads.length;
-    const row = { uploads: done, seconds, uploadsPerSecond: done / seconds, cpuUtilisation: (cpu1.busy - cpu0.busy) / (cpu1.total - cpu0.total) };
+    const row = {
+      uploads: uploads.length,
+      seconds,
+      uploadsPerSecond: uploads.length / seconds,
+      cpuUtilisation: (cpu1.busy - cpu0.busy) / (cpu1.total - cpu0.total),
+    };
     table("5. End to end through the local platform (200 mixed images, 2 tenants)", [
-      { uploads: row.uploads, time: `${row.seconds.toFixed(1)} s`, throughput: `${row.uploadsPerSecond.toFixed(1)} uploads/s`, "CPU (both cores)": `${(row.cpuUtilisation * 100).toFixed(0)}%` },
+      {
+        uploads: row.uploads,
+        time: `${row.seconds.toFixed(1)} s`,
+        throughput: `${row.uploadsPerSecond.toFixed(1)} uploads/s`,
+        "CPU (both cores)": `${(row.cpuUtilisation * 100).toFixed(0)}%`,
+      },
     ]);
     return row;
   } finally {

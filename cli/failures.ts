@@ -23,7 +23,11 @@ async function main(): Promise<void> {
       "data-dir": { type: "string" },
     },
   });
-  if (!values.tenant) fail("failures", "usage: npm run failures -- --tenant <name> [--since <date>] [--status failed|done|processing|deleted] [--limit 100] [--json] [--stack <name>]");
+  if (!values.tenant)
+    fail(
+      "failures",
+      "usage: npm run failures -- --tenant <name> [--since <date>] [--status failed|done|processing|deleted] [--limit 100] [--json] [--stack <name>]",
+    );
   const status = values.status as ItemStatus;
   if (!STATUSES.includes(status)) fail("failures", `--status must be one of ${STATUSES.join(", ")}`);
   const since = parseSince("failures", values.since);

@@ -6,7 +6,7 @@
  */
 import { ListMessageMoveTasksCommand, StartMessageMoveTaskCommand, type SQSClient } from "@aws-sdk/client-sqs";
 import { parseArgs } from "node:util";
-import { redriveDeadLetters } from "../runtime/ops/dead-letters";
+import { redriveDeadLetters } from "../ops/dead-letters";
 import { fail, resolveTarget } from "./targets";
 
 /** `https://sqs.<region>.amazonaws.com/<account>/<name>` as its ARN. */
@@ -32,11 +32,16 @@ async function moveTask(sqs: SQSClient, deadLetterQueueUrl: string, queueUrl: st
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { tenant: { type: "string" }, stack: { type: "string" }, outputs: { type: "string" }, "data-dir": { type: "string" } } });
+  const { values } = parseArgs({
+    options: { tenant: { type: "string" }, stack: { type: "string" }, outputs: { type: "string" }, "data-dir": { type: "string" } },
+  });
   if (!values.tenant) fail("redrive", "usage: npm run redrive -- --tenant <name> [--stack <name>]");
   const target = resolveTarget(values.tenant, { stack: values.stack, outputs: values.outputs, dataDir: values["data-dir"] });
   const { queueUrl, deadLetterQueueUrl } = target.tenant;
-  const moved = target.kind === "stack" ? await moveTask(target.clients.sqs, deadLetterQueueUrl, queueUrl) : await redriveDeadLetters(target.clients.sqs, deadLetterQueueUrl, queueUrl);
+  const moved =
+    target.kind === "stack"
+      ? await moveTask(target.clients.sqs, deadLetterQueueUrl, queueUrl)
+      : await redriveDeadLetters(target.clients.sqs, deadLetterQueueUrl, queueUrl);
   console.log(`moved ${moved} message${moved === 1 ? "" : "s"} from the dead-letter queue back to tenant ${values.tenant}'s queue`);
 }
 

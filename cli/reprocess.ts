@@ -3,7 +3,7 @@
  * [--status failed|done|any] [--since <date>] [--rate <objects/s>] [--dry-run] [--force]
  * [--checkpoint file] [--restart] [--source-bucket b --table t --queue-url u --config-hash h]`
  *
- * Sends synthetic S3 events for the tenant's objects into its queue (runtime/ops/reprocess.ts says
+ * Sends synthetic S3 events for the tenant's objects into its queue (ops/reprocess.ts says
  * how they can never beat a real event, and why a resent one is harmless). Ctrl-C stops after the
  * batch being sent; the same command then resumes from the checkpoint file.
  */
@@ -22,7 +22,7 @@ import {
   type ReprocessSelection,
   type ReprocessTarget,
   type StatusSelection,
-} from "../runtime/ops/reprocess";
+} from "../ops/reprocess";
 import { fail, parseSince, resolveTarget, ROOT } from "./targets";
 
 const USAGE =
@@ -97,10 +97,14 @@ async function main(): Promise<void> {
     configHash: resolved.tenant.configHash,
   };
   if (!target.configHash) {
-    console.error("reprocess: the stack's outputs have no configHash (deployed before reprocess existed): every object is sent, and the function skips those that match");
+    console.error(
+      "reprocess: the stack's outputs have no configHash (deployed before reprocess existed): every object is sent, and the function skips those that match",
+    );
   }
   const dataDir = values["data-dir"] ?? path.join(ROOT, ".local");
-  const file = new CheckpointFile(values.checkpoint ?? path.join(dataDir, "reprocess", `${values.stack ? `stack-${values.stack}` : "local"}-${values.tenant}.json`));
+  const file = new CheckpointFile(
+    values.checkpoint ?? path.join(dataDir, "reprocess", `${values.stack ? `stack-${values.stack}` : "local"}-${values.tenant}.json`),
+  );
   const { checkpoint, resumed } = dryRun ? startOrResume(file, values.tenant, selection, true) : startOrResume(file, values.tenant, selection, values.restart);
   if (resumed) console.error(`reprocess: resuming run ${checkpoint.runId} (${checkpoint.counts.enqueued} enqueued before) from ${file.file}`);
 
@@ -142,5 +146,7 @@ async function main(): Promise<void> {
 }
 
 if (require.main === module) {
-  main().catch((err) => fail("reprocess", `${err instanceof Error ? err.message : String(err)} (a checkpoint, if any, keeps the progress: run the same command again)`));
+  main().catch((err) =>
+    fail("reprocess", `${err instanceof Error ? err.message : String(err)} (a checkpoint, if any, keeps the progress: run the same command again)`),
+  );
 }

@@ -8,9 +8,9 @@
  */
 import path from "node:path";
 import { parseArgs } from "node:util";
-import { edgePolicy, keyValueStore, loadEdgeFunction, offeredVariants, signedUrl } from "../runtime/on-demand/edge";
-import type { SigningKeys } from "../runtime/local/signing-keys";
-import { loadStackTenants } from "../runtime/local/stack-config";
+import { edgePolicy, keyValueStore, loadEdgeFunction, offeredVariants, signedUrl } from "../edge/edge";
+import type { SigningKeys } from "../local/signing-keys";
+import { loadStackTenants } from "../local/stack-config";
 import { fail as failWith, readJsonFile, resolveTarget, ROOT } from "./targets";
 
 function fail(message: string): never {
@@ -48,7 +48,8 @@ function main(): void {
     },
   });
   const [tenantName, sourceKey, variant] = positionals;
-  if (!tenantName || !sourceKey || !variant) fail("usage: npm run sign -- <tenant> <source key> <variant> [--expires-in 3600] [--stack <name> [--outputs file.json]]");
+  if (!tenantName || !sourceKey || !variant)
+    fail("usage: npm run sign -- <tenant> <source key> <variant> [--expires-in 3600] [--stack <name> [--outputs file.json]]");
   const expiresIn = Number(values["expires-in"]);
   if (!Number.isInteger(expiresIn) || expiresIn <= 0) fail(`--expires-in must be a positive number of seconds, not "${values["expires-in"]}"`);
 
@@ -63,7 +64,8 @@ function main(): void {
 
   const policy = edgePolicy(tenant);
   const edge = loadEdgeFunction(policy, keyValueStore({}));
-  if (!offeredVariants(policy).includes(variant)) fail(`tenant "${tenantName}" does not offer variant "${variant}"; it offers: ${offeredVariants(policy).join(", ")}`);
+  if (!offeredVariants(policy).includes(variant))
+    fail(`tenant "${tenantName}" does not offer variant "${variant}"; it offers: ${offeredVariants(policy).join(", ")}`);
   const { url, expires } = signedUrl(edge, target.url, variant, sourceKey, expiresIn, keyId, secret);
   console.log(`tenant ${tenantName}, key id ${keyId}, expires ${new Date(expires * 1000).toISOString()}`);
   console.log(url);

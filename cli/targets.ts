@@ -9,9 +9,9 @@ import path from "node:path";
 import { S3Client } from "@aws-sdk/client-s3";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { SQSClient } from "@aws-sdk/client-sqs";
-import { documentClient } from "../runtime/dependencies";
-import type { localEndpoints } from "../runtime/local/endpoints-file";
-import { LOCAL_CREDENTIALS } from "../runtime/local/platform";
+import { documentClient } from "../runtime/table-client";
+import type { localEndpoints } from "../local/endpoints-file";
+import { LOCAL_CREDENTIALS } from "../local/local-aws";
 
 export const ROOT = path.resolve(__dirname, "..");
 

@@ -1,8 +1,8 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
-import { METRICS_NAMESPACE } from "../runtime/metrics";
+import { METRICS_NAMESPACE } from "../contract/naming";
 
-export interface DashboardTenant {
+interface DashboardTenant {
   name: string;
   queueName: pulumi.Input<string>;
   deadLetterQueueName: pulumi.Input<string>;
@@ -28,7 +28,7 @@ interface Widget {
 }
 
 /** The widgets of one tenant: what operators look at first. */
-export function tenantWidgets(t: { name: string; queueName: string; deadLetterQueueName: string; functionName: string }): Widget[] {
+function tenantWidgets(t: { name: string; queueName: string; deadLetterQueueName: string; functionName: string }): Widget[] {
   const ours = (metric: string, ...dimensions: string[]): MetricLine => [METRICS_NAMESPACE, metric, "tenant", t.name, ...dimensions];
   return [
     {
@@ -36,8 +36,16 @@ export function tenantWidgets(t: { name: string; queueName: string; deadLetterQu
       stat: "Sum",
       metrics: [ours("Objects", "status", "done"), ours("Objects", "status", "deleted"), ours("Objects", "status", "skipped")],
     },
-    { title: `${t.name}: failures / 5 min`, stat: "Sum", metrics: [ours("Objects", "status", "failed"), ours("Objects", "status", "retrying"), ["AWS/Lambda", "Errors", "FunctionName", t.functionName]] },
-    { title: `${t.name}: dead-letter queue depth`, stat: "Maximum", metrics: [["AWS/SQS", "ApproximateNumberOfMessagesVisible", "QueueName", t.deadLetterQueueName]] },
+    {
+      title: `${t.name}: failures / 5 min`,
+      stat: "Sum",
+      metrics: [ours("Objects", "status", "failed"), ours("Objects", "status", "retrying"), ["AWS/Lambda", "Errors", "FunctionName", t.functionName]],
+    },
+    {
+      title: `${t.name}: dead-letter queue depth`,
+      stat: "Maximum",
+      metrics: [["AWS/SQS", "ApproximateNumberOfMessagesVisible", "QueueName", t.deadLetterQueueName]],
+    },
     { title: `${t.name}: oldest queued event (s)`, stat: "Maximum", metrics: [["AWS/SQS", "ApproximateAgeOfOldestMessage", "QueueName", t.queueName]] },
     { title: `${t.name}: p95 duration (ms)`, stat: "p95", metrics: [ours("TotalMs"), ours("MetadataMs"), ours("RenderMs")] },
     { title: `${t.name}: bytes not read thanks to ranged reads`, stat: "Sum", metrics: [ours("BytesSavedByRangedReads"), ours("MetadataBytesRead")] },

@@ -16,7 +16,7 @@ export interface ExiftoolLayerArgs {
 
 const NPM_ARCH: Record<LambdaArchitecture, string> = { arm64: "arm64", x86_64: "x64" };
 
-export function defaultLayerZip(architecture: LambdaArchitecture): string {
+function defaultLayerZip(architecture: LambdaArchitecture): string {
   return path.resolve(__dirname, "..", "layer", "dist", `exiftool-layer-${NPM_ARCH[architecture]}.zip`);
 }
 

@@ -1,8 +1,10 @@
 /**
- * The processing function's archive, built at program time: runtime/handler.ts bundled by esbuild
- * into index.js (handler "index.handler"), plus sharp with its native files for the function's
- * architecture, installed the way sharp documents for Lambda (npm --os/--cpu/--libc in a separate
- * folder) and left external to the bundle. Zipped reproducibly and checked against Lambda's limits.
+ * The functions' archives, built at program time, one per function and architecture: the
+ * function's entry file in runtime/ bundled by esbuild into index.js, plus sharp with its native
+ * files for the architecture, installed the way sharp documents for Lambda (npm --os/--cpu/--libc in
+ * a separate folder) and left external to the bundle. Zipped reproducibly and checked against
+ * Lambda's limits. Each bundle holds only what its entry imports: the renderer carries no exiftool
+ * client, DynamoDB or CloudFront SDK.
  */
 import { execFileSync } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
@@ -16,14 +18,21 @@ export { checkLambdaLimits, LAMBDA_UNZIPPED_LIMIT, LAMBDA_ZIPPED_LIMIT } from ".
 
 export type LambdaArchitecture = "arm64" | "x86_64";
 
-export const HANDLER = "index.handler";
-/** The on-demand renderer, exported by the same bundle (runtime/handler.ts). */
-export const ON_DEMAND_HANDLER = "index.onDemandHandler";
+/** The functions the stack deploys: each one's entry file in runtime/ and its Lambda handler path. */
+export const FUNCTIONS = {
+  processor: { entry: "runtime/handler.ts", handler: "index.handler" },
+  renderer: { entry: "runtime/on-demand/handler.ts", handler: "index.onDemandHandler" },
+} as const;
+export type FunctionName = keyof typeof FUNCTIONS;
+
+/** Folders whose sources the bundles are made from: what ships, and the contract it reads. */
+const BUNDLED_FOLDERS = ["runtime", "contract"];
 
 const ROOT = path.resolve(__dirname, "..");
 const NPM_CPU: Record<LambdaArchitecture, string> = { arm64: "arm64", x86_64: "x64" };
 
 export interface FunctionArchive extends ZipSummary {
+  function: FunctionName;
   architecture: LambdaArchitecture;
   handler: string;
 }
@@ -64,19 +73,31 @@ function copyTree(from: string, to: string): void {
   execFileSync("cp", ["-RL", from, to]);
 }
 
-/** What the archive is made of: runtime sources (not the local platform), the lockfile, the architecture. */
-function inputsHash(architecture: LambdaArchitecture): string {
-  const hash = createHash("sha256").update(architecture).update(readFileSync(path.join(ROOT, "package-lock.json")));
-  for (const rel of listFiles(path.join(ROOT, "runtime"))) {
-    if (rel.startsWith("local/")) continue;
-    hash.update(rel).update(readFileSync(path.join(ROOT, "runtime", rel)));
+/** What the archive is made of: the bundled folders' sources, the lockfile, the function, the architecture. */
+function inputsHash(fn: FunctionName, architecture: LambdaArchitecture): string {
+  const hash = createHash("sha256")
+    .update(fn)
+    .update(architecture)
+    .update(readFileSync(path.join(ROOT, "package-lock.json")));
+  for (const folder of BUNDLED_FOLDERS) {
+    for (const rel of listFiles(path.join(ROOT, folder))) hash.update(`${folder}/${rel}`).update(readFileSync(path.join(ROOT, folder, rel)));
   }
   return hash.digest("hex");
 }
 
-export async function buildFunctionArchive(architecture: LambdaArchitecture = "arm64", outDir = path.join(ROOT, ".build")): Promise<FunctionArchive> {
-  const manifest = path.join(outDir, `function-${architecture}.json`);
-  const inputs = inputsHash(architecture);
+/** The processing function's archive keeps its old file name; the renderer's is named for it. */
+const archiveStem = (fn: FunctionName, architecture: LambdaArchitecture) =>
+  fn === "processor" ? `function-${architecture}` : `function-${fn}-${architecture}`;
+
+export async function buildFunctionArchive(
+  architecture: LambdaArchitecture = "arm64",
+  fn: FunctionName = "processor",
+  outDir = path.join(ROOT, ".build"),
+): Promise<FunctionArchive> {
+  const { entry, handler } = FUNCTIONS[fn];
+  const stem = archiveStem(fn, architecture);
+  const manifest = path.join(outDir, `${stem}.json`);
+  const inputs = inputsHash(fn, architecture);
   if (existsSync(manifest)) {
     const cached = JSON.parse(readFileSync(manifest, "utf8")) as FunctionArchive & { inputs: string };
     if (cached.inputs === inputs && existsSync(cached.path) && zipSha256(cached.path) === cached.sha256) {
@@ -86,11 +107,11 @@ export async function buildFunctionArchive(architecture: LambdaArchitecture = "a
   }
   // Per-process staging and an atomic rename: concurrent builds (parallel test workers, two
   // previews) never see each other's half-written files, and produce the same bytes anyway.
-  const staging = path.join(outDir, `function-${architecture}.${process.pid}`);
+  const staging = path.join(outDir, `${stem}.${process.pid}`);
   rmSync(staging, { recursive: true, force: true });
   mkdirSync(path.join(staging, "node_modules"), { recursive: true });
   const result = buildSync({
-    entryPoints: [path.join(ROOT, "runtime", "handler.ts")],
+    entryPoints: [path.join(ROOT, entry)],
     outfile: path.join(staging, "index.js"),
     bundle: true,
     platform: "node",
@@ -103,18 +124,18 @@ export async function buildFunctionArchive(architecture: LambdaArchitecture = "a
     external: ["sharp", "exiftool-vendored.pl", "exiftool-vendored.exe"],
     logLevel: "silent",
   });
-  if (result.errors.length) throw new Error(`bundling runtime/handler.ts failed: ${result.errors.map((e) => e.text).join("; ")}`);
+  if (result.errors.length) throw new Error(`bundling ${entry} failed: ${result.errors.map((e) => e.text).join("; ")}`);
   const sharpDir = stageSharp(architecture, path.join(outDir, "cache"));
   for (const name of ["sharp", "@img", "detect-libc", "semver"]) {
     const from = path.join(sharpDir, "node_modules", name);
     if (existsSync(from)) copyTree(from, path.join(staging, "node_modules", name));
   }
-  const finalZip = path.join(outDir, `function-${architecture}.zip`);
+  const finalZip = path.join(outDir, `${stem}.zip`);
   const zip = await zipDirectory(staging, `${finalZip}.${process.pid}`);
   rmSync(staging, { recursive: true, force: true });
-  checkLambdaLimits(zip, `function archive (${architecture})`);
+  checkLambdaLimits(zip, `${fn} archive (${architecture})`);
   renameSync(zip.path, finalZip);
-  const archive: FunctionArchive = { ...zip, path: finalZip, architecture, handler: HANDLER };
+  const archive: FunctionArchive = { ...zip, path: finalZip, function: fn, architecture, handler };
   writeFileSync(`${manifest}.${process.pid}`, JSON.stringify({ ...archive, inputs }, null, 2));
   renameSync(`${manifest}.${process.pid}`, manifest);
   return archive;

@@ -2,7 +2,7 @@ import * as aws from "@pulumi/aws";
 import type * as pulumi from "@pulumi/pulumi";
 
 /** A role only Lambda may assume, with no policy yet: each function's own inline policy says what it may do. */
-export function lambdaRole(name: string, parent: pulumi.Resource): aws.iam.Role {
+export function lambdaRole(name: string, opts: pulumi.CustomResourceOptions): aws.iam.Role {
   return new aws.iam.Role(
     name,
     {
@@ -11,6 +11,6 @@ export function lambdaRole(name: string, parent: pulumi.Resource): aws.iam.Role 
         Statement: [{ Effect: "Allow", Principal: { Service: "lambda.amazonaws.com" }, Action: "sts:AssumeRole" }],
       }),
     },
-    { parent },
+    opts,
   );
 }

@@ -1,11 +1,11 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
-import { ENV } from "../runtime/dependencies";
-import { edgeFunctionCode, edgePolicy, signingKeyEntry } from "../runtime/on-demand/edge";
-import { VARIANTS_ROOT } from "../runtime/on-demand/variants";
-import { ephemeralStorageMb, type TenantConfig } from "../runtime/tenant-config";
-import { ON_DEMAND_HANDLER, type FunctionArchive } from "./function-code";
+import { rendererEnvironment } from "../contract/environment";
+import { VARIANTS_ROOT } from "../contract/naming";
+import { edgeFunctionCode, edgePolicy, signingKeyEntry } from "../edge/edge";
+import { ephemeralStorageMb, type TenantConfig } from "../contract/tenant-config";
+import type { FunctionArchive } from "./function-code";
 import { lambdaRole } from "./lambda-role";
 import type { TenantBuckets } from "./tenant-buckets";
 
@@ -14,7 +14,7 @@ export interface OnDemandRenditionsArgs {
   tenant: TenantConfig;
   /** The tenant's buckets: the source is read, the proxy bucket holds the variants and is the primary origin. */
   buckets: TenantBuckets;
-  /** The function archive (components/function-code.ts); its `index.onDemandHandler` renders. */
+  /** The renderer's archive (components/function-code.ts). */
   code: pulumi.Output<FunctionArchive>;
   /**
    * Signing secrets by key id, for every id in `tenant.onDemand.signingKeyIds` (stack config secret
@@ -61,11 +61,18 @@ export class OnDemandRenditions extends pulumi.ComponentResource {
     const maxAgeSeconds = onDemand.maxAgeDays * 86_400;
     const functionName = `${name}-renderer`;
 
-    this.logGroup = new aws.cloudwatch.LogGroup(`${name}-logs`, { name: `/aws/lambda/${functionName}`, retentionInDays: tenant.function.logRetentionDays }, { parent: this });
-    this.role = lambdaRole(`${name}-role`, this);
+    this.logGroup = new aws.cloudwatch.LogGroup(
+      `${name}-logs`,
+      { name: `/aws/lambda/${functionName}`, retentionInDays: tenant.function.logRetentionDays },
+      { parent: this },
+    );
+    this.role = lambdaRole(`${name}-role`, { parent: this });
     const rolePolicy = new aws.iam.RolePolicy(
       `${name}-access`,
-      { role: this.role.id, policy: rendererPolicyDocument({ sourceBucketArn: buckets.source.arn, proxyBucketArn: buckets.proxy.arn, logGroupArn: this.logGroup.arn }) },
+      {
+        role: this.role.id,
+        policy: rendererPolicyDocument({ sourceBucketArn: buckets.source.arn, proxyBucketArn: buckets.proxy.arn, logGroupArn: this.logGroup.arn }),
+      },
       { parent: this },
     );
     this.function = new aws.lambda.Function(
@@ -74,7 +81,7 @@ export class OnDemandRenditions extends pulumi.ComponentResource {
         name: functionName,
         runtime: "nodejs22.x",
         architectures: [tenant.function.architecture],
-        handler: ON_DEMAND_HANDLER,
+        handler: args.code.handler,
         code: args.code.apply((archive) => new pulumi.asset.FileArchive(archive.path)),
         sourceCodeHash: args.code.sha256,
         role: this.role.arn,
@@ -85,14 +92,7 @@ export class OnDemandRenditions extends pulumi.ComponentResource {
         // The same room as the processor's: two sources spooled at once (concurrent misses) plus headroom.
         ephemeralStorage: { size: ephemeralStorageMb(tenant.limits.maxObjectBytes) },
         loggingConfig: { logFormat: "Text", logGroup: this.logGroup.name },
-        environment: {
-          variables: {
-            [ENV.tenantConfig]: JSON.stringify(tenant),
-            [ENV.sourceBucket]: buckets.sourceBucketName,
-            [ENV.proxyBucket]: buckets.proxyBucketName,
-            NODE_OPTIONS: "--enable-source-maps",
-          },
-        },
+        environment: { variables: rendererEnvironment(tenant, { sourceBucket: buckets.sourceBucketName, proxyBucket: buckets.proxyBucketName }) },
       },
       { parent: this, dependsOn: [rolePolicy, this.logGroup] },
     );
@@ -110,7 +110,9 @@ export class OnDemandRenditions extends pulumi.ComponentResource {
             if (missing.length) throw new Error(`tenant "${tenant.name}": stack config signingKeys lacks key id(s) ${missing.join(", ")}`);
             return Object.fromEntries(onDemand.signingKeyIds.map((id) => [id, given[id]!]));
           })
-        : pulumi.all(Object.fromEntries(onDemand.signingKeyIds.map((id) => [id, new random.RandomBytes(`${name}-key-${id}`, { length: 32 }, { parent: this }).hex]))),
+        : pulumi.all(
+            Object.fromEntries(onDemand.signingKeyIds.map((id) => [id, new random.RandomBytes(`${name}-key-${id}`, { length: 32 }, { parent: this }).hex])),
+          ),
     );
     const keyEntries = onDemand.signingKeyIds.map(
       (id) =>
@@ -171,7 +173,12 @@ export class OnDemandRenditions extends pulumi.ComponentResource {
         isIpv6Enabled: true,
         priceClass: onDemand.priceClass,
         origins: [
-          { originId: stored, domainName: buckets.proxy.bucketRegionalDomainName, originAccessControlId: s3Access.id, s3OriginConfig: { originAccessIdentity: "" } },
+          {
+            originId: stored,
+            domainName: buckets.proxy.bucketRegionalDomainName,
+            originAccessControlId: s3Access.id,
+            s3OriginConfig: { originAccessIdentity: "" },
+          },
           {
             originId: renderer,
             domainName: this.functionUrl.functionUrl.apply(urlHost),
@@ -201,12 +208,24 @@ export class OnDemandRenditions extends pulumi.ComponentResource {
     // Only this distribution may invoke the function URL (and, since 2025, the function through it).
     new aws.lambda.Permission(
       `${name}-invoke-url`,
-      { action: "lambda:InvokeFunctionUrl", function: this.function.name, principal: "cloudfront.amazonaws.com", sourceArn: this.distribution.arn, functionUrlAuthType: "AWS_IAM" },
+      {
+        action: "lambda:InvokeFunctionUrl",
+        function: this.function.name,
+        principal: "cloudfront.amazonaws.com",
+        sourceArn: this.distribution.arn,
+        functionUrlAuthType: "AWS_IAM",
+      },
       { parent: this },
     );
     new aws.lambda.Permission(
       `${name}-invoke-fn`,
-      { action: "lambda:InvokeFunction", function: this.function.name, principal: "cloudfront.amazonaws.com", sourceArn: this.distribution.arn, invokedViaFunctionUrl: true },
+      {
+        action: "lambda:InvokeFunction",
+        function: this.function.name,
+        principal: "cloudfront.amazonaws.com",
+        sourceArn: this.distribution.arn,
+        invokedViaFunctionUrl: true,
+      },
       { parent: this },
     );
     buckets.grantCdnRead(this.distribution.arn, VARIANTS_ROOT);
@@ -225,13 +244,22 @@ export class OnDemandRenditions extends pulumi.ComponentResource {
  * The renderer's rights: read its tenant's source objects (ListBucket so a missing key is a 404,
  * not a 403), read and write only the variants prefix of its proxy bucket, write its logs.
  */
-export function rendererPolicyDocument(arns: { sourceBucketArn: pulumi.Input<string>; proxyBucketArn: pulumi.Input<string>; logGroupArn: pulumi.Input<string> }): pulumi.Output<string> {
+function rendererPolicyDocument(arns: {
+  sourceBucketArn: pulumi.Input<string>;
+  proxyBucketArn: pulumi.Input<string>;
+  logGroupArn: pulumi.Input<string>;
+}): pulumi.Output<string> {
   return pulumi.jsonStringify({
     Version: "2012-10-17",
     Statement: [
       { Sid: "ReadSourceObjects", Effect: "Allow", Action: ["s3:GetObject"], Resource: pulumi.interpolate`${arns.sourceBucketArn}/*` },
       { Sid: "ListSourceBucket", Effect: "Allow", Action: ["s3:ListBucket"], Resource: arns.sourceBucketArn },
-      { Sid: "StoreVariants", Effect: "Allow", Action: ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"], Resource: pulumi.interpolate`${arns.proxyBucketArn}/${VARIANTS_ROOT}*` },
+      {
+        Sid: "StoreVariants",
+        Effect: "Allow",
+        Action: ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
+        Resource: pulumi.interpolate`${arns.proxyBucketArn}/${VARIANTS_ROOT}*`,
+      },
       { Sid: "WriteLogs", Effect: "Allow", Action: ["logs:CreateLogStream", "logs:PutLogEvents"], Resource: pulumi.interpolate`${arns.logGroupArn}:*` },
     ],
   });

@@ -1,10 +1,13 @@
 /** Stack-wide settings (`tenant-image-platform:*` besides `tenants`), validated once. */
 import { z } from "zod";
 
-export const stackSettingsSchema = z
+const stackSettingsSchema = z
   .object({
     /** Short prefix of every resource name: `<prefix>-<stack>-<tenant>-...`. */
-    namePrefix: z.string().regex(/^[a-z][a-z0-9-]{0,11}$/).default("tip"),
+    namePrefix: z
+      .string()
+      .regex(/^[a-z][a-z0-9-]{0,11}$/)
+      .default("tip"),
     /**
      * Protect tenant data from accidental deletion: source buckets and tables are retained in AWS
      * (released from the stack) when a tenant is removed, and tables get deletion protection.

@@ -94,7 +94,14 @@ export class TenantBuckets extends pulumi.ComponentResource {
             ...(args.proxyExpirationDays ? { expiration: { days: args.proxyExpirationDays } } : {}),
           },
           ...(args.generatedExpiration
-            ? [{ id: "expire-generated-variants", status: "Enabled", filter: { prefix: args.generatedExpiration.prefix }, expiration: { days: args.generatedExpiration.days } }]
+            ? [
+                {
+                  id: "expire-generated-variants",
+                  status: "Enabled",
+                  filter: { prefix: args.generatedExpiration.prefix },
+                  expiration: { days: args.generatedExpiration.days },
+                },
+              ]
             : []),
         ],
       },

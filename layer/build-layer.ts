@@ -93,7 +93,7 @@ function withDirectoryLock<T>(lock: string, work: () => T): T {
         rmSync(lock, { recursive: true, force: true }); // left by a build that was killed
         continue;
       }
-      if (Date.now() > deadline) throw new Error(`${lock} is still held after 10 minutes: remove it if no build is running`);
+      if (Date.now() > deadline) throw new Error(`${lock} is still held after 10 minutes: remove it if no build is running`, { cause: err });
       Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 200);
     }
   }
@@ -179,7 +179,9 @@ async function main(): Promise<void> {
   for (const arch of arches) {
     const m = await buildLayer(arch);
     const mb = (n: number) => `${(n / 1024 / 1024).toFixed(1)} MB`;
-    console.log(`${m.zip}: ${mb(m.zippedBytes)} zipped, ${mb(m.unzippedBytes)} unzipped, ${m.files} files, exiftool ${m.exiftoolVersion}, ${m.elfFiles.length} ELF files all <= GLIBC_${m.maxGlibc}`);
+    console.log(
+      `${m.zip}: ${mb(m.zippedBytes)} zipped, ${mb(m.unzippedBytes)} unzipped, ${m.files} files, exiftool ${m.exiftoolVersion}, ${m.elfFiles.length} ELF files all <= GLIBC_${m.maxGlibc}`,
+    );
     console.log(`  sha256 ${m.sha256}`);
   }
 }

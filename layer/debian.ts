@@ -26,14 +26,22 @@ export class DebianPackages {
 
   private options(): string[] {
     return [
-      "-o", `Dir::Etc::SourceList=${path.join(this.root, "sources.list")}`,
-      "-o", "Dir::Etc::SourceParts=/dev/null",
-      "-o", `Dir::State::Lists=${path.join(this.root, "lists")}`,
-      "-o", `Dir::Cache=${path.join(this.root, "cache")}`,
-      "-o", `APT::Architecture=${this.arch}`,
-      "-o", `APT::Architectures::=${this.arch}`,
-      "-o", "APT::Sandbox::User=root",
-      "-o", "Debug::NoLocking=1",
+      "-o",
+      `Dir::Etc::SourceList=${path.join(this.root, "sources.list")}`,
+      "-o",
+      "Dir::Etc::SourceParts=/dev/null",
+      "-o",
+      `Dir::State::Lists=${path.join(this.root, "lists")}`,
+      "-o",
+      `Dir::Cache=${path.join(this.root, "cache")}`,
+      "-o",
+      `APT::Architecture=${this.arch}`,
+      "-o",
+      `APT::Architectures::=${this.arch}`,
+      "-o",
+      "APT::Sandbox::User=root",
+      "-o",
+      "Debug::NoLocking=1",
       "-q",
     ];
   }
@@ -49,7 +57,9 @@ export class DebianPackages {
     try {
       execFileSync("apt-get", [...this.options(), "update"], { stdio: "pipe" });
     } catch (err) {
-      throw new Error(`apt-get update for ${this.arch} failed (is ${MIRROR} reachable?): ${(err as { stderr?: Buffer }).stderr?.toString() ?? err}`);
+      throw new Error(`apt-get update for ${this.arch} failed (is ${MIRROR} reachable?): ${(err as { stderr?: Buffer }).stderr?.toString() ?? err}`, {
+        cause: err,
+      });
     }
     this.updated = true;
   }
@@ -69,6 +79,7 @@ export class DebianPackages {
       throw new Error(
         `apt-get download ${spec} (${this.arch}) failed: ${(err as { stderr?: Buffer }).stderr?.toString().trim() ?? err}\n` +
           "If Debian no longer serves this version, bump it in layer/packages.json.",
+        { cause: err },
       );
     }
     const file = readdirSync(dir).filter(match).sort().pop();

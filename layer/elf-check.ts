@@ -12,7 +12,7 @@ export const MAX_GLIBC = "2.34";
 export const ELF_MACHINES = { x64: 0x3e, arm64: 0xb7 } as const;
 
 /** glibc's own objects: present in every AL2023 image. libcrypt.so.1 is not (AL2023 ships .so.2). */
-export const BASE_IMAGE_LIBRARIES = new Set([
+const BASE_IMAGE_LIBRARIES = new Set([
   "libc.so.6",
   "libm.so.6",
   "libdl.so.2",
@@ -42,7 +42,11 @@ function elfMachine(file: string): number | undefined {
   }
 }
 
-const versionKey = (v: string) => v.split(".").map((n) => n.padStart(4, "0")).join(".");
+const versionKey = (v: string) =>
+  v
+    .split(".")
+    .map((n) => n.padStart(4, "0"))
+    .join(".");
 
 export function inspectElf(file: string): ElfReport | undefined {
   const machine = elfMachine(file);
@@ -51,7 +55,10 @@ export function inspectElf(file: string): ElfReport | undefined {
   const needed = [...dynamic.matchAll(/\(NEEDED\)\s+Shared library: \[([^\]]+)\]/g)].map((m) => m[1]!);
   const versions = execFileSync("readelf", ["-V", "-W", file], { encoding: "utf8" });
   // Only what the file needs counts (".gnu.version_r"), not the versions a library defines.
-  const needs = versions.split(/\n(?=Version \w+ section)/).filter((part) => part.startsWith("Version needs section")).join("\n");
+  const needs = versions
+    .split(/\n(?=Version \w+ section)/)
+    .filter((part) => part.startsWith("Version needs section"))
+    .join("\n");
   const glibc = [...new Set([...needs.matchAll(/Name: GLIBC_(\d+(?:\.\d+)+)/g)].map((m) => m[1]!))].sort((a, b) => versionKey(a).localeCompare(versionKey(b)));
   return { file, machine, maxGlibc: glibc.pop(), needed };
 }

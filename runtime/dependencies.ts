@@ -1,12 +1,13 @@
 /**
- * Everything the handler needs, built once per container from its environment. The Pulumi component
- * sets these variables on the function; the local platform sets the same ones per tenant.
+ * Everything the processing function's handler needs, built once per container from its
+ * environment (contract/environment.ts: the component sets it, the local platform gives the same).
  */
-import { S3Client } from "@aws-sdk/client-s3";
-import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
-import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import type { Logger } from "pino";
 import { CloudFrontClient } from "@aws-sdk/client-cloudfront";
+import { ENV } from "../contract/environment";
+import { callTimeoutMs, leaseSeconds, SPOOL_ABOVE_BYTES } from "../contract/timing";
+import { clientOptionsFrom, required, sdkConfig } from "./clients";
+import { createClients, type Clients } from "./table-client";
 import { createLogger } from "./logger";
 import { CloudFrontInvalidator, VariantPurger, type Invalidator } from "./on-demand/purge";
 import { resolveExiftoolPaths } from "./metadata/exiftool-paths";
@@ -15,69 +16,14 @@ import type { ProcessDeps } from "./process-object";
 import { MetadataStore } from "./store";
 import { decodeBudgetBytes, MemoryBudget } from "./memory-budget";
 import { cleanStaleSpools, spoolRoot } from "./s3-object";
-import { OBJECTS_PER_CONTAINER, outputConfigHash, parseTenant } from "./tenant-config";
+import { OBJECTS_PER_CONTAINER, outputConfigHash, parseTenant } from "../contract/tenant-config";
 import { createTracer, NO_TRACING, type Tracer } from "./tracing";
-
-/** The environment contract between components/ and runtime/. */
-export const ENV = {
-  tenantConfig: "TENANT_CONFIG",
-  sourceBucket: "SOURCE_BUCKET",
-  proxyBucket: "PROXY_BUCKET",
-  tableName: "TABLE_NAME",
-  maxReceiveCount: "MAX_RECEIVE_COUNT",
-  leaseSeconds: "LEASE_SECONDS",
-  forcePathStyle: "S3_FORCE_PATH_STYLE",
-  requestTimeoutMs: "AWS_REQUEST_TIMEOUT_MS",
-  exiftoolTimeoutMs: "EXIFTOOL_TIMEOUT_MS",
-  /** The tenant's CloudFront distribution (on-demand renditions): the pipeline invalidates variants there. */
-  distributionId: "DISTRIBUTION_ID",
-} as const;
 
 export interface HandlerDeps extends ProcessDeps {
   log: Logger;
   maxReceiveCount: number;
   /** Records of a batch processed at once (sharp and exiftool share the function's vCPUs). */
   concurrency: number;
-}
-
-export function required(env: NodeJS.ProcessEnv, name: string): string {
-  const value = env[name];
-  if (!value) throw new Error(`environment variable ${name} is required`);
-  return value;
-}
-
-export interface Clients {
-  s3: S3Client;
-  dynamo: DynamoDBDocumentClient;
-}
-
-export interface ClientOptions {
-  /** SDK attempts per call (its own backoff between them) before the queue's retry takes over. */
-  maxAttempts: number;
-  /** A response slower than this is abandoned and retried. */
-  requestTimeoutMs: number;
-}
-
-export function clientOptionsFrom(env: NodeJS.ProcessEnv): ClientOptions {
-  return { maxAttempts: Number(env.AWS_MAX_ATTEMPTS ?? 4), requestTimeoutMs: Number(env[ENV.requestTimeoutMs] ?? 20_000) };
-}
-
-/** Shared by the Lambda's clients and the local platform's, so both time out and retry alike. */
-export function sdkConfig(options: ClientOptions) {
-  return { maxAttempts: options.maxAttempts, requestHandler: { requestTimeout: options.requestTimeoutMs, connectionTimeout: 5_000 } };
-}
-
-export function documentClient(client: DynamoDBClient): DynamoDBDocumentClient {
-  return DynamoDBDocumentClient.from(client, { marshallOptions: { removeUndefinedValues: true, convertClassInstanceToMap: true } });
-}
-
-export function createClients(env: NodeJS.ProcessEnv = process.env): Clients {
-  // Endpoints come from the SDK's own AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL_DYNAMODB when set.
-  const config = sdkConfig(clientOptionsFrom(env));
-  return {
-    s3: new S3Client({ ...config, forcePathStyle: env[ENV.forcePathStyle] === "true" }),
-    dynamo: documentClient(new DynamoDBClient(config)),
-  };
 }
 
 /** Where a tenant with on-demand renditions invalidates them: its distribution, named by DISTRIBUTION_ID. */
@@ -99,20 +45,20 @@ export function createDependencies(
   // A process that starts in a reused container (after a timeout or an out-of-memory kill) finds
   // the spool files of the one that died: /tmp outlives processes, and nothing else removes them.
   cleanStaleSpools(env);
-  const leaseSeconds = Number(env[ENV.leaseSeconds] ?? tenant.function.timeoutSeconds + 30);
+  const lease = Number(env[ENV.leaseSeconds] ?? leaseSeconds(tenant.function.timeoutSeconds));
   return {
     s3,
     store: new MetadataStore(tracer.client(clients.dynamo), required(env, ENV.tableName)),
     extractor: new MetadataExtractor(resolveExiftoolPaths(env), {
-      requestTimeoutMs: Number(env[ENV.exiftoolTimeoutMs] ?? Math.max(5_000, (tenant.function.timeoutSeconds * 1000) / 3)),
+      requestTimeoutMs: Number(env[ENV.exiftoolTimeoutMs] ?? callTimeoutMs(tenant.function.timeoutSeconds)),
     }),
     tenant,
     configHash: outputConfigHash(tenant),
     sourceBucket: required(env, ENV.sourceBucket),
     proxyBucket,
     variants: tenant.onDemand.enabled ? new VariantPurger(s3, proxyBucket, invalidator ?? variantInvalidator(env, tracer)) : undefined,
-    leaseMs: leaseSeconds * 1000,
-    spoolAboveBytes: 16 * 1024 * 1024,
+    leaseMs: lease * 1000,
+    spoolAboveBytes: SPOOL_ABOVE_BYTES,
     spoolDir: spoolRoot(env),
     memoryBudget: new MemoryBudget(decodeBudgetBytes(tenant.function.memoryMb), tenant.function.memoryMb),
     log: log.child({ tenant: tenant.name }),

@@ -19,7 +19,11 @@ export type PermanentCode =
 
 export class PermanentError extends Error {
   readonly permanent = true;
-  constructor(readonly code: PermanentCode, message: string, options?: { cause?: unknown }) {
+  constructor(
+    readonly code: PermanentCode,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
     super(message, options);
     this.name = "PermanentError";
   }
@@ -27,7 +31,11 @@ export class PermanentError extends Error {
 
 export class TransientError extends Error {
   readonly permanent = false;
-  constructor(readonly code: string, message: string, options?: { cause?: unknown }) {
+  constructor(
+    readonly code: string,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
     super(message, options);
     this.name = "TransientError";
   }
@@ -66,7 +74,7 @@ const TRANSIENT_NAMES = new Set([
 const TRANSIENT_NODE_CODES = new Set(["ECONNRESET", "ECONNREFUSED", "EPIPE", "ETIMEDOUT", "EAI_AGAIN", "ENOTFOUND", "UND_ERR_SOCKET"]);
 
 /** True for AWS/network failures worth retrying: 5xx, throttling, timeouts, dropped connections. */
-export function isTransientAwsError(err: unknown): boolean {
+function isTransientAwsError(err: unknown): boolean {
   if (err instanceof TransientError) return true;
   if (!err || typeof err !== "object") return false;
   const e = err as AwsLikeError;
@@ -99,10 +107,16 @@ export function isNotFound(err: unknown): boolean {
  */
 function permanentAwsError(err: AwsLikeError, message: string): PermanentError | undefined {
   if (err.name === "AccessDenied" || (err.$metadata?.httpStatusCode === 403 && err.name !== "InvalidObjectState")) {
-    return new PermanentError("ACCESS_DENIED", `the function may not read this object (encrypted with a KMS key its role cannot use?): ${message}`, { cause: err });
+    return new PermanentError("ACCESS_DENIED", `the function may not read this object (encrypted with a KMS key its role cannot use?): ${message}`, {
+      cause: err,
+    });
   }
   if (err.name === "InvalidObjectState") {
-    return new PermanentError("OBJECT_ARCHIVED", `the object is in an archive storage class (Glacier, Deep Archive): restore it, then reprocess it: ${message}`, { cause: err });
+    return new PermanentError(
+      "OBJECT_ARCHIVED",
+      `the object is in an archive storage class (Glacier, Deep Archive): restore it, then reprocess it: ${message}`,
+      { cause: err },
+    );
   }
   if (err.name === "ValidationException" && /item size/i.test(message)) {
     return new PermanentError("ITEM_TOO_LARGE", `the table item would exceed DynamoDB's 400 KB: ${message}`, { cause: err });

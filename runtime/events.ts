@@ -4,7 +4,7 @@
  */
 import { PermanentError } from "./errors";
 
-export type ObjectEventKind = "created" | "removed";
+type ObjectEventKind = "created" | "removed";
 
 export interface ObjectEvent {
   kind: ObjectEventKind;
@@ -96,11 +96,7 @@ interface S3RecordLike {
 
 function toObjectEvent(record: S3RecordLike): ObjectEvent | undefined {
   const eventName = record.eventName ?? "";
-  const kind: ObjectEventKind | undefined = eventName.startsWith("ObjectCreated:")
-    ? "created"
-    : eventName.startsWith("ObjectRemoved:")
-      ? "removed"
-      : undefined;
+  const kind: ObjectEventKind | undefined = eventName.startsWith("ObjectCreated:") ? "created" : eventName.startsWith("ObjectRemoved:") ? "removed" : undefined;
   // Other event types (restore, replication, lifecycle transitions...) do not change what we serve.
   if (!kind) return undefined;
   const bucket = record.s3?.bucket?.name;

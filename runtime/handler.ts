@@ -1,5 +1,5 @@
 /**
- * Lambda entry point. Thin: parse the invocation, run each object event through processEvent, and
+ * The processing function's entry point (its archive's `index.handler`). Thin: parse the invocation, run each object event through processEvent, and
  * report the SQS messages that should come back (`ReportBatchItemFailures`).
  */
 import type { Logger } from "pino";
@@ -8,7 +8,8 @@ import { classify } from "./errors";
 import { parseInvocation, type EventEnvelope } from "./events";
 import { createDependencies, type HandlerDeps } from "./dependencies";
 import { outcomeMetrics } from "./metrics";
-import { processEvent, type Outcome } from "./process-object";
+import type { Outcome } from "./outcome";
+import { processEvent } from "./process-object";
 import { NO_TRACING } from "./tracing";
 
 export interface BatchResponse {
@@ -32,7 +33,14 @@ function receiveCountOf(event: unknown, messageId: string | undefined): number {
   return Number(records.find((r) => r.messageId === messageId)?.attributes?.ApproximateReceiveCount ?? 1);
 }
 
-async function processEnvelope(deps: HandlerDeps, envelope: EventEnvelope, receiveCount: number, deadline: number | undefined, log: Logger, hooks: HandlerHooks): Promise<boolean> {
+async function processEnvelope(
+  deps: HandlerDeps,
+  envelope: EventEnvelope,
+  receiveCount: number,
+  deadline: number | undefined,
+  log: Logger,
+  hooks: HandlerHooks,
+): Promise<boolean> {
   if (envelope.invalid) {
     // Nothing to retry and no key to record it under: say so loudly and let it go.
     log.error({ messageId: envelope.messageId, reason: envelope.invalid }, "dropping a message that is not an S3 notification");
@@ -55,7 +63,14 @@ async function processEnvelope(deps: HandlerDeps, envelope: EventEnvelope, recei
       const failure = classify(err);
       eventLog.warn({ code: failure.code, err: failure.message, receiveCount }, "object will be retried");
       eventLog.info(outcomeMetrics({ tenant: deps.tenant.name, status: "retrying" }), "metrics");
-      hooks.onOutcome?.({ tenant: deps.tenant.name, key: event.key, event: event.eventName, status: "failed", code: failure.code, reason: `retrying (attempt ${receiveCount}): ${failure.message}` });
+      hooks.onOutcome?.({
+        tenant: deps.tenant.name,
+        key: event.key,
+        event: event.eventName,
+        status: "failed",
+        code: failure.code,
+        reason: `retrying (attempt ${receiveCount}): ${failure.message}`,
+      });
       // One SQS message is the unit of retry: its remaining records are retried with it.
       return false;
     }
@@ -92,6 +107,3 @@ export const handler = (event: unknown, context?: LambdaContextLike): Promise<Ba
   containerHandler ??= createHandler(createDependencies());
   return containerHandler(event, context);
 };
-
-/** The on-demand rendering function's handler, in the same archive ("index.onDemandHandler"). */
-export { onDemandHandler } from "./on-demand/handler";

@@ -5,13 +5,9 @@
  * stores; EXIF Orientation inside a HEIF file is informational, as the HEIF spec says), to RGBA.
  */
 import { open, readFile } from "node:fs/promises";
+import { checkPixelLimit, type RawImage } from "./decoded-image";
 import { PermanentError } from "./errors";
 import { decoderWorkingSetBytes, type MemoryBudget } from "./memory-budget";
-import { checkPixelLimit } from "./renditions";
-
-export interface RawImage {
-  raw: { data: Buffer; width: number; height: number; channels: 4 };
-}
 
 interface HeifImageHandle {
   is_primary(): boolean;

@@ -4,11 +4,11 @@
  * UTF-8 bytes; a source key too long to carry a prefix and suffix maps to `<rendition>.long/<sha256>`.
  */
 import { createHash } from "node:crypto";
-import type { RenditionFormat } from "./tenant-config";
+import type { RenditionFormat } from "../contract/tenant-config";
 
 const MAX_KEY_BYTES = 1024;
 
-export const EXTENSIONS: Record<RenditionFormat, string> = { jpeg: "jpg", webp: "webp", avif: "avif", png: "png" };
+const EXTENSIONS: Record<RenditionFormat, string> = { jpeg: "jpg", webp: "webp", avif: "avif", png: "png" };
 export const CONTENT_TYPES: Record<RenditionFormat, string> = {
   jpeg: "image/jpeg",
   webp: "image/webp",
@@ -31,4 +31,9 @@ export function renditionKey(renditionName: string, sourceKey: string, format: R
 
 export function sidecarKey(sourceKey: string): string {
   return derivedKey("metadata", sourceKey, "json");
+}
+
+/** "Folders" made by the S3 console and sync tools: 0-byte keys ending in '/', never uploads. */
+export function isFolderMarker(key: string, size: number | undefined): boolean {
+  return key.endsWith("/") && (size ?? 0) === 0;
 }

@@ -11,7 +11,7 @@ import { PermanentError } from "./errors";
 const MB = 1024 * 1024;
 
 /** What node, sharp, the SDK clients and the exiftool helper hold before any image: kept out of the budget. */
-export const BASELINE_MB = 256;
+const BASELINE_MB = 256;
 
 /** Bytes a function of `memoryMb` can give to image decoding, across the objects it processes at once. */
 export function decodeBudgetBytes(memoryMb: number): number {

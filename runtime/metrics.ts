@@ -4,14 +4,13 @@
  * line is in the platform's log. Dimension: tenant (and status, for the object count).
  * https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/CloudWatch_Embedded_Metric_Format_Specification.html
  */
-import type { Outcome } from "./process-object";
-
-export const METRICS_NAMESPACE = "TenantImagePlatform";
+import { METRICS_NAMESPACE } from "../contract/naming";
+import type { Outcome } from "./outcome";
 
 type Unit = "Count" | "Bytes" | "Milliseconds";
 
 /** Stages whose duration becomes a metric `<Stage>Ms` (process-object.ts's Timer marks). */
-export const STAGES = ["head", "metadata", "download", "decode", "render", "preview", "upload", "purge", "cleanup", "total"] as const;
+const STAGES = ["head", "metadata", "download", "decode", "render", "preview", "upload", "purge", "cleanup", "total"] as const;
 
 const stageMetric = (stage: string) => `${stage[0]!.toUpperCase()}${stage.slice(1)}Ms`;
 
@@ -28,7 +27,10 @@ export const METRICS: Record<string, Unit> = {
 export type ObjectStatus = Outcome["status"] | "retrying";
 
 /** The EMF document of one outcome; only the measurements the outcome has are metrics. */
-export function outcomeMetrics(outcome: Pick<Outcome, "tenant" | "size" | "metadataBytesRead" | "renditions" | "durationsMs"> & { status: ObjectStatus }, timestamp = Date.now()) {
+export function outcomeMetrics(
+  outcome: Pick<Outcome, "tenant" | "size" | "metadataBytesRead" | "renditions" | "durationsMs"> & { status: ObjectStatus },
+  timestamp = Date.now(),
+) {
   const values: Record<string, number> = {};
   if (outcome.size !== undefined) values.ObjectBytes = outcome.size;
   if (outcome.metadataBytesRead !== undefined) {

@@ -8,31 +8,44 @@ import { DeleteObjectsCommand, PutObjectCommand, type S3Client } from "@aws-sdk/
 import type { Logger } from "pino";
 import { classify, isPreconditionFailed, PermanentError, TransientError } from "./errors";
 import type { ObjectEvent } from "./events";
-import { renditionKey, sidecarKey } from "./keys";
+import { isFolderMarker, renditionKey, sidecarKey } from "./keys";
 import type { MetadataExtractor } from "./metadata/extractor";
 import { RangeReader } from "./metadata/range-reader";
 import { summarizeTags } from "./metadata/summary";
-import { withHeifPixels } from "./heif";
 import type { MemoryBudget } from "./memory-budget";
-import { checkPixelLimit, renderRenditions, type RenderedRendition, type RenderInput, type RenderOptions } from "./renditions";
+import { checkPixelLimit } from "./decoded-image";
+import { checkSourceSize, renderFromSource } from "./render-source";
+import type { RenderedRendition } from "./renditions";
 import { downloadObject, headIfExists, S3ByteSource, type ObjectHead } from "./s3-object";
 import type { MetadataStore, ObjectItem, RenditionRecord } from "./store";
-import type { TenantConfig } from "./tenant-config";
+import type { TenantConfig } from "../contract/tenant-config";
 import type { VariantPurger } from "./on-demand/purge";
+import type { Outcome } from "./outcome";
 import { NO_TRACING, type Tracer } from "./tracing";
 
-/**
- * Camera RAW and HEIF types, by exiftool's FileType: libvips may open some of them (RAW is often
- * TIFF-shaped) and then fail in any number of ways, so for these a failed decode means "use the
- * embedded preview", not "corrupt". A plain JPEG that fails to decode stays a corrupt image.
- */
-const PREVIEW_FILE_TYPES = new Set(["DNG", "CR2", "CR3", "CRW", "NEF", "NRW", "ARW", "SR2", "SRF", "ORF", "RW2", "RAF", "PEF", "SRW", "X3F", "3FR", "IIQ", "ERF", "MRW", "MOS", "KDC", "DCR", "HEIC", "HEIF"]);
-
-/** HEIF-family types by exiftool's FileType: decoded by libheif before anything else is tried. */
-const HEIF_FILE_TYPES = new Set(["HEIC", "HEIF"]);
-
 /** Names that promise an image: content that is not one is an error, not a document to catalogue. */
-const IMAGE_EXTENSIONS = new Set([".jpg", ".jpeg", ".jpe", ".png", ".gif", ".webp", ".avif", ".tif", ".tiff", ".heic", ".heif", ".bmp", ".dng", ".cr2", ".cr3", ".nef", ".arw", ".orf", ".rw2", ".raf"]);
+const IMAGE_EXTENSIONS = new Set([
+  ".jpg",
+  ".jpeg",
+  ".jpe",
+  ".png",
+  ".gif",
+  ".webp",
+  ".avif",
+  ".tif",
+  ".tiff",
+  ".heic",
+  ".heif",
+  ".bmp",
+  ".dng",
+  ".cr2",
+  ".cr3",
+  ".nef",
+  ".arw",
+  ".orf",
+  ".rw2",
+  ".raf",
+]);
 
 export interface ProcessDeps {
   s3: S3Client;
@@ -69,22 +82,6 @@ export function outcomeReserveMs(timeoutSeconds: number): number {
   return Math.max(3_000, timeoutSeconds * 100);
 }
 
-export interface Outcome {
-  tenant: string;
-  key: string;
-  event: string;
-  status: "done" | "failed" | "deleted" | "skipped";
-  reason?: string;
-  code?: string;
-  renditions?: number;
-  /** "ranged" or "stream": how exiftool read the object (a stream means the helper failed). */
-  metadataMethod?: string;
-  metadataBytesRead?: number;
-  metadataRequests?: number;
-  size?: number;
-  durationsMs?: Record<string, number>;
-}
-
 /**
  * Stage timings, and the attempt's deadline: no stage starts once less than `reserveMs` is left of
  * the function's time, which is kept for recording the outcome (a Lambda timeout would record
@@ -108,7 +105,10 @@ class Timer {
     if (this.deadline !== undefined) {
       const left = this.deadline - Date.now();
       if (left < this.reserveMs) {
-        throw new TransientError("DEADLINE", `stopped before "${name}" with ${left} ms left of the function's time (${this.reserveMs} ms are kept to record the outcome)`);
+        throw new TransientError(
+          "DEADLINE",
+          `stopped before "${name}" with ${left} ms left of the function's time (${this.reserveMs} ms are kept to record the outcome)`,
+        );
       }
     }
     const t0 = performance.now();
@@ -142,8 +142,9 @@ async function deleteKeys(deps: ProcessDeps, keys: string[]): Promise<void> {
 
 export async function processEvent(deps: ProcessDeps, event: ObjectEvent, attempt: Attempt, log: Logger): Promise<Outcome> {
   const base = { tenant: deps.tenant.name, key: event.key, event: event.eventName };
-  // "Folders" made by the S3 console and sync tools: 0-byte keys ending in '/', not uploads.
-  if (event.key.endsWith("/") && (event.kind === "created" ? (event.size ?? 0) === 0 : !(await deps.store.get(event.key)))) {
+  // A removal of a folder marker has no size: it is one when no upload of that key was ever recorded.
+  const folderMarker = event.kind === "created" ? isFolderMarker(event.key, event.size) : event.key.endsWith("/") && !(await deps.store.get(event.key));
+  if (folderMarker) {
     return { ...base, status: "skipped", reason: "a folder marker (a 0-byte key ending in '/'), not an upload" };
   }
   const { configHash } = deps;
@@ -164,7 +165,9 @@ export async function processEvent(deps: ProcessDeps, event: ObjectEvent, attemp
       : classify(err);
     const lastAttempt = attempt.receiveCount >= attempt.maxReceiveCount;
     if (failure instanceof TransientError && !lastAttempt) {
-      await deps.store.release(event.key, event.sequencer).catch((releaseErr) => log.warn({ err: releaseErr }, "could not release the claim; the retry waits for the lease"));
+      await deps.store
+        .release(event.key, event.sequencer)
+        .catch((releaseErr) => log.warn({ err: releaseErr }, "could not release the claim; the retry waits for the lease"));
       throw failure;
     }
     // Permanent, or out of retries: leave nothing that looks complete, and say why.
@@ -251,10 +254,7 @@ async function createObject(job: Job): Promise<Outcome> {
   const { deps, event, previous, attempt, timer, base, log } = job;
   const { tenant } = deps;
   const head = await timer.time("head", () => readHead(deps, event));
-  if (head.size === 0) throw new PermanentError("EMPTY_OBJECT", "the object is empty (0 bytes)");
-  if (head.size > tenant.limits.maxObjectBytes) {
-    throw new PermanentError("TOO_LARGE", `the object is ${head.size} bytes, above the tenant's limit of ${tenant.limits.maxObjectBytes}`);
-  }
+  checkSourceSize(head.size, tenant.limits.maxObjectBytes);
   const reader = new RangeReader(new S3ByteSource(deps.s3, deps.sourceBucket, event.key, head));
   const metadata = await timer.time("metadata", () => deps.extractor.extract(reader, event.key));
   const summary = summarizeTags(metadata.tags, tenant.metadata.keepGps);
@@ -264,7 +264,7 @@ async function createObject(job: Job): Promise<Outcome> {
 
   // From here on exiftool has read the object: whatever the pixels do, what it learned is kept.
   const isImage = summary.mimeType?.startsWith("image/") ?? false;
-  let outputs: RenderedRendition[] = [];
+  let outputs: (RenderedRendition & { key: string })[] = [];
   let renditionsSkipped: string | undefined;
   let source: { width: number; height: number; format: string } | undefined;
   let renderFailure: PermanentError | undefined;
@@ -278,9 +278,27 @@ async function createObject(job: Job): Promise<Outcome> {
     if (!isImage) {
       renditionsSkipped = `not an image (${summary.mimeType ?? summary.fileType})`;
     } else {
-      const rendered = await renderFromSource(deps, event, head, reader, summary.fileType, timer, log);
-      outputs = rendered.outputs;
-      source = rendered.source;
+      const download = await timer.time("download", () => downloadObject(deps.s3, deps.sourceBucket, event.key, head, deps.spoolAboveBytes, deps.spoolDir));
+      try {
+        const rendered = await renderFromSource({
+          input: download.input,
+          renditions: tenant.renditions,
+          options: {
+            maxInputPixels: tenant.limits.maxInputPixels,
+            profile: tenant.metadata.renditionProfile,
+            timeoutSeconds: timer.budgetSeconds(),
+            budget: deps.memoryBudget,
+          },
+          fileType: summary.fileType,
+          preview: () => deps.extractor.extractPreview(reader, event.key),
+          time: (stage, work) => timer.time(stage, work),
+          log,
+        });
+        outputs = rendered.outputs.map((output) => ({ ...output, key: renditionKey(output.name, event.key, output.format) }));
+        source = rendered.source;
+      } finally {
+        await download.cleanup();
+      }
     }
   } catch (err) {
     if (!(err instanceof PermanentError)) throw err; // transient: retried, nothing written yet
@@ -305,7 +323,15 @@ async function createObject(job: Job): Promise<Outcome> {
           ...common,
           Key: sidecar,
           ContentType: "application/json",
-          Body: JSON.stringify({ sourceKey: event.key, eTag: head.eTag, versionId: head.versionId, size: head.size, contentType: head.contentType, method: metadata.method, tags: sidecarTags }),
+          Body: JSON.stringify({
+            sourceKey: event.key,
+            eTag: head.eTag,
+            versionId: head.versionId,
+            size: head.size,
+            contentType: head.contentType,
+            method: metadata.method,
+            tags: sidecarTags,
+          }),
         }),
       ),
       obsolete.length ? deleteKeys(deps, obsolete) : Promise.resolve(),
@@ -341,7 +367,9 @@ async function createObject(job: Job): Promise<Outcome> {
     metadataBytesRead: reader.stats.bytesFetched,
     metadataRequests: reader.stats.requests,
     durationsMs,
-    error: renderFailure ? { code: renderFailure.code, message: renderFailure.message.slice(0, 2000), retryable: false, attempts: attempt.receiveCount } : undefined,
+    error: renderFailure
+      ? { code: renderFailure.code, message: renderFailure.message.slice(0, 2000), retryable: false, attempts: attempt.receiveCount }
+      : undefined,
     ...job.written,
   });
   if (!finished) return { ...base, status: "skipped", reason: "a newer event took the key over while processing" };
@@ -376,47 +404,4 @@ const LOCATION_TAG = /^(GPS|Geolocation)/;
 
 function withoutLocation(tags: Record<string, unknown>): Record<string, unknown> {
   return Object.fromEntries(Object.entries(tags).filter(([name]) => !LOCATION_TAG.test(name)));
-}
-
-async function renderFromSource(
-  deps: ProcessDeps,
-  event: ObjectEvent,
-  head: ObjectHead,
-  reader: RangeReader,
-  fileType: string,
-  timer: Timer,
-  log: Logger,
-): Promise<{ outputs: RenderedRendition[]; source?: { width: number; height: number; format: string } }> {
-  const { tenant } = deps;
-  const options = { maxInputPixels: tenant.limits.maxInputPixels, profile: tenant.metadata.renditionProfile, timeoutSeconds: timer.budgetSeconds(), budget: deps.memoryBudget };
-  const render = (input: RenderInput, renderOptions: RenderOptions = options) => timer.time("render", () => renderRenditions(input, event.key, tenant.renditions, renderOptions));
-  const download = await timer.time("download", () => downloadObject(deps.s3, deps.sourceBucket, event.key, head, deps.spoolAboveBytes, deps.spoolDir));
-  try {
-    if (HEIF_FILE_TYPES.has(fileType)) {
-      // Phones' HEIC is HEVC, which sharp's libvips cannot decode: libheif (WebAssembly) can.
-      try {
-        return await withHeifPixels(download.input, tenant.limits.maxInputPixels, deps.memoryBudget, (pixels) => render(pixels, { ...options, budget: undefined }), (decode) =>
-          timer.time("decode", decode),
-        );
-      } catch (err) {
-        if (!(err instanceof PermanentError) || err.code === "TOO_MANY_PIXELS" || err.code === "OVER_MEMORY_BUDGET") throw err;
-        log.info({ err: err.message }, "libheif could not decode the file; trying sharp, then the embedded preview");
-      }
-    }
-    try {
-      return await render(download.input);
-    } catch (err) {
-      const undecodable = err instanceof PermanentError && (err.code === "UNSUPPORTED_FORMAT" || (err.code === "CORRUPT_IMAGE" && PREVIEW_FILE_TYPES.has(fileType)));
-      if (!undecodable) throw err;
-      // Camera RAW and friends: render from the JPEG preview the file embeds, when it has one.
-      const preview = await timer.time("preview", () => deps.extractor.extractPreview(reader, event.key));
-      if (!preview) throw new PermanentError("UNSUPPORTED_FORMAT", `${(err as Error).message}; and the file embeds no preview image`, { cause: err });
-      log.info({ previewBytes: preview.length }, "rendering from the embedded preview");
-      const rendered = await render(preview);
-      // The preview's size is not the image's: leave the dimensions to exiftool's reading of the file.
-      return { outputs: rendered.outputs };
-    }
-  } finally {
-    await download.cleanup();
-  }
 }

@@ -5,19 +5,19 @@
  */
 import sharp from "sharp";
 import { PermanentError, TransientError } from "./errors";
-import type { RawImage } from "./heif";
+import { checkPixelLimit, type RawImage } from "./decoded-image";
 import { decoderWorkingSetBytes, type MemoryBudget } from "./memory-budget";
-import { CONTENT_TYPES, renditionKey } from "./keys";
-import type { Rendition, TenantConfig } from "./tenant-config";
+import { CONTENT_TYPES } from "./keys";
+import type { Rendition, TenantConfig } from "../contract/tenant-config";
 
 // libvips' operation cache holds decoded inputs, and with them the spool files they came from, open
 // after they are deleted (7 deleted files still open after 6 WebPs): /tmp space that never comes back
 // in a warm container. Every object is decoded once anyway, so the cache saves nothing.
 sharp.cache(false);
 
+/** One encoded rendition; where it is stored is the caller's to decide (runtime/keys.ts, or an on-demand variant path). */
 export interface RenderedRendition {
   name: string;
-  key: string;
   width: number;
   height: number;
   bytes: number;
@@ -51,20 +51,14 @@ function toImageError(err: unknown): PermanentError | TransientError {
   if (/out of memory|cannot allocate|memory allocation|bad_alloc|vips_malloc|failed to allocate/i.test(message)) {
     return new TransientError("OUT_OF_MEMORY", `decoding ran out of memory in this attempt: ${message}`, { cause: err });
   }
-  if (/Input file is missing|ENOENT/i.test(message)) return new TransientError("SPOOL_FILE_MISSING", `the downloaded copy disappeared: ${message}`, { cause: err });
+  if (/Input file is missing|ENOENT/i.test(message))
+    return new TransientError("SPOOL_FILE_MISSING", `the downloaded copy disappeared: ${message}`, { cause: err });
   if (/timeout/i.test(message)) return new TransientError("RENDER_TIMEOUT", `rendering took longer than this attempt allows: ${message}`, { cause: err });
   if (/pixel limit/i.test(message)) return new PermanentError("TOO_MANY_PIXELS", `image exceeds the pixel limit: ${message}`, { cause: err });
   if (/unsupported image format|bad seek|not a known file format/i.test(message)) {
     return new PermanentError("UNSUPPORTED_FORMAT", `sharp cannot decode this format: ${message}`, { cause: err });
   }
   return new PermanentError("CORRUPT_IMAGE", `image could not be decoded: ${message}`, { cause: err });
-}
-
-/** The decompression-bomb guard, applied to whichever header is read first (exiftool's or sharp's). */
-export function checkPixelLimit(width: number, height: number, maxInputPixels: number): void {
-  if (width * height > maxInputPixels) {
-    throw new PermanentError("TOO_MANY_PIXELS", `image is ${width}x${height} (${width * height} pixels), above the tenant's limit of ${maxInputPixels}`);
-  }
 }
 
 /** The scale (<= 1) at which the decoded image still covers every rendition without enlarging. */
@@ -93,7 +87,6 @@ function open(input: RenderInput, limitInputPixels: number, timeoutSeconds?: num
 
 export async function renderRenditions(
   input: RenderInput,
-  sourceKey: string,
   renditions: readonly Rendition[],
   options: RenderOptions,
 ): Promise<{ source: SourceImage; outputs: RenderedRendition[] }> {
@@ -124,7 +117,7 @@ export async function renderRenditions(
     `a ${width}x${height} ${header.format ?? "image"}${header.isProgressive ? " (progressive)" : ""}`,
   );
   try {
-    return await decodeAndEncode(input, upright, scale, header, sourceKey, renditions, options);
+    return await decodeAndEncode(input, upright, scale, header, renditions, options);
   } finally {
     release?.();
   }
@@ -135,7 +128,6 @@ async function decodeAndEncode(
   upright: { width: number; height: number },
   scale: number,
   header: sharp.Metadata,
-  sourceKey: string,
   renditions: readonly Rendition[],
   options: RenderOptions,
 ): Promise<{ source: SourceImage; outputs: RenderedRendition[] }> {
@@ -151,7 +143,7 @@ async function decodeAndEncode(
     throw toImageError(err);
   }
   const raw = { width: decoded.info.width, height: decoded.info.height, channels: decoded.info.channels };
-  const outputs = await Promise.all(renditions.map((r) => renderOne(decoded.data, raw, sourceKey, r, options)));
+  const outputs = await Promise.all(renditions.map((r) => renderOne(decoded.data, raw, r, options)));
   return { source: { width: upright.width, height: upright.height, format: header.format ?? "unknown", pages: header.pages ?? 1 }, outputs };
 }
 
@@ -164,7 +156,8 @@ export const ENCODER_MAX_SIDE: Record<Rendition["format"], number> = { webp: 16_
  * Undefined when the rendition's own resize already fits.
  */
 export function clampToEncoder(width: number, height: number, rendition: Rendition): { width: number; height: number } | undefined {
-  const boxed = rendition.width !== undefined && rendition.height !== undefined && (rendition.fit === "cover" || rendition.fit === "fill" || rendition.fit === "contain");
+  const boxed =
+    rendition.width !== undefined && rendition.height !== undefined && (rendition.fit === "cover" || rendition.fit === "fill" || rendition.fit === "contain");
   if (boxed) return undefined; // the output is the box, at most 16,384 on a side (the schema's limit)
   const scale = Math.min(1, fitScale(width, height, rendition));
   const [w, h] = [width * scale, height * scale];
@@ -177,7 +170,6 @@ export function clampToEncoder(width: number, height: number, rendition: Renditi
 async function renderOne(
   pixels: Buffer,
   raw: { width: number; height: number; channels: 1 | 2 | 3 | 4 },
-  sourceKey: string,
   rendition: Rendition,
   options: RenderOptions,
 ): Promise<RenderedRendition> {
@@ -204,7 +196,6 @@ async function renderOne(
   const { data, info } = await pipeline.toBuffer({ resolveWithObject: true });
   return {
     name: rendition.name,
-    key: renditionKey(rendition.name, sourceKey, rendition.format),
     width: info.width,
     height: info.height,
     bytes: data.length,

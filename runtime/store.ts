@@ -12,20 +12,8 @@
  * of one key are processed one at a time and the newest one always runs last.
  */
 import { BatchGetCommand, GetCommand, PutCommand, QueryCommand, UpdateCommand, type DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
+import { PARTITION_KEY, STATUS_INDEX } from "../contract/table";
 import { isConditionalCheckFailed, KeyBusyError } from "./errors";
-
-export const PARTITION_KEY = "objectKey";
-
-/**
- * A global secondary index of the tenant's items by status and time, so "every failed object since
- * Monday" is a query, not a scan. It projects what a listing shows, not the whole item.
- */
-export const STATUS_INDEX = {
-  name: "byStatus",
-  hashKey: "status",
-  rangeKey: "updatedAt",
-  projected: ["error", "size", "format", "eventName", "etag"],
-} as const;
 
 /** Where a listing of the status index stands: the index's keys and the table's, of one item. */
 export type StatusIndexKey = Pick<ObjectItem, "objectKey" | "status" | "updatedAt">;

@@ -10,9 +10,10 @@
  *
  * Tenants without tracing get NO_TRACING: the SDK is not even loaded.
  */
+import type * as XRay from "aws-xray-sdk-core";
 import type { Segment, Subsegment } from "aws-xray-sdk-core";
 
-export type Annotations = Record<string, string | number | boolean | undefined>;
+type Annotations = Record<string, string | number | boolean | undefined>;
 
 export interface Tracer {
   /** Instruments an AWS SDK v3 client: each call becomes a subsegment of the work it is made in. */
@@ -40,7 +41,7 @@ function annotateWith(subsegment: Subsegment | Segment, values: Annotations): vo
 export function createTracer(env: NodeJS.ProcessEnv = process.env): Tracer {
   // Loaded only here: with LAMBDA_TASK_ROOT set, loading it sets up Lambda's segment.
   // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const xray = require("aws-xray-sdk-core") as typeof import("aws-xray-sdk-core");
+  const xray = require("aws-xray-sdk-core") as typeof XRay;
   const onLambda = Boolean(env.LAMBDA_TASK_ROOT);
   if (!onLambda) {
     // As on Lambda: every subsegment is sent when it closes, not held until the segment is.

@@ -11,7 +11,7 @@ import { PipeReader } from "./pipe-reader";
 import type { RangeReader } from "./range-reader";
 
 /** The protocol this client speaks; the helper announces its own in its hello frame. */
-export const HELPER_PROTOCOL_VERSION = 2;
+const HELPER_PROTOCOL_VERSION = 2;
 
 /** What exiftool's command line would be told: `-fast[N]`, `-api NAME=VALUE`, `-use MODULE`, `-TAG[#]`. */
 export interface ReadOptions {
@@ -198,11 +198,17 @@ export class ExiftoolHelper {
       const hello = /^H 0 (\d{1,3})$/.exec(line);
       // A helper of protocol 1 sends no hello: it answers our first request with an error line.
       if (!hello) {
-        throw new HelperFailure("version", `the exiftool helper sent no hello frame (${JSON.stringify(line.slice(0, 60))}): it predates protocol ${HELPER_PROTOCOL_VERSION}; deploy the layer built with this function`);
+        throw new HelperFailure(
+          "version",
+          `the exiftool helper sent no hello frame (${JSON.stringify(line.slice(0, 60))}): it predates protocol ${HELPER_PROTOCOL_VERSION}; deploy the layer built with this function`,
+        );
       }
       const version = Number((await out.readBytes(Number(hello[1]))).toString("ascii"));
       if (version !== HELPER_PROTOCOL_VERSION) {
-        throw new HelperFailure("version", `the exiftool helper speaks protocol ${version}, this function ${HELPER_PROTOCOL_VERSION}: deploy the layer built with this function`);
+        throw new HelperFailure(
+          "version",
+          `the exiftool helper speaks protocol ${version}, this function ${HELPER_PROTOCOL_VERSION}: deploy the layer built with this function`,
+        );
       }
     })();
     ready.catch(() => undefined); // observed by the first request

@@ -13,8 +13,8 @@ export interface ExiftoolPaths {
   source: "env" | "layer" | "vendored";
 }
 
-export const LAYER_BIN = "/opt/bin";
-export const HELPER_FILE = "exiftool-range-helper.pl";
+const LAYER_BIN = "/opt/bin";
+const HELPER_FILE = "exiftool-range-helper.pl";
 
 function withPath(env: NodeJS.ProcessEnv, extra: Record<string, string> = {}): Record<string, string> {
   // exiftool-vendored gives children only LANG=C; perl without PATH may hang on a shebang lookup.

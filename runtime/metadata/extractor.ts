@@ -13,7 +13,7 @@ import type { RangeReader } from "./range-reader";
 import { streamTags } from "./stream-fallback";
 
 /** Tags exiftool derives from the file handle, not the content: S3 is the truth for these. */
-const HANDLE_TAGS = new Set([
+export const HANDLE_TAGS: ReadonlySet<string> = new Set([
   "SourceFile",
   "FileName",
   "Directory",

@@ -1,17 +1,20 @@
 /**
- * The on-demand function's entry point: a Lambda function URL with response streaming (so a
+ * The on-demand renderer's entry point (its archive's `index.onDemandHandler`): a Lambda function URL with response streaming (so a
  * variant above the 6 MB buffered-response limit is served), reachable only by the tenant's
  * CloudFront distribution (IAM auth through Origin Access Control). Thin: the path goes to the
  * VariantService; its answer is streamed back.
  */
 import { Readable, type Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
+import type { S3Client } from "@aws-sdk/client-s3";
 import type { Logger } from "pino";
-import { createClients, ENV, required, type Clients } from "../dependencies";
+import { ENV } from "../../contract/environment";
+import { SPOOL_ABOVE_BYTES } from "../../contract/timing";
+import { createS3Client, required } from "../clients";
 import { createLogger } from "../logger";
 import { decodeBudgetBytes, MemoryBudget } from "../memory-budget";
 import { cleanStaleSpools, spoolRoot } from "../s3-object";
-import { parseTenant } from "../tenant-config";
+import { parseTenant } from "../../contract/tenant-config";
 import { VariantService, type VariantResponse } from "./render-variant";
 
 /** The part of a function URL event (payload 2.0) the handler reads. */
@@ -39,7 +42,11 @@ export async function writeResponse(api: StreamingApi, responseStream: Writable,
   await pipeline(Readable.from(chunks(response.body)), stream);
 }
 
-export function createVariantService(env: NodeJS.ProcessEnv = process.env, clients: Clients = createClients(env), log: Logger = createLogger(env)): VariantService {
+export function createVariantService(
+  env: NodeJS.ProcessEnv = process.env,
+  clients: { s3: S3Client } = { s3: createS3Client(env) },
+  log: Logger = createLogger(env),
+): VariantService {
   const tenant = parseTenant(JSON.parse(required(env, ENV.tenantConfig)));
   cleanStaleSpools(env);
   return new VariantService({
@@ -47,7 +54,7 @@ export function createVariantService(env: NodeJS.ProcessEnv = process.env, clien
     tenant,
     sourceBucket: required(env, ENV.sourceBucket),
     proxyBucket: required(env, ENV.proxyBucket),
-    spoolAboveBytes: 16 * 1024 * 1024,
+    spoolAboveBytes: SPOOL_ABOVE_BYTES,
     spoolDir: spoolRoot(env),
     // One variant at a time is the norm, but concurrent misses of different variants share a container's memory.
     memoryBudget: new MemoryBudget(decodeBudgetBytes(tenant.onDemand.memoryMb), tenant.onDemand.memoryMb),

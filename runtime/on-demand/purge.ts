@@ -3,10 +3,11 @@
  * must go: from the proxy bucket (one listing of the source's prefix) and from CloudFront's cache
  * (one invalidation path covering the prefix), the invalidation only when there was anything.
  */
-import { CloudFrontClient, CreateInvalidationCommand } from "@aws-sdk/client-cloudfront";
+import { type CloudFrontClient, CreateInvalidationCommand } from "@aws-sdk/client-cloudfront";
 import { DeleteObjectsCommand, ListObjectsV2Command, type S3Client } from "@aws-sdk/client-s3";
 import { TransientError } from "../errors";
-import { invalidationPath, variantsPrefix, VARIANTS_ROOT } from "./variants";
+import { VARIANTS_ROOT } from "../../contract/naming";
+import { invalidationPath, variantsPrefix } from "./variants";
 
 export interface Invalidator {
   /** `reference` makes a retried request the same invalidation (CloudFront's CallerReference). */
@@ -58,7 +59,8 @@ export class VariantPurger {
       const keys = (page.Contents ?? []).map((o) => ({ Key: o.Key! }));
       if (keys.length) {
         const result = await this.s3.send(new DeleteObjectsCommand({ Bucket: this.proxyBucket, Delete: { Objects: keys, Quiet: true } }));
-        if (result.Errors?.length) throw new TransientError("VARIANT_DELETE", `could not delete ${result.Errors.length} variants: ${result.Errors[0]?.Message}`);
+        if (result.Errors?.length)
+          throw new TransientError("VARIANT_DELETE", `could not delete ${result.Errors.length} variants: ${result.Errors[0]?.Message}`);
         removed += keys.length;
       }
       token = page.IsTruncated ? page.NextContinuationToken : undefined;

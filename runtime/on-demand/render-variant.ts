@@ -8,12 +8,13 @@
 import { createHash } from "node:crypto";
 import { DeleteObjectCommand, GetObjectCommand, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 import type { Logger } from "pino";
-import { classify, isPreconditionFailed, PermanentError, TransientError } from "../errors";
-import { looksLikeHeif, withHeifPixels } from "../heif";
+import { classify, isPreconditionFailed, type PermanentError, TransientError } from "../errors";
+import { HttpFailure } from "../http-failure";
 import type { MemoryBudget } from "../memory-budget";
-import { renderRenditions, type RenderedRendition, type RenderOptions } from "../renditions";
+import { checkSourceSize, renderFromSource } from "../render-source";
+import type { RenderedRendition, RenderOptions } from "../renditions";
 import { downloadObject, headIfExists, type ObjectHead } from "../s3-object";
-import type { TenantConfig } from "../tenant-config";
+import type { TenantConfig } from "../../contract/tenant-config";
 import { parseStoredPath, resolveVariant, type ResolvedVariant, type StoredVariantPath } from "./variants";
 
 export interface VariantServiceDeps {
@@ -33,16 +34,6 @@ export interface VariantResponse {
   statusCode: number;
   headers: Record<string, string>;
   body: Buffer;
-}
-
-/** A failure that is the client's answer: the status and the text it reads. */
-class HttpFailure extends Error {
-  constructor(
-    readonly statusCode: number,
-    message: string,
-  ) {
-    super(message);
-  }
 }
 
 /** How long a failure may be cached (seconds): a missing source may be uploaded soon; the rest stay as they are. */
@@ -153,16 +144,25 @@ export class VariantService {
       await s3.send(new DeleteObjectCommand({ Bucket: proxyBucket, Key: stored.objectKey }));
       return { statusCode: 200, headers: { ...headers(eTag), "cache-control": "no-store" }, body: output.body };
     }
-    this.deps.log.info({ key: stored.sourceKey, variant: stored.concrete, bytes: output.bytes, width: output.width, height: output.height, sourceBytes: source.size, ms: Math.round(performance.now() - t0) }, "variant rendered");
+    this.deps.log.info(
+      {
+        key: stored.sourceKey,
+        variant: stored.concrete,
+        bytes: output.bytes,
+        width: output.width,
+        height: output.height,
+        sourceBytes: source.size,
+        ms: Math.round(performance.now() - t0),
+      },
+      "variant rendered",
+    );
     return { statusCode: 200, headers: headers(eTag), body: output.body };
   }
 
   private async readSourceHead(sourceKey: string): Promise<ObjectHead> {
     const head = await headIfExists(this.deps.s3, this.deps.sourceBucket, sourceKey);
     if (!head) throw new HttpFailure(404, "no such source object");
-    const limit = this.deps.tenant.limits.maxObjectBytes;
-    if (head.size > limit) throw new HttpFailure(413, `the source is ${head.size} bytes, above the tenant's limit of ${limit}`);
-    if (head.size === 0) throw new HttpFailure(415, "the source is empty");
+    checkSourceSize(head.size, this.deps.tenant.limits.maxObjectBytes); // 413 or 415, as PERMANENT_STATUS maps them
     return head;
   }
 
@@ -173,7 +173,12 @@ export class VariantService {
   private async render(sourceKey: string, source: ObjectHead, variant: ResolvedVariant): Promise<RenderedRendition> {
     const { s3, tenant, sourceBucket, spoolAboveBytes, spoolDir, memoryBudget } = this.deps;
     this.stats.renders++;
-    const options: RenderOptions = { maxInputPixels: tenant.limits.maxInputPixels, profile: tenant.metadata.renditionProfile, budget: memoryBudget, timeoutSeconds: this.deps.renderTimeoutSeconds };
+    const options: RenderOptions = {
+      maxInputPixels: tenant.limits.maxInputPixels,
+      profile: tenant.metadata.renditionProfile,
+      budget: memoryBudget,
+      timeoutSeconds: this.deps.renderTimeoutSeconds,
+    };
     let download: Awaited<ReturnType<typeof downloadObject>>;
     try {
       // If-Match: the bytes are the version the HEAD saw, or S3 answers 412.
@@ -183,9 +188,7 @@ export class VariantService {
       throw err;
     }
     try {
-      const rendered = (await looksLikeHeif(download.input))
-        ? await withHeifPixels(download.input, options.maxInputPixels, memoryBudget, (pixels) => renderRenditions(pixels, sourceKey, [variant.rendition], { ...options, budget: undefined }))
-        : await renderRenditions(download.input, sourceKey, [variant.rendition], options);
+      const rendered = await renderFromSource({ input: download.input, renditions: [variant.rendition], options, log: this.deps.log });
       return rendered.outputs[0]!;
     } finally {
       await download.cleanup();

@@ -6,11 +6,11 @@
  * invalidation path remove them all. (`_` starts no rendition name, so no pipeline key is there.)
  */
 import { createHash } from "node:crypto";
-import type { Rendition, RenditionFormat, TenantConfig } from "../tenant-config";
+import { VARIANTS_ROOT } from "../../contract/naming";
+import type { Rendition, RenditionFormat, TenantConfig } from "../../contract/tenant-config";
 
-export const VARIANTS_ROOT = "_variants/";
 /** Formats "auto" chooses from, best first (the edge function's NEGOTIATED). */
-export const NEGOTIATED_FORMATS: readonly RenditionFormat[] = ["avif", "webp", "jpeg"];
+const NEGOTIATED_FORMATS: readonly RenditionFormat[] = ["avif", "webp", "jpeg"];
 
 /** First 32 hex digits of the key's SHA-256: the edge function's keyHash. */
 export function keyHash(sourceKey: string): string {

@@ -11,9 +11,9 @@ import pino from "pino";
 import { chromium, type Browser, type Page } from "playwright-core";
 import sharp from "sharp";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startConsole, type ConsoleServer } from "../../runtime/local/console/server";
+import { startConsole, type ConsoleServer } from "../../local/console/server";
 import { FaultProxy } from "../support/fault-proxy";
-import { jpegWithExif } from "../support/images";
+import { jpegWithExif } from "../../fixtures/images";
 import { startTestPlatform, type TestPlatform } from "../support/platform";
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
@@ -45,7 +45,15 @@ describe.skipIf(missing)("the local console in a browser", () => {
     consoleServer = await startConsole(t.platform, { log: pino({ level: "silent" }) });
     browser = await chromium.launch({
       executablePath: CHROMIUM,
-      args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+      args: [
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+      ],
     });
     page = await browser.newPage({ viewport: { width: 1360, height: 900 } });
     await page.goto(`${consoleServer.url}/#/t/studio`);
@@ -79,7 +87,14 @@ describe.skipIf(missing)("the local console in a browser", () => {
   });
 
   it("uploads a dropped photo, which reaches done with thumbnails of the renditions' real sizes", async () => {
-    const photo = await jpegWithExif({ width: 1600, height: 1200, gps: { latitude: 48.8584, longitude: 2.2945 }, dateTimeOriginal: "2026:07:14 10:00:00", make: "Fujifilm", model: "X-T5" });
+    const photo = await jpegWithExif({
+      width: 1600,
+      height: 1200,
+      gps: { latitude: 48.8584, longitude: 2.2945 },
+      dateTimeOriginal: "2026:07:14 10:00:00",
+      make: "Fujifilm",
+      model: "X-T5",
+    });
     await drop([{ name: "eiffel.jpg", type: "image/jpeg", data: photo }]);
     await row("eiffel.jpg").locator("[data-status=done]").waitFor({ timeout: 60_000 });
     const item = (await t.item("studio", "eiffel.jpg"))!;
@@ -97,7 +112,9 @@ describe.skipIf(missing)("the local console in a browser", () => {
   });
 
   it("uploads a large file in parts (multipart above 8 MiB), showing progress", async () => {
-    const big = await sharp({ create: { width: 3000, height: 2400, channels: 3, noise: { type: "gaussian", mean: 128, sigma: 70 }, background: "#000" } }).jpeg({ quality: 100 }).toBuffer();
+    const big = await sharp({ create: { width: 3000, height: 2400, channels: 3, noise: { type: "gaussian", mean: 128, sigma: 70 }, background: "#000" } })
+      .jpeg({ quality: 100 })
+      .toBuffer();
     expect(big.length).toBeGreaterThan(8 * 1024 * 1024);
     await drop([{ name: "big-noise.jpg", type: "image/jpeg", data: big }]);
     const line = page.locator('[data-upload="big-noise.jpg"]');
@@ -115,7 +132,9 @@ describe.skipIf(missing)("the local console in a browser", () => {
     const item = (await t.item("studio", "eiffel.jpg"))!;
     for (const rendition of item.renditions!) {
       const img = page.locator(`[data-test=renditions] img[data-rendition="${rendition.name}"]`);
-      await expect.poll(() => img.evaluate((el: HTMLImageElement) => el.complete && [el.naturalWidth, el.naturalHeight])).toEqual([rendition.width, rendition.height]);
+      await expect
+        .poll(() => img.evaluate((el: HTMLImageElement) => el.complete && [el.naturalWidth, el.naturalHeight]))
+        .toEqual([rendition.width, rendition.height]);
       expect((await img.boundingBox())!.width).toBeCloseTo(rendition.width, 0);
     }
     const tags = page.locator("[data-test=tags] tr");
@@ -171,7 +190,11 @@ describe.skipIf(missing)("the local console in a browser", () => {
     const tenant = "studio";
     const forged = await fetch(`${consoleServer.url}/api/tenants/${tenant}/dead-letters/redrive`, { method: "POST" });
     expect(forged.status).toBe(403);
-    const crossSite = await fetch(`${consoleServer.url}/api/tenants/${tenant}/upload?key=x.jpg`, { method: "POST", headers: { "x-console": "1", origin: "http://evil.example" }, body: "x" });
+    const crossSite = await fetch(`${consoleServer.url}/api/tenants/${tenant}/upload?key=x.jpg`, {
+      method: "POST",
+      headers: { "x-console": "1", origin: "http://evil.example" },
+      body: "x",
+    });
     expect(crossSite.status).toBe(403);
   });
 });

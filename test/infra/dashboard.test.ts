@@ -6,7 +6,8 @@
 import { readFileSync } from "node:fs";
 import { beforeAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
-import { METRICS, METRICS_NAMESPACE, outcomeMetrics } from "../../runtime/metrics";
+import { METRICS_NAMESPACE } from "../../contract/naming";
+import { METRICS, outcomeMetrics } from "../../runtime/metrics";
 import { dryRun, fakeLayerZip, type DryRunResult } from "./dry-run";
 
 const tenantsRaw = parse(readFileSync("Pulumi.dev.yaml", "utf8")).config["tenant-image-platform:tenants"] as { name: string }[];
@@ -22,17 +23,25 @@ const AWS_METRICS: Record<string, { metrics: string[]; dimension: string }> = {
   "AWS/Lambda": { metrics: ["Errors", "Invocations", "Duration", "Throttles"], dimension: "FunctionName" },
 };
 /** The dimension sets our EMF lines declare. */
-const OUR_DIMENSION_SETS = outcomeMetrics({ tenant: "t", status: "done", size: 1, metadataBytesRead: 1 }, 0)._aws.CloudWatchMetrics.map((d) => JSON.stringify(d.Dimensions[0]));
+const OUR_DIMENSION_SETS = outcomeMetrics({ tenant: "t", status: "done", size: 1, metadataBytesRead: 1 }, 0)._aws.CloudWatchMetrics.map((d) =>
+  JSON.stringify(d.Dimensions[0]),
+);
 const STATUSES = ["done", "failed", "deleted", "skipped", "retrying"];
 
 describe("the stack's dashboard", () => {
-  const body = () => JSON.parse(run.one("aws:cloudwatch/dashboard:Dashboard", "tip-dev").inputs.dashboardBody) as { widgets: { properties: { title: string; stat: string; metrics: (string | object)[][] } }[] };
+  const body = () =>
+    JSON.parse(run.one("aws:cloudwatch/dashboard:Dashboard", "tip-dev").inputs.dashboardBody) as {
+      widgets: { properties: { title: string; stat: string; metrics: (string | object)[][] } }[];
+    };
 
   it("has a row of throughput, failures, DLQ depth, queue age, p95 duration and bytes saved per tenant", () => {
     const titles = body().widgets.map((w) => w.properties.title);
     for (const { name } of tenantsRaw) {
       for (const what of ["objects", "failures", "dead-letter queue depth", "oldest queued event", "p95 duration", "bytes not read"]) {
-        expect(titles.filter((t) => t.startsWith(`${name}:`) && t.includes(what)), `${name} ${what}`).toHaveLength(1);
+        expect(
+          titles.filter((t) => t.startsWith(`${name}:`) && t.includes(what)),
+          `${name} ${what}`,
+        ).toHaveLength(1);
       }
     }
     expect(body().widgets.find((w) => w.properties.title.includes("p95"))!.properties.stat).toBe("p95");

@@ -6,6 +6,7 @@ import { mkdtempSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { createRequire } from "node:module";
+import type * as Pulumi from "@pulumi/pulumi";
 import { vi } from "vitest";
 import { ZipFile } from "yazl";
 import { finished } from "node:stream/promises";
@@ -31,9 +32,9 @@ export interface DryRunResult {
   one(type: string, name: string): RecordedResource;
 }
 
-export const PROJECT = "tenant-image-platform";
+const PROJECT = "tenant-image-platform";
 export const ACCOUNT = "123456789012";
-export const REGION = "eu-west-1";
+const REGION = "eu-west-1";
 
 /** A stand-in layer zip: the layer's contents are proven by layer/'s own tests. */
 export async function fakeLayerZip(): Promise<string> {
@@ -83,7 +84,7 @@ function arnOf(type: string, physical: string): string {
   }
 }
 
-async function resolveDeep(value: any, pulumi: typeof import("@pulumi/pulumi")): Promise<any> {
+async function resolveDeep(value: any, pulumi: typeof Pulumi): Promise<any> {
   if (pulumi.Output.isInstance(value)) return resolveDeep(await new Promise((resolve) => value.apply(resolve)), pulumi);
   if (Array.isArray(value)) return Promise.all(value.map((v) => resolveDeep(v, pulumi)));
   if (value && typeof value === "object" && value.constructor === Object) {
@@ -113,7 +114,14 @@ export async function dryRun(options: { stack: string; tenants: unknown; setting
         if (args.type === "aws:lambda/functionUrl:FunctionUrl") state.functionUrl = `https://${physical}.lambda-url.${REGION}.on.aws/`;
         if (args.type === "aws:cloudfront/distribution:Distribution") state.domainName = `${physical}.cloudfront.net`;
         if (args.type === "random:index/randomBytes:RandomBytes") state.hex = `${physical}`.padEnd(64, "0");
-        resources.push({ type: args.type, name: args.name, inputs: args.inputs, urn: urnOf(args.type, args.name), aliasUrns: [], ...optionsByName.get(args.name) });
+        resources.push({
+          type: args.type,
+          name: args.name,
+          inputs: args.inputs,
+          urn: urnOf(args.type, args.name),
+          aliasUrns: [],
+          ...optionsByName.get(`${args.type}::${args.name}`),
+        });
         return { id: `${physical}-id`, state };
       },
       call(args) {
@@ -144,7 +152,13 @@ export async function dryRun(options: { stack: string; tenants: unknown; setting
         const aliasParent = chainOf(alias.parent);
         return urnOf(aliasParent ? `${aliasParent}$${type}` : type, name);
       });
-      optionsByName.set(name, { retainOnDelete: opts?.retainOnDelete, protect: opts?.protect, parentName: parent?.__name, urn: urnOf(typeChain, name), aliasUrns });
+      optionsByName.set(`${type}::${name}`, {
+        retainOnDelete: opts?.retainOnDelete,
+        protect: opts?.protect,
+        parentName: parent?.__name,
+        urn: urnOf(typeChain, name),
+        aliasUrns,
+      });
       registered++;
       return register(res, parent, type, name, ...rest);
     },
@@ -166,7 +180,13 @@ export async function dryRun(options: { stack: string; tenants: unknown; setting
     byType: (type) => resources.filter((r) => r.type === type),
     one(type, name) {
       const found = resources.find((r) => r.type === type && r.name === name);
-      if (!found) throw new Error(`no ${type} named ${name}; have: ${resources.filter((r) => r.type === type).map((r) => r.name).join(", ")}`);
+      if (!found)
+        throw new Error(
+          `no ${type} named ${name}; have: ${resources
+            .filter((r) => r.type === type)
+            .map((r) => r.name)
+            .join(", ")}`,
+        );
       return found;
     },
   };

@@ -7,18 +7,19 @@
 import { execFileSync, spawn } from "node:child_process";
 import dgram from "node:dgram";
 import type { AddressInfo } from "node:net";
-import { mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { buildFunctionArchive, HANDLER, LAMBDA_UNZIPPED_LIMIT, LAMBDA_ZIPPED_LIMIT } from "../../components/function-code";
+import { buildFunctionArchive, FUNCTIONS, LAMBDA_UNZIPPED_LIMIT, LAMBDA_ZIPPED_LIMIT, type FunctionName } from "../../components/function-code";
 import { zipDirectory } from "../../layer/deterministic-zip";
 import { ELF_MACHINES, inspectElf } from "../../layer/elf-check";
-import { ENV } from "../../runtime/dependencies";
+import { ENV } from "../../contract/environment";
 import { resolveExiftoolPaths } from "../../runtime/metadata/exiftool-paths";
-import { handlerEnvironment, LOCAL_CREDENTIALS, LOCAL_REGION } from "../../runtime/local/platform";
-import { heifEncode, heifEncUnavailable } from "../support/heif";
-import { jpegWithExif } from "../support/images";
+import { LOCAL_CREDENTIALS, LOCAL_REGION } from "../../local/local-aws";
+import { localProcessorEnvironment, localRendererEnvironment } from "../../local/platform";
+import { heifEncode, heifEncUnavailable } from "../../fixtures/heif";
+import { jpegWithExif } from "../../fixtures/images";
 import { startTestPlatform, type TestPlatform } from "../support/platform";
 import { keyHash } from "../../runtime/on-demand/variants";
 import sharp from "sharp";
@@ -31,14 +32,20 @@ function unzip(zip: string, into: string): string {
   return into;
 }
 
-describe.each(["arm64", "x86_64"] as const)("the %s archive", (architecture) => {
+describe.each([
+  ["processor", "arm64"],
+  ["processor", "x86_64"],
+  ["renderer", "arm64"],
+  ["renderer", "x86_64"],
+] as [FunctionName, "arm64" | "x86_64"][])("the %s's %s archive", (fn, architecture) => {
   it("holds the handler at its named path and sharp's native package for the architecture, within limits", async () => {
-    const archive = await buildFunctionArchive(architecture);
-    expect(archive.handler).toBe(HANDLER);
+    const archive = await buildFunctionArchive(architecture, fn);
+    const handler = FUNCTIONS[fn].handler;
+    expect(archive.handler).toBe(handler);
     expect(archive.zippedBytes).toBeLessThan(LAMBDA_ZIPPED_LIMIT);
     expect(archive.unzippedBytes).toBeLessThan(LAMBDA_UNZIPPED_LIMIT / 4);
-    const dir = unzip(archive.path, path.join(tmp, architecture));
-    const [file, exported] = HANDLER.split(".");
+    const dir = unzip(archive.path, path.join(tmp, `${fn}-${architecture}`));
+    const [file, exported] = handler.split(".");
     expect(readdirSync(dir)).toContain(`${file}.js`);
     const npmCpu = architecture === "arm64" ? "arm64" : "x64";
     const nativeDir = path.join(dir, "node_modules", "@img", `sharp-linux-${npmCpu}`, "lib");
@@ -47,8 +54,22 @@ describe.each(["arm64", "x86_64"] as const)("the %s archive", (architecture) => 
     expect(inspectElf(path.join(nativeDir, native[0]!))?.machine).toBe(ELF_MACHINES[npmCpu]);
     expect(readdirSync(path.join(dir, "node_modules", "@img"))).toContain(`sharp-libvips-linux-${npmCpu}`);
     expect(readdirSync(path.join(dir, "node_modules", "@img")).some((d) => d.includes(architecture === "arm64" ? "x64" : "arm64"))).toBe(false);
-    expect(exported).toBe("handler");
+    // esbuild's CommonJS bundle lists its exports as `name: () => name`; loading it here would load the other architecture's sharp.
+    expect(readFileSync(path.join(dir, `${file}.js`), "utf8")).toMatch(new RegExp(`\\b${exported}: \\(\\) => ${exported}\\b`));
   });
+});
+
+it("bundles into each function only what its entry imports: the renderer has no exiftool, DynamoDB or CloudFront code", async () => {
+  const [processor, renderer] = await Promise.all([buildFunctionArchive("arm64", "processor"), buildFunctionArchive("arm64", "renderer")]);
+  const bundle = (archive: { path: string }, name: string) =>
+    readFileSync(path.join(unzip(archive.path, path.join(tmp, `${name}-bundle`)), "index.js"), "utf8");
+  const processorCode = bundle(processor, "processor");
+  const rendererCode = bundle(renderer, "renderer");
+  for (const marker of ["exiftool-vendored", "CreateInvalidationCommand", "DynamoDBDocumentClient"]) {
+    expect(processorCode, marker).toContain(marker);
+    expect(rendererCode, marker).not.toContain(marker);
+  }
+  expect(renderer.zippedBytes).toBeLessThan(processor.zippedBytes);
 });
 
 it("zips the same tree to the same bytes", async () => {
@@ -60,31 +81,65 @@ it("zips the same tree to the same bytes", async () => {
   expect(first.files).toBe(archive.files);
 });
 
-it("runs the bundled x64 handler, unpacked outside the repository, against the emulators", async () => {
+/** Runs the x64 processor's bundled handler, unpacked outside the repository, on one SQS message of these uploads. */
+async function runBundledProcessor(
+  uploads: (t: TestPlatform) => Promise<{ key: string; eTag: string }[]>,
+  check: (t: TestPlatform, output: string) => Promise<void>,
+): Promise<void> {
   const archive = await buildFunctionArchive("x86_64");
-  const dir = unzip(archive.path, path.join(tmp, "run"));
+  const dir = unzip(archive.path, path.join(tmp, `run-${Math.random().toString(36).slice(2)}`));
   const t = await startTestPlatform([{ name: "bundle" }], { notifications: false });
   try {
     const tenant = t.platform.tenants.get("bundle")!;
-    const key = "bundled/photo one.jpg";
-    const eTag = await t.upload("bundle", key, await jpegWithExif({ width: 900, height: 600, orientation: 6 }));
-    const record = (encodedKey: string, tag: string) => ({ eventName: "ObjectCreated:Put", s3: { bucket: { name: tenant.sourceBucket }, object: { key: encodedKey, size: 1, eTag: tag, sequencer: "0A" } } });
-    const records = [record("bundled/photo+one.jpg", eTag)];
-    // A phone HEIC proves the bundle carries libheif's WebAssembly decoder (when heif-enc can make one here).
-    const heicKey = "bundled/IMG_0001.HEIC";
-    if (!heifEncUnavailable()) records.push(record(heicKey, await t.upload("bundle", heicKey, heifEncode([await jpegWithExif({ width: 640, height: 480 })]))));
+    const record = ({ key, eTag }: { key: string; eTag: string }) => ({
+      eventName: "ObjectCreated:Put",
+      s3: {
+        bucket: { name: tenant.sourceBucket },
+        object: { key: encodeURIComponent(key).replace(/%2F/g, "/").replace(/%20/g, "+"), size: 1, eTag, sequencer: "0A" },
+      },
+    });
     const event = {
-      Records: [{ messageId: "m-1", eventSource: "aws:sqs", attributes: { ApproximateReceiveCount: "1" }, body: JSON.stringify({ Records: records }) }],
+      Records: [
+        {
+          messageId: "m-1",
+          eventSource: "aws:sqs",
+          attributes: { ApproximateReceiveCount: "1" },
+          body: JSON.stringify({ Records: (await uploads(t)).map(record) }),
+        },
+      ],
     };
     const script = `require(${JSON.stringify(path.join(dir, "index.js"))}).handler(${JSON.stringify(event)}, { awsRequestId: "r-1" }).then((r) => { process.stdout.write("RESULT " + JSON.stringify(r) + "\\n"); process.exit(0); }, (e) => { console.error(e); process.exit(1); });`;
-    const output = await runInBundle(dir, script, t, handlerEnvironment(tenant));
-    expect(output).toContain('RESULT {"batchItemFailures":[]}');
-    expect(output).toMatch(/"msg":"object processed"/);
-    expect(await t.item("bundle", key)).toMatchObject({ status: "done", width: 600, height: 900, metadataMethod: "ranged" });
-    if (records.length > 1) expect(await t.item("bundle", heicKey)).toMatchObject({ status: "done", format: "HEIC", renditions: [{ name: "thumb" }, { name: "preview", width: 640 }] });
+    await check(t, await runInBundle(dir, script, t, localProcessorEnvironment(tenant)));
   } finally {
     await t.stop();
   }
+}
+
+it("runs the bundled x64 handler, unpacked outside the repository, against the emulators", async () => {
+  const key = "bundled/photo one.jpg";
+  await runBundledProcessor(
+    async (t) => [{ key, eTag: await t.upload("bundle", key, await jpegWithExif({ width: 900, height: 600, orientation: 6 })) }],
+    async (t, output) => {
+      expect(output).toContain('RESULT {"batchItemFailures":[]}');
+      expect(output).toMatch(/"msg":"object processed"/);
+      expect(await t.item("bundle", key)).toMatchObject({ status: "done", width: 600, height: 900, metadataMethod: "ranged" });
+    },
+  );
+});
+
+const heicUnavailable = heifEncUnavailable();
+if (heicUnavailable) console.warn(`bundled HEIC test skipped: ${heicUnavailable} (.ci/run installs it as root: apt-get install libheif-examples)`);
+
+// A phone HEIC proves the bundle carries libheif's WebAssembly decoder.
+it.skipIf(heicUnavailable)("runs the bundled x64 handler on a phone HEIC: the bundle carries libheif's decoder", async () => {
+  const key = "bundled/IMG_0001.HEIC";
+  await runBundledProcessor(
+    async (t) => [{ key, eTag: await t.upload("bundle", key, heifEncode([await jpegWithExif({ width: 640, height: 480 })])) }],
+    async (t, output) => {
+      expect(output).toContain('RESULT {"batchItemFailures":[]}');
+      expect(await t.item("bundle", key)).toMatchObject({ status: "done", format: "HEIC", renditions: [{ name: "thumb" }, { name: "preview", width: 640 }] });
+    },
+  );
 });
 
 it("traces the bundled handler as on Lambda: the invocation's trace header, subsegments sent to the daemon address", async () => {
@@ -105,13 +160,19 @@ it("traces the bundled handler as on Lambda: the invocation's trace header, subs
     const tenant = t.platform.tenants.get("bundle")!;
     const key = "traced/photo.jpg";
     const eTag = await t.upload("bundle", key, await jpegWithExif({ width: 900, height: 600 }));
-    const body = JSON.stringify({ Records: [{ eventName: "ObjectCreated:Put", s3: { bucket: { name: tenant.sourceBucket }, object: { key, size: 1, eTag, sequencer: "0B" } } }] });
+    const body = JSON.stringify({
+      Records: [{ eventName: "ObjectCreated:Put", s3: { bucket: { name: tenant.sourceBucket }, object: { key, size: 1, eTag, sequencer: "0B" } } }],
+    });
     const event = { Records: [{ messageId: "m-1", eventSource: "aws:sqs", attributes: { ApproximateReceiveCount: "1" }, body }] };
     const script = `require(${JSON.stringify(path.join(dir, "index.js"))}).handler(${JSON.stringify(event)}, { awsRequestId: "r-2" }).then((r) => { process.stdout.write("RESULT " + JSON.stringify(r) + "\\n"); process.stdin.on("end", () => process.exit(0)).resume(); }, (e) => { console.error(e); process.exit(1); });`;
     // What Lambda gives a function with Active tracing: its task root, the trace header, the daemon.
     const root = "1-5759e988-bd862e3fe1be46a994272793";
-    const lambdaTracing = { LAMBDA_TASK_ROOT: dir, _X_AMZN_TRACE_ID: `Root=${root};Parent=53995c3f42cd8ad8;Sampled=1`, AWS_XRAY_DAEMON_ADDRESS: `127.0.0.1:${(daemon.address() as AddressInfo).port}` };
-    const output = await runInBundle(dir, script, t, { ...handlerEnvironment(tenant), ...lambdaTracing }, traced);
+    const lambdaTracing = {
+      LAMBDA_TASK_ROOT: dir,
+      _X_AMZN_TRACE_ID: `Root=${root};Parent=53995c3f42cd8ad8;Sampled=1`,
+      AWS_XRAY_DAEMON_ADDRESS: `127.0.0.1:${(daemon.address() as AddressInfo).port}`,
+    };
+    const output = await runInBundle(dir, script, t, { ...localProcessorEnvironment(tenant), ...lambdaTracing }, traced);
     expect(output).toContain('RESULT {"batchItemFailures":[]}');
     expect(await t.item("bundle", key)).toMatchObject({ status: "done" });
     const object = documents.find((d) => d.name === "object")!;
@@ -126,7 +187,7 @@ it("traces the bundled handler as on Lambda: the invocation's trace header, subs
 });
 
 it("runs the bundled on-demand handler under Lambda's streaming API, against the emulators", async () => {
-  const archive = await buildFunctionArchive("x86_64");
+  const archive = await buildFunctionArchive("x86_64", "renderer");
   const dir = unzip(archive.path, path.join(tmp, "run-on-demand"));
   const t = await startTestPlatform([{ name: "bundle", onDemand: { enabled: true } }], { notifications: false });
   try {
@@ -146,7 +207,7 @@ it("runs the bundled on-demand handler under Lambda's streaming API, against the
       require(${JSON.stringify(path.join(dir, "index.js"))}).onDemandHandler(${JSON.stringify(event)}, sink).then(
         () => { process.stdout.write("RESULT " + Buffer.concat(parts).toString("base64") + "\\n"); process.exit(0); },
         (e) => { console.error(e); process.exit(1); });`;
-    const output = await runInBundle(dir, script, t, handlerEnvironment(tenant));
+    const output = await runInBundle(dir, script, t, localRendererEnvironment(tenant));
     const bytes = Buffer.from(/RESULT (\S+)/.exec(output)![1]!, "base64");
     const split = bytes.indexOf(Buffer.alloc(8));
     expect(JSON.parse(bytes.subarray(0, split).toString())).toMatchObject({ statusCode: 200, headers: { "content-type": "image/webp" } });

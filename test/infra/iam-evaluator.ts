@@ -24,7 +24,10 @@ export type Decision = "Allowed" | "ExplicitlyDenied" | "ImplicitlyDenied";
 const list = (v: string | string[]) => (Array.isArray(v) ? v : [v]);
 
 function wildcardMatch(pattern: string, value: string, caseInsensitive: boolean): boolean {
-  const escaped = pattern.replace(/[.+^${}()|[\]\\]/g, "\\$&").replace(/\*/g, ".*").replace(/\?/g, ".");
+  const escaped = pattern
+    .replace(/[.+^${}()|[\]\\]/g, "\\$&")
+    .replace(/\*/g, ".*")
+    .replace(/\?/g, ".");
   return new RegExp(`^${escaped}$`, caseInsensitive ? "i" : "").test(value);
 }
 
@@ -34,7 +37,8 @@ export function statementsOf(policy: PolicyDocument): Statement[] {
   for (const s of statements) {
     const unsupported = Object.keys(s).filter((k) => !["Sid", "Effect", "Action", "Resource", "Condition"].includes(k));
     const operators = Object.keys((s.Condition as object | undefined) ?? {}).filter((op) => !["StringEquals", "StringLike"].includes(op));
-    if (unsupported.length || operators.length) throw new Error(`statement ${s.Sid ?? "?"} uses ${[...unsupported, ...operators].join(", ")}, which this evaluator does not judge`);
+    if (unsupported.length || operators.length)
+      throw new Error(`statement ${s.Sid ?? "?"} uses ${[...unsupported, ...operators].join(", ")}, which this evaluator does not judge`);
   }
   return statements;
 }

@@ -6,7 +6,7 @@ import { readFileSync } from "node:fs";
 import { beforeAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { dryRun, fakeLayerZip, type DryRunResult } from "./dry-run";
-import { XRAY_WRITE_ACTIONS } from "../../components/tenant-pipeline";
+import { XRAY_WRITE_ACTIONS } from "../../components/processor-function";
 import { evaluate, statementsOf, type PolicyDocument } from "./iam-evaluator";
 
 const tenantsRaw = parse(readFileSync("Pulumi.dev.yaml", "utf8")).config["tenant-image-platform:tenants"] as { name: string }[];
@@ -52,9 +52,42 @@ const needed = (tenant: string): [string, string][] => {
   ];
 };
 
-const S3_ACTIONS = ["s3:GetObject", "s3:GetObjectVersion", "s3:PutObject", "s3:DeleteObject", "s3:DeleteObjectVersion", "s3:ListBucket", "s3:ListBucketVersions", "s3:PutBucketPolicy", "s3:DeleteBucket", "s3:PutObjectAcl", "s3:GetBucketPolicy", "s3:PutLifecycleConfiguration"];
-const DYNAMO_ACTIONS = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:Query", "dynamodb:Scan", "dynamodb:BatchGetItem", "dynamodb:BatchWriteItem", "dynamodb:DeleteTable", "dynamodb:UpdateTable"];
-const SQS_ACTIONS = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:SendMessage", "sqs:GetQueueAttributes", "sqs:ChangeMessageVisibility", "sqs:PurgeQueue", "sqs:DeleteQueue", "sqs:SetQueueAttributes"];
+const S3_ACTIONS = [
+  "s3:GetObject",
+  "s3:GetObjectVersion",
+  "s3:PutObject",
+  "s3:DeleteObject",
+  "s3:DeleteObjectVersion",
+  "s3:ListBucket",
+  "s3:ListBucketVersions",
+  "s3:PutBucketPolicy",
+  "s3:DeleteBucket",
+  "s3:PutObjectAcl",
+  "s3:GetBucketPolicy",
+  "s3:PutLifecycleConfiguration",
+];
+const DYNAMO_ACTIONS = [
+  "dynamodb:GetItem",
+  "dynamodb:PutItem",
+  "dynamodb:UpdateItem",
+  "dynamodb:DeleteItem",
+  "dynamodb:Query",
+  "dynamodb:Scan",
+  "dynamodb:BatchGetItem",
+  "dynamodb:BatchWriteItem",
+  "dynamodb:DeleteTable",
+  "dynamodb:UpdateTable",
+];
+const SQS_ACTIONS = [
+  "sqs:ReceiveMessage",
+  "sqs:DeleteMessage",
+  "sqs:SendMessage",
+  "sqs:GetQueueAttributes",
+  "sqs:ChangeMessageVisibility",
+  "sqs:PurgeQueue",
+  "sqs:DeleteQueue",
+  "sqs:SetQueueAttributes",
+];
 
 const policyOf = (tenant: string): PolicyDocument => JSON.parse(run.one("aws:iam/rolePolicy:RolePolicy", `tip-dev-${tenant}-processor-access`).inputs.policy);
 
@@ -63,7 +96,11 @@ describe.each(names)("tenant %s's role", (tenant) => {
     for (const s of statementsOf(policyOf(tenant))) {
       for (const action of [s.Action].flat()) expect(action, s.Sid).not.toContain("*");
       for (const resource of [s.Resource].flat()) {
-        if (resource === "*") expect([s.Action].flat().every((a) => XRAY_WRITE_ACTIONS.includes(a)), s.Sid).toBe(true);
+        if (resource === "*")
+          expect(
+            [s.Action].flat().every((a) => XRAY_WRITE_ACTIONS.includes(a)),
+            s.Sid,
+          ).toBe(true);
       }
       expect(s.Effect).toBe("Allow");
     }

@@ -6,8 +6,8 @@
 import { readFileSync } from "node:fs";
 import { beforeAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
-import { edgeFunctionCode, edgePolicy } from "../../runtime/on-demand/edge";
-import { parseTenants } from "../../runtime/tenant-config";
+import { edgeFunctionCode, edgePolicy } from "../../edge/edge";
+import { parseTenants } from "../../contract/tenant-config";
 import { ACCOUNT, dryRun, fakeLayerZip, type DryRunResult } from "./dry-run";
 import { evaluate, type PolicyDocument } from "./iam-evaluator";
 
@@ -52,7 +52,11 @@ describe.each(withOnDemand)("tenant %s's distribution", (tenant) => {
     expect(s3Oac).toMatchObject({ originAccessControlOriginType: "s3", signingBehavior: "always", signingProtocol: "sigv4" });
     expect(fnOac).toMatchObject({ originAccessControlOriginType: "lambda", signingBehavior: "always", signingProtocol: "sigv4" });
     const [stored, renderer] = distribution().origins;
-    expect(stored).toMatchObject({ domainName: `tip-dev-${tenant}-proxy-abcdef1.s3.eu-west-1.amazonaws.com`, originAccessControlId: `${od(tenant)}-s3-oac-abcdef1-id`, s3OriginConfig: { originAccessIdentity: "" } });
+    expect(stored).toMatchObject({
+      domainName: `tip-dev-${tenant}-proxy-abcdef1.s3.eu-west-1.amazonaws.com`,
+      originAccessControlId: `${od(tenant)}-s3-oac-abcdef1-id`,
+      s3OriginConfig: { originAccessIdentity: "" },
+    });
     expect(renderer).toMatchObject({
       domainName: `${od(tenant)}-url-abcdef1.lambda-url.eu-west-1.on.aws`,
       originAccessControlId: `${od(tenant)}-fn-oac-abcdef1-id`,
@@ -71,7 +75,11 @@ describe.each(withOnDemand)("tenant %s's distribution", (tenant) => {
 
   it("runs the signature-checking function on every viewer request (and response), with the tenant's policy and key store", () => {
     const fn = run.one("aws:cloudfront/function:Function", `${od(tenant)}-viewer`).inputs;
-    expect(fn).toMatchObject({ runtime: "cloudfront-js-2.0", publish: true, keyValueStoreAssociations: [`arn:aws:cloudfront::${ACCOUNT}:key-value-store/${od(tenant)}-keys-abcdef1`] });
+    expect(fn).toMatchObject({
+      runtime: "cloudfront-js-2.0",
+      publish: true,
+      keyValueStoreAssociations: [`arn:aws:cloudfront::${ACCOUNT}:key-value-store/${od(tenant)}-keys-abcdef1`],
+    });
     expect(fn.code).toBe(edgeFunctionCode(edgePolicy(config())));
     const fnArn = `arn:aws:cloudfront::${ACCOUNT}:function/${od(tenant)}-viewer-abcdef1`;
     expect(distribution().defaultCacheBehavior.functionAssociations).toEqual([
@@ -95,7 +103,12 @@ describe.each(withOnDemand)("tenant %s's distribution", (tenant) => {
 
   it("expires generated variants from the proxy bucket after maxAgeDays", () => {
     const rules = run.one("aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration", `tip-dev-${tenant}-proxy-lifecycle`).inputs.rules;
-    expect(rules).toContainEqual({ id: "expire-generated-variants", status: "Enabled", filter: { prefix: "_variants/" }, expiration: { days: config().onDemand.maxAgeDays } });
+    expect(rules).toContainEqual({
+      id: "expire-generated-variants",
+      status: "Enabled",
+      filter: { prefix: "_variants/" },
+      expiration: { days: config().onDemand.maxAgeDays },
+    });
   });
 
   it("lets only this distribution read the bucket's variants, over TLS", () => {
@@ -112,18 +125,41 @@ describe.each(withOnDemand)("tenant %s's distribution", (tenant) => {
       },
     ]);
     // One policy per bucket: the TLS-only one is not created beside it.
-    expect(run.resources.filter((r) => r.type === "aws:s3/bucketPolicy:BucketPolicy" && r.inputs.bucket === `tip-dev-${tenant}-proxy-abcdef1-id`)).toHaveLength(1);
+    expect(run.resources.filter((r) => r.type === "aws:s3/bucketPolicy:BucketPolicy" && r.inputs.bucket === `tip-dev-${tenant}-proxy-abcdef1-id`)).toHaveLength(
+      1,
+    );
   });
 
   it("protects the function URL with IAM and lets only this distribution invoke it, streaming its responses", () => {
-    expect(run.one("aws:lambda/functionUrl:FunctionUrl", `${od(tenant)}-url`).inputs).toMatchObject({ authorizationType: "AWS_IAM", invokeMode: "RESPONSE_STREAM", functionName: `${od(tenant)}-renderer` });
+    expect(run.one("aws:lambda/functionUrl:FunctionUrl", `${od(tenant)}-url`).inputs).toMatchObject({
+      authorizationType: "AWS_IAM",
+      invokeMode: "RESPONSE_STREAM",
+      functionName: `${od(tenant)}-renderer`,
+    });
     const permissions = run.byType("aws:lambda/permission:Permission").filter((p) => p.name.startsWith(od(tenant)));
     expect(permissions.map((p) => p.inputs).sort((a, b) => a.action.localeCompare(b.action))).toEqual([
-      { action: "lambda:InvokeFunction", function: `${od(tenant)}-renderer`, principal: "cloudfront.amazonaws.com", sourceArn: distributionArn(tenant), invokedViaFunctionUrl: true },
-      { action: "lambda:InvokeFunctionUrl", function: `${od(tenant)}-renderer`, principal: "cloudfront.amazonaws.com", sourceArn: distributionArn(tenant), functionUrlAuthType: "AWS_IAM" },
+      {
+        action: "lambda:InvokeFunction",
+        function: `${od(tenant)}-renderer`,
+        principal: "cloudfront.amazonaws.com",
+        sourceArn: distributionArn(tenant),
+        invokedViaFunctionUrl: true,
+      },
+      {
+        action: "lambda:InvokeFunctionUrl",
+        function: `${od(tenant)}-renderer`,
+        principal: "cloudfront.amazonaws.com",
+        sourceArn: distributionArn(tenant),
+        functionUrlAuthType: "AWS_IAM",
+      },
     ]);
     const fn = run.one("aws:lambda/function:Function", `${od(tenant)}-renderer`).inputs;
-    expect(fn).toMatchObject({ handler: "index.onDemandHandler", runtime: "nodejs22.x", architectures: ["arm64"], reservedConcurrentExecutions: config().onDemand.reservedConcurrency });
+    expect(fn).toMatchObject({
+      handler: "index.onDemandHandler",
+      runtime: "nodejs22.x",
+      architectures: ["arm64"],
+      reservedConcurrentExecutions: config().onDemand.reservedConcurrency,
+    });
     expect(fn.layers).toBeUndefined();
   });
 
@@ -191,9 +227,14 @@ describe("turning on-demand renditions on for a tenant", () => {
   it("updates the proxy bucket's one policy in place instead of adding a second", async () => {
     const off = await dryRun({ stack: "dev", tenants: [{ name: "acme" }], settings: { layerZip } });
     const on = await dryRun({ stack: "dev", tenants: [{ name: "acme", onDemand: { enabled: true } }], settings: { layerZip } });
-    const policies = (r: DryRunResult) => r.byType("aws:s3/bucketPolicy:BucketPolicy").map((p) => `${p.parentName}/${p.name}`).sort();
+    const policies = (r: DryRunResult) =>
+      r
+        .byType("aws:s3/bucketPolicy:BucketPolicy")
+        .map((p) => `${p.parentName}/${p.name}`)
+        .sort();
     expect(policies(on)).toEqual(policies(off));
-    const proxyPolicy = (r: DryRunResult) => JSON.parse(r.one("aws:s3/bucketPolicy:BucketPolicy", "tip-dev-acme-proxy-tls-only").inputs.policy).Statement.map((s: { Sid: string }) => s.Sid);
+    const proxyPolicy = (r: DryRunResult) =>
+      JSON.parse(r.one("aws:s3/bucketPolicy:BucketPolicy", "tip-dev-acme-proxy-tls-only").inputs.policy).Statement.map((s: { Sid: string }) => s.Sid);
     expect(proxyPolicy(off)).toEqual(["DenyInsecureTransport"]);
     expect(proxyPolicy(on)).toEqual(["DenyInsecureTransport", "CloudFrontReadsGeneratedVariants"]);
   });
@@ -202,8 +243,14 @@ describe("turning on-demand renditions on for a tenant", () => {
 describe("signing keys from stack config", () => {
   it("puts the configured secrets in the key store instead of generating them", async () => {
     const secret = "c".repeat(64);
-    const configured = await dryRun({ stack: "dev", tenants: [{ name: "acme", onDemand: { enabled: true } }], settings: { layerZip, signingKeys: { acme: { k1: secret } } } });
+    const configured = await dryRun({
+      stack: "dev",
+      tenants: [{ name: "acme", onDemand: { enabled: true } }],
+      settings: { layerZip, signingKeys: { acme: { k1: secret } } },
+    });
     expect(configured.byType("random:index/randomBytes:RandomBytes")).toEqual([]);
-    expect(configured.one("aws:cloudfront/keyvaluestoreKey:KeyvaluestoreKey", "tip-dev-acme-od-key-k1-entry").inputs.value).toSatisfy((v) => secretValue(v) === secret);
+    expect(configured.one("aws:cloudfront/keyvaluestoreKey:KeyvaluestoreKey", "tip-dev-acme-od-key-k1-entry").inputs.value).toSatisfy(
+      (v) => secretValue(v) === secret,
+    );
   });
 });

@@ -5,8 +5,8 @@
 import { readFileSync } from "node:fs";
 import { beforeAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
-import { ENV } from "../../runtime/dependencies";
-import { OBJECTS_PER_CONTAINER, parseTenant, parseTenants } from "../../runtime/tenant-config";
+import { ENV } from "../../contract/environment";
+import { OBJECTS_PER_CONTAINER, parseTenant, parseTenants } from "../../contract/tenant-config";
 import { dryRun, fakeLayerZip, type DryRunResult, type RecordedResource } from "./dry-run";
 
 const devConfig = parse(readFileSync("Pulumi.dev.yaml", "utf8")).config;
@@ -23,6 +23,9 @@ beforeAll(async () => {
 const PER_TENANT_TYPES: Record<string, number> = {
   "platform:index:TenantPipeline": 1,
   "platform:index:TenantBuckets": 1,
+  "platform:index:MetadataTable": 1,
+  "platform:index:EventQueue": 1,
+  "platform:index:ProcessorFunction": 1,
   "aws:s3/bucket:Bucket": 2,
   "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock": 2,
   "aws:s3/bucketOwnershipControls:BucketOwnershipControls": 2,
@@ -61,10 +64,16 @@ const ON_DEMAND_TYPES: Record<string, number> = {
 };
 const expectedTypes = (tenant: { onDemand: { enabled: boolean } }) =>
   tenant.onDemand.enabled
-    ? Object.fromEntries([...new Set([...Object.keys(PER_TENANT_TYPES), ...Object.keys(ON_DEMAND_TYPES)])].map((type) => [type, (PER_TENANT_TYPES[type] ?? 0) + (ON_DEMAND_TYPES[type] ?? 0)]))
+    ? Object.fromEntries(
+        [...new Set([...Object.keys(PER_TENANT_TYPES), ...Object.keys(ON_DEMAND_TYPES)])].map((type) => [
+          type,
+          (PER_TENANT_TYPES[type] ?? 0) + (ON_DEMAND_TYPES[type] ?? 0),
+        ]),
+      )
     : PER_TENANT_TYPES;
 
-const tenantResources = (run: DryRunResult, tenant: string, stack = "dev") => run.resources.filter((r) => r.name.startsWith(`tip-${stack}-${tenant}`) && r.name !== `tip-${stack}-exiftool`);
+const tenantResources = (run: DryRunResult, tenant: string, stack = "dev") =>
+  run.resources.filter((r) => r.name.startsWith(`tip-${stack}-${tenant}`) && r.name !== `tip-${stack}-exiftool`);
 const countByType = (resources: RecordedResource[]) => resources.reduce<Record<string, number>>((acc, r) => ({ ...acc, [r.type]: (acc[r.type] ?? 0) + 1 }), {});
 
 describe("dry run of index.ts with Pulumi.dev.yaml", () => {
@@ -127,8 +136,13 @@ describe("adding a tenant", () => {
     for (const r of grown.resources.filter((r) => before.has(key(r)) && r.type !== dashboard)) {
       expect(JSON.stringify(r.inputs), key(r)).toBe(JSON.stringify(before.get(key(r))!.inputs));
     }
-    const titles = (run: DryRunResult) => (JSON.parse(run.byType(dashboard)[0]!.inputs.dashboardBody) as { widgets: { properties: { title: string } }[] }).widgets.map((w) => w.properties.title);
-    expect(titles(grown).filter((t) => !titles(dev).includes(t)).every((t) => t.startsWith("newco:"))).toBe(true);
+    const titles = (run: DryRunResult) =>
+      (JSON.parse(run.byType(dashboard)[0]!.inputs.dashboardBody) as { widgets: { properties: { title: string } }[] }).widgets.map((w) => w.properties.title);
+    expect(
+      titles(grown)
+        .filter((t) => !titles(dev).includes(t))
+        .every((t) => t.startsWith("newco:")),
+    ).toBe(true);
     expect(titles(grown).length).toBeGreaterThan(titles(dev).length);
   });
 });
@@ -145,8 +159,13 @@ describe("hardening", () => {
         ignorePublicAcls: true,
         restrictPublicBuckets: true,
       });
-      expect(res("aws:s3/bucketOwnershipControls:BucketOwnershipControls", `${bucket}-ownership`).inputs.rule).toEqual({ objectOwnership: "BucketOwnerEnforced" });
-      expect(res("aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration", `${bucket}-encryption`).inputs.rules[0].applyServerSideEncryptionByDefault).toEqual({
+      expect(res("aws:s3/bucketOwnershipControls:BucketOwnershipControls", `${bucket}-ownership`).inputs.rule).toEqual({
+        objectOwnership: "BucketOwnerEnforced",
+      });
+      expect(
+        res("aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration", `${bucket}-encryption`).inputs.rules[0]
+          .applyServerSideEncryptionByDefault,
+      ).toEqual({
         sseAlgorithm: "AES256",
       });
       const policy = JSON.parse(res("aws:s3/bucketPolicy:BucketPolicy", `${bucket}-tls-only`).inputs.policy);
@@ -177,8 +196,21 @@ describe("hardening", () => {
     });
     expect(table.retainOnDelete).toBe(true);
     // Failures by status and time: a query on this index (runtime/store.ts listByStatus), not a scan.
-    expect(table.inputs.globalSecondaryIndexes).toEqual([{ name: "byStatus", hashKey: "status", rangeKey: "updatedAt", projectionType: "INCLUDE", nonKeyAttributes: ["error", "size", "format", "eventName", "etag"] }]);
-    expect(table.inputs.attributes).toEqual(expect.arrayContaining([{ name: "status", type: "S" }, { name: "updatedAt", type: "S" }]));
+    expect(table.inputs.globalSecondaryIndexes).toEqual([
+      {
+        name: "byStatus",
+        hashKey: "status",
+        rangeKey: "updatedAt",
+        projectionType: "INCLUDE",
+        nonKeyAttributes: ["error", "size", "format", "eventName", "etag"],
+      },
+    ]);
+    expect(table.inputs.attributes).toEqual(
+      expect.arrayContaining([
+        { name: "status", type: "S" },
+        { name: "updatedAt", type: "S" },
+      ]),
+    );
   });
 
   it("retains the source bucket when a tenant leaves the stack; the proxy bucket is rebuildable", () => {
@@ -192,7 +224,9 @@ describe("hardening", () => {
     expect(scratch.one("aws:dynamodb/table:Table", "tip-scratch-tmp-metadata")).toMatchObject({ inputs: { deletionProtectionEnabled: false } });
     expect(scratch.one("aws:dynamodb/table:Table", "tip-scratch-tmp-metadata").retainOnDelete).toBeFalsy();
     expect(scratch.one("aws:s3/bucket:Bucket", "tip-scratch-tmp-source").inputs.forceDestroy).toBe(true);
-    expect(scratch.one("aws:s3/bucketVersioning:BucketVersioning", "tip-scratch-tmp-source-versioning").inputs.versioningConfiguration.status).toBe("Suspended");
+    expect(scratch.one("aws:s3/bucketVersioning:BucketVersioning", "tip-scratch-tmp-source-versioning").inputs.versioningConfiguration.status).toBe(
+      "Suspended",
+    );
   });
 });
 
@@ -242,7 +276,8 @@ describe("wiring", () => {
         loggingConfig: { logGroup: `/aws/lambda/tip-dev-${tenant.name}-processor` },
       });
       const env = fn.inputs.environment.variables;
-      for (const variable of Object.values(ENV).filter((v) => v !== ENV.forcePathStyle && v !== ENV.distributionId)) expect(env, variable).toHaveProperty(variable);
+      for (const variable of Object.values(ENV).filter((v) => v !== ENV.forcePathStyle && v !== ENV.distributionId))
+        expect(env, variable).toHaveProperty(variable);
       expect(env[ENV.distributionId] !== undefined, ENV.distributionId).toBe(tenant.onDemand.enabled);
       expect(parseTenant(JSON.parse(env[ENV.tenantConfig]))).toEqual(tenant);
       expect(env[ENV.sourceBucket]).toBe(dev.outputs.tenantOutputs[tenant.name].sourceBucket);
@@ -264,9 +299,13 @@ describe("wiring", () => {
       expect(fn.inputs.tracingConfig, tenant.name).toEqual({ mode: on ? "Active" : "PassThrough" });
       // The runtime turns its subsegments on from the same config the function receives.
       expect(parseTenant(JSON.parse(fn.inputs.environment.variables[ENV.tenantConfig])).function.tracing).toBe(on);
-      const policy = JSON.parse(dev.one("aws:iam/rolePolicy:RolePolicy", `tip-dev-${tenant.name}-processor-access`).inputs.policy) as { Statement: { Sid: string }[] };
+      const policy = JSON.parse(dev.one("aws:iam/rolePolicy:RolePolicy", `tip-dev-${tenant.name}-processor-access`).inputs.policy) as {
+        Statement: { Sid: string }[];
+      };
       const writeTraces = policy.Statement.filter((st) => st.Sid === "WriteTraces");
-      expect(writeTraces, tenant.name).toEqual(on ? [{ Sid: "WriteTraces", Effect: "Allow", Action: ["xray:PutTraceSegments", "xray:PutTelemetryRecords"], Resource: "*" }] : []);
+      expect(writeTraces, tenant.name).toEqual(
+        on ? [{ Sid: "WriteTraces", Effect: "Allow", Action: ["xray:PutTraceSegments", "xray:PutTelemetryRecords"], Resource: "*" }] : [],
+      );
     }
   });
 
@@ -283,9 +322,9 @@ describe("wiring", () => {
 
 describe("configuration errors", () => {
   it("names the tenant and the field", async () => {
-    await expect(dryRun({ stack: "dev", tenants: [{ name: "acme", renditions: [{ name: "t", width: 10, format: "gif" }] }], settings: { layerZip } })).rejects.toThrow(
-      /tenant "acme": renditions\[0\]\.format/,
-    );
+    await expect(
+      dryRun({ stack: "dev", tenants: [{ name: "acme", renditions: [{ name: "t", width: 10, format: "gif" }] }], settings: { layerZip } }),
+    ).rejects.toThrow(/tenant "acme": renditions\[0\]\.format/);
   });
 
   it("names the build command when the layer zip is missing", async () => {

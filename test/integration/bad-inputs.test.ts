@@ -10,7 +10,7 @@ import path from "node:path";
 import sharp from "sharp";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { renditionKey, sidecarKey } from "../../runtime/keys";
-import * as images from "../support/images";
+import * as images from "../../fixtures/images";
 import { startTestPlatform, type TestPlatform } from "../support/platform";
 
 let t: TestPlatform;
@@ -26,7 +26,12 @@ beforeAll(async () => {
   });
   await new Promise<void>((resolve) => trap.listen(0, "127.0.0.1", resolve));
   trapUrl = `http://127.0.0.1:${(trap.address() as AddressInfo).port}`;
-  writeFileSync(localSecret, await sharp({ create: { width: 10, height: 10, channels: 3, background: "#ff0000" } }).png().toBuffer());
+  writeFileSync(
+    localSecret,
+    await sharp({ create: { width: 10, height: 10, channels: 3, background: "#ff0000" } })
+      .png()
+      .toBuffer(),
+  );
   t = await startTestPlatform([{ name: "corpus", limits: { maxObjectBytes: 2 * 1024 * 1024 } }]);
 });
 
@@ -48,12 +53,54 @@ describe("permanent failures are recorded once, with a reason, keeping what exif
   it.each([
     ["zero-byte file", "bad/empty.jpg", async () => Buffer.alloc(0), "EMPTY_OBJECT", /empty/, undefined],
     ["truncated JPEG", "bad/truncated.jpg", images.truncatedJpeg, "CORRUPT_IMAGE", /could not be decoded/, { format: "JPEG", width: 800, height: 600 }],
-    ["truncated PNG", "bad/truncated.png", async () => (await images.png(400, 300)).subarray(0, 2000), "CORRUPT_IMAGE", /could not be decoded/, { format: "PNG", width: 400, height: 300 }],
-    ["text file named .jpg", "bad/text.jpg", async () => Buffer.from("this is not an image\n".repeat(50)), "UNSUPPORTED_FORMAT", /not an image/, { format: "TXT", mimeType: "text/plain" }],
-    ["random bytes", "bad/random.jpg", async () => Buffer.from(Array.from({ length: 4096 }, (_, i) => (i * 7919 + 13) % 251)), "UNSUPPORTED_FORMAT", /not a recognised file/, undefined],
-    ["decompression bomb (50,000 x 50,000 PNG)", "bad/bomb.png", async () => images.pngBomb(), "TOO_MANY_PIXELS", /50000x50000/, { format: "PNG", width: 50_000, height: 50_000 }],
-    ["object above the tenant's size limit", "bad/too-big.jpg", () => images.jpegWithExif({ width: 2400, height: 1800, photoLike: true }), "TOO_LARGE", /above the tenant's limit/, undefined],
-    ["HEIC container without an embedded preview", "bad/photo.heic", async () => images.heicContainer(), "UNSUPPORTED_FORMAT", /no preview image/, { format: "HEIC" }],
+    [
+      "truncated PNG",
+      "bad/truncated.png",
+      async () => (await images.png(400, 300)).subarray(0, 2000),
+      "CORRUPT_IMAGE",
+      /could not be decoded/,
+      { format: "PNG", width: 400, height: 300 },
+    ],
+    [
+      "text file named .jpg",
+      "bad/text.jpg",
+      async () => Buffer.from("this is not an image\n".repeat(50)),
+      "UNSUPPORTED_FORMAT",
+      /not an image/,
+      { format: "TXT", mimeType: "text/plain" },
+    ],
+    [
+      "random bytes",
+      "bad/random.jpg",
+      async () => Buffer.from(Array.from({ length: 4096 }, (_, i) => (i * 7919 + 13) % 251)),
+      "UNSUPPORTED_FORMAT",
+      /not a recognised file/,
+      undefined,
+    ],
+    [
+      "decompression bomb (50,000 x 50,000 PNG)",
+      "bad/bomb.png",
+      async () => images.pngBomb(),
+      "TOO_MANY_PIXELS",
+      /50000x50000/,
+      { format: "PNG", width: 50_000, height: 50_000 },
+    ],
+    [
+      "object above the tenant's size limit",
+      "bad/too-big.jpg",
+      () => images.jpegWithExif({ width: 2400, height: 1800, photoLike: true }),
+      "TOO_LARGE",
+      /above the tenant's limit/,
+      undefined,
+    ],
+    [
+      "HEIC container without an embedded preview",
+      "bad/photo.heic",
+      async () => images.heicContainer(),
+      "UNSUPPORTED_FORMAT",
+      /no preview image/,
+      { format: "HEIC" },
+    ],
   ])("%s", async (_label, key, make, code, reason, learned) => {
     const body = await make();
     const { item, outcomes } = await process(key, body);
@@ -92,7 +139,9 @@ describe("unusual images are rendered correctly", () => {
     const { item } = await process("odd/gray-alpha.png", await images.grayAlphaPng());
     expect(item.status).toBe("done");
     expect((await sharp(await t.proxyObject("corpus", renditionKey("thumb", "odd/gray-alpha.png", "webp"))).metadata()).hasAlpha).toBe(true);
-    const jpeg = await sharp(await t.proxyObject("corpus", renditionKey("preview", "odd/gray-alpha.png", "jpeg"))).raw().toBuffer({ resolveWithObject: true });
+    const jpeg = await sharp(await t.proxyObject("corpus", renditionKey("preview", "odd/gray-alpha.png", "jpeg")))
+      .raw()
+      .toBuffer({ resolveWithObject: true });
     expect(jpeg.info.channels).toBe(3);
     expect(jpeg.data[0]).toBeGreaterThan(240); // the transparent corner became white
   });
@@ -103,7 +152,9 @@ describe("unusual images are rendered correctly", () => {
   ])("renders the first frame of an animated %s", async (_format, key, make) => {
     const { item } = await process(key, await make());
     expect(item).toMatchObject({ status: "done", width: 120, height: 80 });
-    const { data, info } = await sharp(await t.proxyObject("corpus", renditionKey("preview", key, "jpeg"))).raw().toBuffer({ resolveWithObject: true });
+    const { data, info } = await sharp(await t.proxyObject("corpus", renditionKey("preview", key, "jpeg")))
+      .raw()
+      .toBuffer({ resolveWithObject: true });
     expect([info.width, info.height]).toEqual([120, 80]);
     expect(data[0]).toBeGreaterThan(200); // red: frame one
     expect(data[1]).toBeLessThan(60);
@@ -115,7 +166,9 @@ describe("formats sharp cannot decode", () => {
     const { item, outcomes } = await process("raw/IMG_0001.dng", await images.rawWithPreview("#ff0000"));
     expect(item).toMatchObject({ status: "done", format: "DNG", mimeType: "image/x-adobe-dng", width: 600, height: 400 });
     expect(outcomes).toHaveLength(1);
-    const { data, info } = await sharp(await t.proxyObject("corpus", renditionKey("preview", "raw/IMG_0001.dng", "jpeg"))).raw().toBuffer({ resolveWithObject: true });
+    const { data, info } = await sharp(await t.proxyObject("corpus", renditionKey("preview", "raw/IMG_0001.dng", "jpeg")))
+      .raw()
+      .toBuffer({ resolveWithObject: true });
     expect([info.width, info.height]).toEqual([300, 200]); // the preview's size: never enlarged
     expect(data[0]).toBeGreaterThan(200);
     expect(data[1]).toBeLessThan(60);
@@ -153,7 +206,9 @@ describe("hostile and non-image files", () => {
     );
     const rendered = await process("svg/references.svg", benign);
     expect(rendered.item).toMatchObject({ status: "done", format: "SVG" });
-    const { data } = await sharp(await t.proxyObject("corpus", renditionKey("preview", "svg/references.svg", "jpeg"))).raw().toBuffer({ resolveWithObject: true });
+    const { data } = await sharp(await t.proxyObject("corpus", renditionKey("preview", "svg/references.svg", "jpeg")))
+      .raw()
+      .toBuffer({ resolveWithObject: true });
     // The local red PNG was not drawn either: the rendition is white.
     for (let i = 0; i < data.length; i += 3) expect(data[i + 1]!).toBeGreaterThan(200);
     await new Promise((r) => setTimeout(r, 200));

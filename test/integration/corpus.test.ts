@@ -9,9 +9,10 @@ import sharp from "sharp";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { PermanentError } from "../../runtime/errors";
 import { resolveExiftoolPaths } from "../../runtime/metadata/exiftool-paths";
-import { MetadataExtractor, type ExtractedMetadata } from "../../runtime/metadata/extractor";
+// Tags exiftool derives from the local file handle (name, dates, permissions): S3 is the truth for those.
+import { HANDLE_TAGS, MetadataExtractor, type ExtractedMetadata } from "../../runtime/metadata/extractor";
 import { RangeReader } from "../../runtime/metadata/range-reader";
-import { exiftoolCorpus, memorySource, seededRandom, shuffled, type CorpusFile } from "../support/corpus";
+import { exiftoolCorpus, memorySource, seededRandom, shuffled, type CorpusFile } from "../../fixtures/corpus";
 
 const paths = resolveExiftoolPaths({ PATH: process.env.PATH });
 const corpus = exiftoolCorpus();
@@ -68,8 +69,6 @@ describe("exiftool's sample images through one long-lived helper", () => {
   });
 
   describe("tag parity with exiftool's own reading of the local files", () => {
-    /** Tags exiftool derives from the local file handle (name, dates, permissions): S3 is the truth for those. */
-    const HANDLE_TAGS = ["SourceFile", "FileName", "Directory", "FileSize", "FileModifyDate", "FileAccessDate", "FileInodeChangeDate", "FilePermissions", "ExifToolVersion"];
     /**
      * The accepted differences, each with its reason. exiftool's own output for these files changes
      * from one run to the next: it places flattened structure fields in Perl's (randomised) hash
@@ -82,7 +81,15 @@ describe("exiftool's sample images through one long-lived helper", () => {
       "XISF.xisf": /^(Warning|Image|ImageData.*)$/,
     };
     const sortKeys = (v: unknown): unknown =>
-      Array.isArray(v) ? v.map(sortKeys) : v && typeof v === "object" ? Object.fromEntries(Object.keys(v).sort().map((k) => [k, sortKeys((v as Record<string, unknown>)[k])])) : v;
+      Array.isArray(v)
+        ? v.map(sortKeys)
+        : v && typeof v === "object"
+          ? Object.fromEntries(
+              Object.keys(v)
+                .sort()
+                .map((k) => [k, sortKeys((v as Record<string, unknown>)[k])]),
+            )
+          : v;
 
     /**
      * exiftool's command line with exiftool-vendored's arguments, and the modules the helper
@@ -94,7 +101,11 @@ describe("exiftool's sample images through one long-lived helper", () => {
       // (The .pl files are code exiftool loads on demand; they define no tags, and -use refuses their names.)
       const modules = preloaded.filter((m) => !m.endsWith(".pl"));
       const args = [...ReadTask.for("x", {}).args.slice(0, -1), ...modules.flatMap((m) => ["-use", m])];
-      const json = execFileSync(paths.perl, [paths.exiftool, ...args, ...extra, ...files.map((f) => f.path)], { env: paths.env, maxBuffer: 256 * 1024 * 1024, stdio: ["ignore", "pipe", "ignore"] });
+      const json = execFileSync(paths.perl, [paths.exiftool, ...args, ...extra, ...files.map((f) => f.path)], {
+        env: paths.env,
+        maxBuffer: 256 * 1024 * 1024,
+        stdio: ["ignore", "pipe", "ignore"],
+      });
       const out = new Map<string, Record<string, unknown>>();
       for (const tags of JSON.parse(json.toString("utf8")) as Record<string, unknown>[]) out.set(String(tags.SourceFile), tags);
       return out;
@@ -102,7 +113,16 @@ describe("exiftool's sample images through one long-lived helper", () => {
 
     it("stores what exiftool -json prints for the same file, handle tags aside", () => {
       // The helper reads PNG with FastScan 2 (stops at the first IDAT, see the helper): compare PNGs with -fast2.
-      const cli = new Map([...exiftoolCli(corpus.filter((f) => !isPng(f.data)), []), ...exiftoolCli(corpus.filter((f) => isPng(f.data)), ["-fast2"])]);
+      const cli = new Map([
+        ...exiftoolCli(
+          corpus.filter((f) => !isPng(f.data)),
+          [],
+        ),
+        ...exiftoolCli(
+          corpus.filter((f) => isPng(f.data)),
+          ["-fast2"],
+        ),
+      ]);
       const differences: string[] = [];
       let compared = 0;
       for (const { file, result } of sorted) {
@@ -113,7 +133,7 @@ describe("exiftool's sample images through one long-lived helper", () => {
         }
         const accepted = VARIES_BETWEEN_EXIFTOOL_RUNS[file.name];
         for (const name of new Set([...Object.keys(result.raw), ...Object.keys(expected)])) {
-          if (HANDLE_TAGS.includes(name) || accepted?.test(name)) continue;
+          if (HANDLE_TAGS.has(name) || accepted?.test(name)) continue;
           compared++;
           const ours = JSON.stringify(sortKeys(result.raw[name]));
           const theirs = JSON.stringify(sortKeys(expected[name]));
@@ -133,7 +153,9 @@ describe("no state carried from one file to the next", () => {
     const warm = new MetadataExtractor(paths, { requestTimeoutMs: 60_000 });
     try {
       const expected = await fresh.extract(new RangeReader(memorySource(aac.data)), aac.name);
-      const tiff = await sharp({ create: { width: 16, height: 16, channels: 3, background: "#123456" } }).tiff().toBuffer();
+      const tiff = await sharp({ create: { width: 16, height: 16, channels: 3, background: "#123456" } })
+        .tiff()
+        .toBuffer();
       expect(tiff.subarray(0, 2).toString("latin1")).toBe("II");
       await warm.extract(new RangeReader(memorySource(tiff)), "before.tif");
       const after = await warm.extract(new RangeReader(memorySource(aac.data)), aac.name);

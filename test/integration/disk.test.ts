@@ -6,7 +6,7 @@ import sharp from "sharp";
 import { describe, expect, it } from "vitest";
 import { cleanStaleSpools } from "../../runtime/s3-object";
 import { renderRenditions } from "../../runtime/renditions";
-import { DEFAULT_RENDITIONS } from "../../runtime/tenant-config";
+import { DEFAULT_RENDITIONS } from "../../contract/tenant-config";
 
 /** Files this process holds open that were deleted, under `dir`. */
 function openDeletedFiles(dir: string): string[] {
@@ -25,8 +25,13 @@ describe("/tmp in a warm container", () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), "spool-test-"));
     for (let i = 0; i < 6; i++) {
       const file = path.join(dir, `object-${i}`);
-      writeFileSync(file, await sharp({ create: { width: 640, height: 480, channels: 3, background: { r: i * 40, g: 90, b: 160 } } }).webp().toBuffer());
-      await renderRenditions(file, `o${i}.webp`, DEFAULT_RENDITIONS, { maxInputPixels: 1e8, profile: "none" });
+      writeFileSync(
+        file,
+        await sharp({ create: { width: 640, height: 480, channels: 3, background: { r: i * 40, g: 90, b: 160 } } })
+          .webp()
+          .toBuffer(),
+      );
+      await renderRenditions(file, DEFAULT_RENDITIONS, { maxInputPixels: 1e8, profile: "none" });
       rmSync(file);
     }
     expect(openDeletedFiles(dir)).toEqual([]);

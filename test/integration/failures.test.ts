@@ -11,14 +11,15 @@ import { promisify } from "node:util";
 import { CreateTableCommand, DescribeTableCommand, DynamoDBClient, PutItemCommand, waitUntilTableExists } from "@aws-sdk/client-dynamodb";
 import { SendMessageCommand } from "@aws-sdk/client-sqs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { writeEndpointsFile } from "../../runtime/local/endpoints-file";
-import { startEmulators } from "../../runtime/local/emulators";
-import { LOCAL_CREDENTIALS, LOCAL_REGION } from "../../runtime/local/platform";
-import { tenantResourceNames } from "../../runtime/naming";
-import { MetadataStore, STATUS_INDEX } from "../../runtime/store";
-import { parseTenant } from "../../runtime/tenant-config";
+import { writeEndpointsFile } from "../../local/endpoints-file";
+import { startEmulators } from "../../local/emulators";
+import { LOCAL_CREDENTIALS, LOCAL_REGION } from "../../local/local-aws";
+import { tenantResourceNames } from "../../contract/naming";
+import { STATUS_INDEX } from "../../contract/table";
+import { MetadataStore } from "../../runtime/store";
+import { parseTenant } from "../../contract/tenant-config";
 import { queueArn } from "../../cli/redrive";
-import { jpegWithExif, pdf } from "../support/images";
+import { jpegWithExif, pdf } from "../../fixtures/images";
 import { notification, startTestPlatform, type TestPlatform } from "../support/platform";
 
 const run = promisify(execFile);
@@ -77,9 +78,21 @@ describe("the status index", () => {
     const table = tenantResourceNames("local", config).table;
     const emulators = await startEmulators({ dataDir: dir, tableChangeMs });
     const dynamo = new DynamoDBClient({ region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS, endpoint: emulators.dynamoEndpoint });
-    await dynamo.send(new CreateTableCommand({ TableName: table, BillingMode: "PAY_PER_REQUEST", AttributeDefinitions: [{ AttributeName: "objectKey", AttributeType: "S" }], KeySchema: [{ AttributeName: "objectKey", KeyType: "HASH" }] }));
+    await dynamo.send(
+      new CreateTableCommand({
+        TableName: table,
+        BillingMode: "PAY_PER_REQUEST",
+        AttributeDefinitions: [{ AttributeName: "objectKey", AttributeType: "S" }],
+        KeySchema: [{ AttributeName: "objectKey", KeyType: "HASH" }],
+      }),
+    );
     await waitUntilTableExists({ client: dynamo, minDelay: 0.05, maxDelay: 1, maxWaitTime: 300 }, { TableName: table });
-    await dynamo.send(new PutItemCommand({ TableName: table, Item: { objectKey: { S: "old.jpg" }, status: { S: "failed" }, sequencer: { S: "01" }, updatedAt: { S: "2026-01-01T00:00:00.000Z" } } }));
+    await dynamo.send(
+      new PutItemCommand({
+        TableName: table,
+        Item: { objectKey: { S: "old.jpg" }, status: { S: "failed" }, sequencer: { S: "01" }, updatedAt: { S: "2026-01-01T00:00:00.000Z" } },
+      }),
+    );
     await emulators.stop();
     const restarted = await startTestPlatform([{ name: "legacy" }], { dataDir: dir, tableChangeMs });
     try {
@@ -109,12 +122,19 @@ describe("npm run redrive", () => {
     expect(stdout).toContain("moved 1 message from the dead-letter queue back to tenant ops's queue");
     await t.drain();
     expect(await t.deadLetters("ops")).toEqual([]);
-    expect(t.outcomes.filter((o) => o.key === "redriven/photo.jpg").slice(before).map((o) => o.status)).toEqual(["done"]);
+    expect(
+      t.outcomes
+        .filter((o) => o.key === "redriven/photo.jpg")
+        .slice(before)
+        .map((o) => o.status),
+    ).toEqual(["done"]);
     expect((await store().get("redriven/photo.jpg"))!.sequencer).toMatch(/FFFFFFFFFFFFFFFF0000$/);
   });
 
   it("derives a queue's ARN from its URL for SQS's message move task", () => {
-    expect(queueArn("https://sqs.eu-west-1.amazonaws.com/123456789012/tip-dev-acme-events-dlq-abcdef1")).toBe("arn:aws:sqs:eu-west-1:123456789012:tip-dev-acme-events-dlq-abcdef1");
+    expect(queueArn("https://sqs.eu-west-1.amazonaws.com/123456789012/tip-dev-acme-events-dlq-abcdef1")).toBe(
+      "arn:aws:sqs:eu-west-1:123456789012:tip-dev-acme-events-dlq-abcdef1",
+    );
     expect(() => queueArn("http://127.0.0.1:4566/000000000000/q")).toThrow(/not an SQS queue URL/);
   });
 });

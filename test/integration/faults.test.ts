@@ -9,17 +9,16 @@ import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { renditionKey, sidecarKey } from "../../runtime/keys";
 import { resolveExiftoolPaths } from "../../runtime/metadata/exiftool-paths";
-import { jpegWithExif } from "../support/images";
+import { jpegWithExif } from "../../fixtures/images";
 import type { FaultProxy } from "../support/fault-proxy";
 import { startFaultyPlatform } from "../support/faulty-platform";
-import type { TenantInput } from "../../runtime/tenant-config";
+import type { TenantInput } from "../../contract/tenant-config";
 import { deliver, notification, startTestPlatform } from "../support/platform";
 
 const cleanups: (() => Promise<void>)[] = [];
 afterEach(async () => {
   while (cleanups.length) await cleanups.pop()!();
 });
-
 
 async function buildWithProxies(configure: (s3: FaultProxy, dynamo: FaultProxy) => void, tenant: TenantInput) {
   const faulty = await startFaultyPlatform([tenant], configure, { maxAttempts: 2, requestTimeoutMs: 1_500 });
@@ -31,15 +30,39 @@ const isKey = (key: string) => (r: { path: string; body: Buffer }) => r.path.end
 
 describe("transient faults", () => {
   it("are retried until every object is done", async () => {
-    const { t, s3, dynamo } = await buildWithProxies((s3, dynamo) => {
-      s3.add({ name: "slowdown on ranged read", kind: "s3-slowdown", times: 3, match: (r) => r.method === "GET" && !!r.headers.range && r.path.endsWith("a.jpg") });
-      s3.add({ name: "500 on head", kind: "s3-internal", times: 3, match: (r) => r.method === "HEAD" && r.path.endsWith("b.jpg") });
-      s3.add({ name: "reset mid ranged body", kind: "reset-mid-body", times: 2, match: (r) => r.method === "GET" && !!r.headers.range && r.path.endsWith("c.jpg") });
-      s3.add({ name: "download slower than the timeout", kind: "slow", delayMs: 4_000, times: 2, match: (r) => r.method === "GET" && !r.headers.range && r.path.endsWith("d.jpg") });
-      s3.add({ name: "500 on rendition write", kind: "s3-internal", times: 3, match: (r) => r.method === "PUT" && r.path.includes("/preview/") && r.path.endsWith("e.jpg.jpg") });
-      dynamo.add({ name: "throttled claim", kind: "ddb-throttle", times: 3, match: (r) => r.operation === "UpdateItem" && isKey("f.jpg")(r) });
-      dynamo.add({ name: "500 on final write", kind: "ddb-internal", times: 3, match: (r) => r.operation === "PutItem" && isKey("g.jpg")(r) });
-    }, { name: "faulty", queue: { maxReceiveCount: 5 } });
+    const { t, s3, dynamo } = await buildWithProxies(
+      (s3, dynamo) => {
+        s3.add({
+          name: "slowdown on ranged read",
+          kind: "s3-slowdown",
+          times: 3,
+          match: (r) => r.method === "GET" && !!r.headers.range && r.path.endsWith("a.jpg"),
+        });
+        s3.add({ name: "500 on head", kind: "s3-internal", times: 3, match: (r) => r.method === "HEAD" && r.path.endsWith("b.jpg") });
+        s3.add({
+          name: "reset mid ranged body",
+          kind: "reset-mid-body",
+          times: 2,
+          match: (r) => r.method === "GET" && !!r.headers.range && r.path.endsWith("c.jpg"),
+        });
+        s3.add({
+          name: "download slower than the timeout",
+          kind: "slow",
+          delayMs: 4_000,
+          times: 2,
+          match: (r) => r.method === "GET" && !r.headers.range && r.path.endsWith("d.jpg"),
+        });
+        s3.add({
+          name: "500 on rendition write",
+          kind: "s3-internal",
+          times: 3,
+          match: (r) => r.method === "PUT" && r.path.includes("/preview/") && r.path.endsWith("e.jpg.jpg"),
+        });
+        dynamo.add({ name: "throttled claim", kind: "ddb-throttle", times: 3, match: (r) => r.operation === "UpdateItem" && isKey("f.jpg")(r) });
+        dynamo.add({ name: "500 on final write", kind: "ddb-internal", times: 3, match: (r) => r.operation === "PutItem" && isKey("g.jpg")(r) });
+      },
+      { name: "faulty", queue: { maxReceiveCount: 5 } },
+    );
     const keys = ["a.jpg", "b.jpg", "c.jpg", "d.jpg", "e.jpg", "f.jpg", "g.jpg"];
     const image = await jpegWithExif({ width: 600, height: 400, photoLike: true });
     for (const key of keys) await t.upload("faulty", key, image);
@@ -52,10 +75,13 @@ describe("transient faults", () => {
 
 describe("past the retry budget", () => {
   it("the failure is recorded, the message is dead-lettered, and no rendition is left visible", async () => {
-    const { t } = await buildWithProxies((s3) => {
-      // Renditions of this object can never be written completely: the preview PUT always fails.
-      s3.add({ name: "preview write always fails", kind: "s3-internal", match: (r) => r.method === "PUT" && r.path.includes("/preview/doomed.jpg") });
-    }, { name: "faulty", queue: { maxReceiveCount: 2 } });
+    const { t } = await buildWithProxies(
+      (s3) => {
+        // Renditions of this object can never be written completely: the preview PUT always fails.
+        s3.add({ name: "preview write always fails", kind: "s3-internal", match: (r) => r.method === "PUT" && r.path.includes("/preview/doomed.jpg") });
+      },
+      { name: "faulty", queue: { maxReceiveCount: 2 } },
+    );
     await t.upload("faulty", "doomed.jpg", await jpegWithExif());
     await t.drain();
     const item = await t.item("faulty", "doomed.jpg");

@@ -6,8 +6,8 @@
 import sharp from "sharp";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { renditionKey, sidecarKey } from "../../runtime/keys";
-import { addIrot, heifEncode, heifEncUnavailable } from "../support/heif";
-import { jpegWithExif } from "../support/images";
+import { addIrot, heifEncode, heifEncUnavailable } from "../../fixtures/heif";
+import { jpegWithExif } from "../../fixtures/images";
 import { startTestPlatform, type TestPlatform } from "../support/platform";
 
 const unavailable = heifEncUnavailable();
@@ -19,7 +19,9 @@ async function halves(width: number, height: number): Promise<Buffer> {
   for (let y = 0; y < height; y++) {
     for (let x = 0; x < width; x++) data.set(x < width / 2 ? [230, 20, 20] : [20, 20, 230], (y * width + x) * 3);
   }
-  return sharp(data, { raw: { width, height, channels: 3 } }).png().toBuffer();
+  return sharp(data, { raw: { width, height, channels: 3 } })
+    .png()
+    .toBuffer();
 }
 
 async function pixel(image: Buffer, x: number, y: number): Promise<number[]> {
@@ -71,7 +73,9 @@ describe.skipIf(unavailable)("HEIC (HEVC) uploads", () => {
   });
 
   it("keeps alpha in WebP renditions and flattens it on white in JPEG", async () => {
-    const translucent = await sharp({ create: { width: 400, height: 300, channels: 4, background: { r: 200, g: 30, b: 30, alpha: 0.4 } } }).png().toBuffer();
+    const translucent = await sharp({ create: { width: 400, height: 300, channels: 4, background: { r: 200, g: 30, b: 30, alpha: 0.4 } } })
+      .png()
+      .toBuffer();
     const item = await process("phone/alpha.heic", heifEncode([translucent], 90));
     expect(item.status).toBe("done");
     const thumb = await sharp((await t.proxyObject("phone", renditionKey("thumb", "phone/alpha.heic", "webp")))!).metadata();

@@ -8,8 +8,8 @@ import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmdirSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { buildSync } from "esbuild";
-import { adversarialImages } from "../support/images";
+import { adversarialImages } from "../../fixtures/images";
+import { bundleScript } from "../../fixtures/bundle-script";
 import { beforeAll, describe, expect, it } from "vitest";
 
 const dir = mkdtempSync(path.join(os.tmpdir(), "memory-"));
@@ -19,15 +19,20 @@ const canLimit = process.getuid?.() === 0 && existsSync(path.join(cgroupRoot, "c
 if (!canLimit) console.warn("memory test: no writable cgroup v1 memory controller (needs root): peak RSS is measured without a kernel limit");
 
 const files = Object.fromEntries(
-  ["progressive-8000.jpg", "progressive-16000.jpg", "strip-256x400000.png", "square-16000.png", "interlaced-8000.png", "deep-16bit.png", "cmyk.jpg"].map((name) => [name, adversarialImages[name]!]),
+  ["progressive-8000.jpg", "progressive-16000.jpg", "strip-256x400000.png", "square-16000.png", "interlaced-8000.png", "deep-16bit.png", "cmyk.jpg"].map(
+    (name) => [name, adversarialImages[name]!],
+  ),
 );
 
 beforeAll(async () => {
   for (const [name, make] of Object.entries(files)) writeFileSync(path.join(dir, name), await make());
-  buildSync({ entryPoints: [path.join(__dirname, "../support/render-under-budget.ts")], outfile: bundle, bundle: true, platform: "node", format: "cjs", external: ["sharp"], logLevel: "silent" });
+  bundleScript(path.join(__dirname, "../../fixtures/render-under-budget.ts"), bundle);
 });
 
-function runUnderLimit(memoryMb: number, inputs: string[]): { status: number | null; signal: string | null; lines: Record<string, unknown>[]; kernelPeakMb?: number } {
+function runUnderLimit(
+  memoryMb: number,
+  inputs: string[],
+): { status: number | null; signal: string | null; lines: Record<string, unknown>[]; kernelPeakMb?: number } {
   const command = [process.execPath, bundle, String(memoryMb), ...inputs].map((a) => `'${a}'`).join(" ");
   let cgroup: string | undefined;
   if (canLimit) {
@@ -37,8 +42,16 @@ function runUnderLimit(memoryMb: number, inputs: string[]): { status: number | n
   }
   try {
     const script = cgroup ? `echo $$ > ${cgroup}/cgroup.procs && exec ${command}` : `exec ${command}`;
-    const run = spawnSync("sh", ["-c", script], { encoding: "utf8", maxBuffer: 16 * 1024 * 1024, env: { PATH: process.env.PATH, NODE_PATH: path.resolve(__dirname, "../../node_modules") } });
-    const lines = run.stdout.trim().split("\n").filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
+    const run = spawnSync("sh", ["-c", script], {
+      encoding: "utf8",
+      maxBuffer: 16 * 1024 * 1024,
+      env: { PATH: process.env.PATH, NODE_PATH: path.resolve(__dirname, "../../node_modules") },
+    });
+    const lines = run.stdout
+      .trim()
+      .split("\n")
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
     const kernelPeakMb = cgroup ? Number(readFileSync(path.join(cgroup, "memory.max_usage_in_bytes"), "utf8")) / 1024 / 1024 : undefined;
     if (run.status !== 0) console.error(run.stderr);
     return { status: run.status, signal: run.signal, lines, kernelPeakMb };
@@ -51,7 +64,10 @@ describe("adversarial but allowed inputs in a fresh process, two at a time, unde
   const names = Object.keys(files);
 
   function check(memoryMb: number, refused: string[]): void {
-    const run = runUnderLimit(memoryMb, names.map((n) => path.join(dir, n)));
+    const run = runUnderLimit(
+      memoryMb,
+      names.map((n) => path.join(dir, n)),
+    );
     expect(run.signal).toBeNull(); // SIGKILL: the kernel's out-of-memory killer
     expect(run.status).toBe(0);
     const outcome = (name: string) => run.lines.find((l) => l.file === path.join(dir, name))!;
@@ -61,7 +77,11 @@ describe("adversarial but allowed inputs in a fresh process, two at a time, unde
         continue;
       }
       expect(outcome(name), name).toMatchObject({ status: "failed", code: "OVER_MEMORY_BUDGET" });
-      expect(String(outcome(name).message)).toMatch(new RegExp(`needs about \\d+ MB to decode, more than the ${memoryMb - 256} MB a ${memoryMb} MB function has for images; set function\\.memoryMb to at least \\d+`));
+      expect(String(outcome(name).message)).toMatch(
+        new RegExp(
+          `needs about \\d+ MB to decode, more than the ${memoryMb - 256} MB a ${memoryMb} MB function has for images; set function\\.memoryMb to at least \\d+`,
+        ),
+      );
     }
     const peakMb = Number(run.lines.at(-1)!.peakMb);
     console.log(`${memoryMb} MB function: peak RSS ${peakMb.toFixed(0)} MB${run.kernelPeakMb ? `, cgroup peak ${run.kernelPeakMb.toFixed(0)} MB` : ""}`);

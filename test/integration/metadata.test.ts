@@ -8,7 +8,7 @@ import { resolveExiftoolPaths } from "../../runtime/metadata/exiftool-paths";
 import { MetadataExtractor } from "../../runtime/metadata/extractor";
 import { RangeReader, type ByteSource } from "../../runtime/metadata/range-reader";
 import { streamTags } from "../../runtime/metadata/stream-fallback";
-import { bigTiff, jpegWithExif, pdf, png, webp } from "../support/images";
+import { bigTiff, jpegWithExif, pdf, png, webp } from "../../fixtures/images";
 
 const memory = (data: Buffer): ByteSource => ({ size: data.length, fetch: async (start, end) => data.subarray(start, end + 1) });
 const paths = resolveExiftoolPaths({ PATH: process.env.PATH });
@@ -51,13 +51,22 @@ describe("ranged extraction", () => {
 });
 
 describe("formats whose pixel data exiftool would otherwise walk", () => {
-  const noisy = (w: number, h: number) => sharp({ create: { width: w, height: h, channels: 3, noise: { type: "gaussian", mean: 128, sigma: 30 }, background: "#000" } });
+  const noisy = (w: number, h: number) =>
+    sharp({ create: { width: w, height: h, channels: 3, noise: { type: "gaussian", mean: 128, sigma: 30 }, background: "#000" } });
 
   it.each([
     ["PNG (stops at the first IDAT)", () => noisy(1500, 1000).png({ compressionLevel: 1 }).toBuffer(), "PNG"],
     ["lossy WebP (VP8 payload not fetched)", () => noisy(1500, 1000).webp({ quality: 90 }).toBuffer(), "WEBP"],
     ["lossless WebP (VP8L payload not fetched)", () => noisy(1500, 1000).webp({ lossless: true }).toBuffer(), "WEBP (lossless)"],
-    ["extended WebP with EXIF", () => noisy(1500, 1000).webp({ quality: 90 }).withExif({ IFD0: { Make: "Acme" } }).toBuffer(), "Extended WEBP"],
+    [
+      "extended WebP with EXIF",
+      () =>
+        noisy(1500, 1000)
+          .webp({ quality: 90 })
+          .withExif({ IFD0: { Make: "Acme" } })
+          .toBuffer(),
+      "Extended WEBP",
+    ],
   ])("%s reads a small fraction and still finds the dimensions", async (_label, make, fileType) => {
     const data = await make();
     expect(data.length).toBeGreaterThan(500 * 1024);

@@ -4,8 +4,9 @@
  */
 import { Writable } from "node:stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { METRICS, METRICS_NAMESPACE, outcomeMetrics } from "../../runtime/metrics";
-import { jpegWithExif } from "../support/images";
+import { METRICS_NAMESPACE } from "../../contract/naming";
+import { METRICS, outcomeMetrics } from "../../runtime/metrics";
+import { jpegWithExif } from "../../fixtures/images";
 import { startTestPlatform, type TestPlatform } from "../support/platform";
 
 /**
@@ -13,7 +14,22 @@ import { startTestPlatform, type TestPlatform } from "../support/platform";
  * directive a Namespace, Dimensions (arrays of at most 30 names, each a string member of the root)
  * and Metrics (Name, a Unit CloudWatch knows, each a number at the root); at most 100 metrics.
  */
-const UNITS = new Set(["Seconds", "Microseconds", "Milliseconds", "Bytes", "Kilobytes", "Megabytes", "Gigabytes", "Terabytes", "Bits", "Count", "Bytes/Second", "Count/Second", "Percent", "None"]);
+const UNITS = new Set([
+  "Seconds",
+  "Microseconds",
+  "Milliseconds",
+  "Bytes",
+  "Kilobytes",
+  "Megabytes",
+  "Gigabytes",
+  "Terabytes",
+  "Bits",
+  "Count",
+  "Bytes/Second",
+  "Count/Second",
+  "Percent",
+  "None",
+]);
 function emfProblems(doc: Record<string, any>): string[] {
   const problems: string[] = [];
   const aws = doc._aws;
@@ -103,7 +119,10 @@ describe("EMF metrics", () => {
   it("the validator catches what EMF forbids", () => {
     const good = outcomeMetrics({ tenant: "x", status: "done", size: 10, metadataBytesRead: 4 }, 1);
     expect(emfProblems({ ...good, ObjectBytes: "10" })).toEqual(["metric ObjectBytes has no numeric value at the root"]);
-    expect(emfProblems({ ...good, tenant: undefined })).toEqual(["dimension tenant is not a string member of the root", "dimension tenant is not a string member of the root"]);
+    expect(emfProblems({ ...good, tenant: undefined })).toEqual([
+      "dimension tenant is not a string member of the root",
+      "dimension tenant is not a string member of the root",
+    ]);
     expect(emfProblems({ ...good, _aws: { ...good._aws, Timestamp: "now" } })).toEqual(["_aws.Timestamp must be epoch milliseconds"]);
   });
 });

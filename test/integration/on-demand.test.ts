@@ -10,17 +10,17 @@ import pino from "pino";
 import sharp from "sharp";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createVariantService, createStreamingHandler, type StreamingApi } from "../../runtime/on-demand/handler";
-import { signedPath } from "../../runtime/on-demand/edge";
+import { signedPath } from "../../edge/edge";
 import { VariantService } from "../../runtime/on-demand/render-variant";
 import { keyHash, variantsPrefix } from "../../runtime/on-demand/variants";
-import { handlerEnvironment, localClients } from "../../runtime/local/platform";
+import { localRendererEnvironment, localClients } from "../../local/platform";
 import { MemoryBudget } from "../../runtime/memory-budget";
 import { FaultProxy } from "../support/fault-proxy";
-import { heifEncode, heifEncUnavailable } from "../support/heif";
-import { jpegWithExif, pdf, pngBomb } from "../support/images";
+import { heifEncode, heifEncUnavailable } from "../../fixtures/heif";
+import { jpegWithExif, pdf, pngBomb } from "../../fixtures/images";
 import { startTestPlatform, type TestPlatform } from "../support/platform";
-import { exiftoolCorpus } from "../support/corpus";
-import { uploadObject } from "../../runtime/local/upload";
+import { exiftoolCorpus } from "../../fixtures/corpus";
+import { uploadObject } from "../../local/upload";
 
 const MAX_OBJECT_BYTES = 12 * 1024 * 1024;
 let t: TestPlatform;
@@ -63,7 +63,9 @@ async function get(url: string, accept = "image/avif,image/webp,*/*") {
 }
 
 async function storedVariants(key: string): Promise<string[]> {
-  const listing = await t.platform.clients.s3.send(new ListObjectsV2Command({ Bucket: t.platform.tenants.get("media")!.proxyBucket, Prefix: variantsPrefix(key) }));
+  const listing = await t.platform.clients.s3.send(
+    new ListObjectsV2Command({ Bucket: t.platform.tenants.get("media")!.proxyBucket, Prefix: variantsPrefix(key) }),
+  );
   return (listing.Contents ?? []).map((o) => o.Key!).sort();
 }
 
@@ -130,7 +132,11 @@ describe("a signed URL for a stored photo", () => {
   it("keeps the first writer when two containers render the same variant", async () => {
     const tenant = t.platform.tenants.get("media")!;
     // A second container: its own service (its own in-flight map), the same buckets.
-    const other = createVariantService({ ...process.env, ...handlerEnvironment(tenant) }, localClients(t.platform.endpoints.s3ConditionalWrites!, t.platform.endpoints.dynamodb), pino({ level: "silent" }));
+    const other = createVariantService(
+      { ...process.env, ...localRendererEnvironment(tenant) },
+      localClients(t.platform.endpoints.s3ConditionalWrites!, t.platform.endpoints.dynamodb),
+      pino({ level: "silent" }),
+    );
     const path = `/_variants/${keyHash(key)}/w1024.jpeg/${encodeURIComponent(key).replace(/%2F/g, "/")}`;
     const [a, b] = await Promise.all([onDemand().service.serve(path), other.serve(path)]);
     expect([a.statusCode, b.statusCode]).toEqual([200, 200]);
@@ -184,7 +190,11 @@ describe("status codes", () => {
     await proxy.start();
     try {
       const tenant = t.platform.tenants.get("media")!;
-      const service = createVariantService({ ...process.env, ...handlerEnvironment(tenant) }, localClients(proxy.url, t.platform.endpoints.dynamodb, { maxAttempts: 1, requestTimeoutMs: 5_000 }), pino({ level: "silent" }));
+      const service = createVariantService(
+        { ...process.env, ...localRendererEnvironment(tenant) },
+        localClients(proxy.url, t.platform.endpoints.dynamodb, { maxAttempts: 1, requestTimeoutMs: 5_000 }),
+        pino({ level: "silent" }),
+      );
       const key = "photos/2026/beach day.jpg";
       const path = `/_variants/${keyHash(key)}/w64.webp/photos/2026/beach%20day.jpg`;
       const throttled = await service.serve(path);
@@ -203,7 +213,9 @@ describe("large outputs", () => {
   // Between 6 MB and fauxqs's 11 MiB limit on one PUT (S3's is 5 GB).
   it("streams a variant above Lambda's 6 MB buffered limit through the streaming handler and the endpoint", async () => {
     const key = "large/noise.jpg";
-    const noise = await sharp({ create: { width: 2000, height: 1400, channels: 3, noise: { type: "gaussian", mean: 128, sigma: 60 }, background: "#000000" } }).jpeg({ quality: 95 }).toBuffer();
+    const noise = await sharp({ create: { width: 2000, height: 1400, channels: 3, noise: { type: "gaussian", mean: 128, sigma: 60 }, background: "#000000" } })
+      .jpeg({ quality: 95 })
+      .toBuffer();
     await uploadAndProcess(key, noise);
     // Lambda's runtime: HttpResponseStream.from writes the JSON prelude and 8 NUL bytes, then the body.
     const api: StreamingApi = {
@@ -289,7 +301,9 @@ describe("invalidation with the source", () => {
 
 describe.skipIf(heifEncUnavailable())("HEIC sources", () => {
   it("renders an iPhone-style HEVC HEIC on demand", async () => {
-    const pixels = await sharp({ create: { width: 640, height: 480, channels: 3, background: "#3366cc" } }).png().toBuffer();
+    const pixels = await sharp({ create: { width: 640, height: 480, channels: 3, background: "#3366cc" } })
+      .png()
+      .toBuffer();
     await uploadAndProcess("phone/IMG_0001.HEIC", heifEncode([pixels]), "image/heic");
     const response = await get(urlFor("w320.jpeg", "phone/IMG_0001.HEIC"));
     expect(response.status).toBe(200);
@@ -306,10 +320,12 @@ describe("files nobody here made (exiftool's 194 samples)", () => {
       const key = `corpus/${file.name}`;
       await uploadObject(t.platform.clients.s3, tenant.sourceBucket, key, file.data);
       const response = await service.serve(`/_variants/${keyHash(key)}/w64.webp/${encodeURIComponent("corpus")}/${encodeURIComponent(file.name)}`);
-      const decodable = await sharp(file.data).metadata().then(
-        (m) => Boolean(m.width && m.height),
-        () => false,
-      );
+      const decodable = await sharp(file.data)
+        .metadata()
+        .then(
+          (m) => Boolean(m.width && m.height),
+          () => false,
+        );
       outcomes.push({ name: file.name, status: response.statusCode, body: response.body.toString(), decodable });
     }
     expect(outcomes.length).toBeGreaterThanOrEqual(190);
@@ -317,7 +333,10 @@ describe("files nobody here made (exiftool's 194 samples)", () => {
     for (const o of outcomes.filter((x) => x.status === 415)) expect(o.body.trim().length, o.name).toBeGreaterThan(10);
     // Readable by sharp (header and size) but not rendered: only what it then fails to decode.
     const refused = outcomes.filter((o) => o.decodable && o.status !== 200);
-    expect(refused.every((o) => /could not be decoded|cannot decode|libheif/.test(o.body)), JSON.stringify(refused)).toBe(true);
+    expect(
+      refused.every((o) => /could not be decoded|cannot decode|libheif/.test(o.body)),
+      JSON.stringify(refused),
+    ).toBe(true);
     expect(outcomes.filter((o) => o.status === 200).length).toBeGreaterThanOrEqual(40);
   }, 300_000);
 });

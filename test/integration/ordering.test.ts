@@ -4,7 +4,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { renditionKey, sidecarKey } from "../../runtime/keys";
-import { jpegWithExif } from "../support/images";
+import { jpegWithExif } from "../../fixtures/images";
 import { deliver, notification, permutations, startTestPlatform, type TestPlatform } from "../support/platform";
 
 let t: TestPlatform;
@@ -70,16 +70,19 @@ describe("put / put / delete in every order, every event twice", () => {
     }
   });
 
-  it.each(permutations(["put1", "put2"] as const).map((order) => [order.join(" → "), order] as const))("%s ends with the second upload", async (label, order) => {
-    const key = `race/${label.replace(/\W+/g, "-")}/photo.jpg`;
-    const eTag1 = await t.upload("orders", key, await jpegWithExif({ width: 300, height: 200 }));
-    const eTag2 = await t.upload("orders", key, await jpegWithExif({ width: 200, height: 300 }));
-    const events = {
-      put1: notification(source, key, "ObjectCreated:Put", seq(10), eTag1),
-      put2: notification(source, key, "ObjectCreated:Put", seq(20), eTag2),
-    };
-    for (const name of [...order, ...order]) deliver(t, "orders", events[name]);
-    await t.drain();
-    expect(await t.item("orders", key)).toMatchObject({ status: "done", etag: eTag2, width: 200, height: 300 });
-  });
+  it.each(permutations(["put1", "put2"] as const).map((order) => [order.join(" → "), order] as const))(
+    "%s ends with the second upload",
+    async (label, order) => {
+      const key = `race/${label.replace(/\W+/g, "-")}/photo.jpg`;
+      const eTag1 = await t.upload("orders", key, await jpegWithExif({ width: 300, height: 200 }));
+      const eTag2 = await t.upload("orders", key, await jpegWithExif({ width: 200, height: 300 }));
+      const events = {
+        put1: notification(source, key, "ObjectCreated:Put", seq(10), eTag1),
+        put2: notification(source, key, "ObjectCreated:Put", seq(20), eTag2),
+      };
+      for (const name of [...order, ...order]) deliver(t, "orders", events[name]);
+      await t.drain();
+      expect(await t.item("orders", key)).toMatchObject({ status: "done", etag: eTag2, width: 200, height: 300 });
+    },
+  );
 });

@@ -9,9 +9,9 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createDependencies } from "../../runtime/dependencies";
 import { TransientError } from "../../runtime/errors";
 import { parseInvocation } from "../../runtime/events";
-import { handlerEnvironment } from "../../runtime/local/platform";
+import { localProcessorEnvironment } from "../../local/platform";
 import { processEvent } from "../../runtime/process-object";
-import { jpegWithExif } from "../support/images";
+import { jpegWithExif } from "../../fixtures/images";
 import { notification, startTestPlatform, type TestPlatform } from "../support/platform";
 
 let t: TestPlatform;
@@ -24,7 +24,7 @@ describe("the output PUTs of one attempt", () => {
   it("all settle before the attempt gives up and releases the key", async () => {
     const tenant = t.platform.tenants.get("puts")!;
     const eTag = await t.upload("puts", "photo.jpg", await jpegWithExif());
-    const deps = createDependencies({ PATH: process.env.PATH, ...handlerEnvironment(tenant) }, t.platform.clients, pino({ level: "silent" }));
+    const deps = createDependencies({ PATH: process.env.PATH, ...localProcessorEnvironment(tenant) }, t.platform.clients, pino({ level: "silent" }));
     const real = deps.s3;
     let slowPutLanded = false;
     // The preview's PUT fails at once (a 503 out of retries); the thumbnail's takes a while, then lands.

@@ -5,7 +5,7 @@
 import sharp from "sharp";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { renditionKey, sidecarKey } from "../../runtime/keys";
-import { bigTiff, jpegWithExif, pdf, png, truncatedJpeg, webp } from "../support/images";
+import { bigTiff, jpegWithExif, pdf, png, truncatedJpeg, webp } from "../../fixtures/images";
 import { startTestPlatform, type TestPlatform } from "../support/platform";
 
 let t: TestPlatform;
@@ -156,7 +156,13 @@ describe("other formats", () => {
     await t.upload("alpha", "docs/report.pdf", pdf("Quarterly report"), "application/pdf");
     await t.drain();
     const item = await t.item("alpha", "docs/report.pdf");
-    expect(item).toMatchObject({ status: "done", format: "PDF", mimeType: "application/pdf", renditions: [], renditionsSkipped: "not an image (application/pdf)" });
+    expect(item).toMatchObject({
+      status: "done",
+      format: "PDF",
+      mimeType: "application/pdf",
+      renditions: [],
+      renditionsSkipped: "not an image (application/pdf)",
+    });
     const sidecar = JSON.parse((await t.proxyObject("alpha", sidecarKey("docs/report.pdf")))!.toString());
     expect(sidecar.tags.Title).toBe("Quarterly report");
   });

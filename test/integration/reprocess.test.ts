@@ -16,13 +16,13 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { KeyBusyError } from "../../runtime/errors";
 import { REPROCESS_FIELD, SEQUENCER_WIDTH, type ReprocessMark } from "../../runtime/events";
 import { renditionKey } from "../../runtime/keys";
-import { localEndpoints } from "../../runtime/local/endpoints-file";
-import { notificationKeys } from "../../runtime/ops/dead-letters";
-import { CheckpointFile, runReprocess, startOrResume, type ReprocessTarget } from "../../runtime/ops/reprocess";
+import { localEndpoints } from "../../local/endpoints-file";
+import { notificationKeys } from "../../ops/dead-letters";
+import { CheckpointFile, runReprocess, startOrResume, type ReprocessTarget } from "../../ops/reprocess";
 import { MetadataStore, type ObjectItem } from "../../runtime/store";
-import { outputConfigHash, parseTenants, type TenantInput } from "../../runtime/tenant-config";
+import { outputConfigHash, parseTenants, type TenantInput } from "../../contract/tenant-config";
 import { FaultProxy } from "../support/fault-proxy";
-import { jpegWithExif } from "../support/images";
+import { jpegWithExif } from "../../fixtures/images";
 import { startTestPlatform, type TestPlatform } from "../support/platform";
 
 const TENANT = "re";
@@ -63,7 +63,9 @@ async function allItems(): Promise<ObjectItem[]> {
 async function processMessages(bodies: string[]): Promise<void> {
   const queueUrl = t.platform.tenants.get(TENANT)!.queueUrl;
   for (let i = 0; i < bodies.length; i += 10) {
-    await t.platform.clients.sqs.send(new SendMessageBatchCommand({ QueueUrl: queueUrl, Entries: bodies.slice(i, i + 10).map((MessageBody, j) => ({ Id: String(j), MessageBody })) }));
+    await t.platform.clients.sqs.send(
+      new SendMessageBatchCommand({ QueueUrl: queueUrl, Entries: bodies.slice(i, i + 10).map((MessageBody, j) => ({ Id: String(j), MessageBody })) }),
+    );
   }
   await t.platform.drain(30 * 60_000);
 }
@@ -76,7 +78,9 @@ async function takeAll(sqs: SQSClient, queueUrl: string): Promise<string[]> {
     const messages = batch.Messages ?? [];
     if (messages.length === 0) return bodies;
     bodies.push(...messages.map((m) => m.Body!));
-    await sqs.send(new DeleteMessageBatchCommand({ QueueUrl: queueUrl, Entries: messages.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle! })) }));
+    await sqs.send(
+      new DeleteMessageBatchCommand({ QueueUrl: queueUrl, Entries: messages.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle! })) }),
+    );
   }
 }
 
@@ -96,8 +100,15 @@ interface CliRun {
 }
 
 /** The CLI as a child process; `onStderr` sees its error stream as it comes (e.g. to wait for a line). */
-function reprocessCli(args: string[], onStderr?: (text: string) => void, env: Record<string, string> = {}): Promise<CliRun> & { pid?: number; kill(signal: NodeJS.Signals): void } {
-  const child = spawn(tsx, ["cli/reprocess.ts", "--tenant", TENANT, "--data-dir", cliDir, ...args], { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...env } });
+function reprocessCli(
+  args: string[],
+  onStderr?: (text: string) => void,
+  env: Record<string, string> = {},
+): Promise<CliRun> & { pid?: number; kill(signal: NodeJS.Signals): void } {
+  const child = spawn(tsx, ["cli/reprocess.ts", "--tenant", TENANT, "--data-dir", cliDir, ...args], {
+    stdio: ["ignore", "pipe", "pipe"],
+    env: { ...process.env, ...env },
+  });
   let stdout = "";
   let stderr = "";
   child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
@@ -122,8 +133,14 @@ const sqsProxy = new FaultProxy();
 beforeAll(async () => {
   // The objects, processed with the config before the change.
   const first = await startTestPlatform([before], { dataDir });
-  const png = await sharp({ create: { width: 40, height: 30, channels: 3, background: { r: 200, g: 90, b: 20 } } }).png().toBuffer();
-  await putAll(first.platform.clients.s3, first.platform.tenants.get(TENANT)!.sourceBucket, keys.map((key) => ({ key, body: png, contentType: "image/png" })));
+  const png = await sharp({ create: { width: 40, height: 30, channels: 3, background: { r: 200, g: 90, b: 20 } } })
+    .png()
+    .toBuffer();
+  await putAll(
+    first.platform.clients.s3,
+    first.platform.tenants.get(TENANT)!.sourceBucket,
+    keys.map((key) => ({ key, body: png, contentType: "image/png" })),
+  );
   await first.platform.drain(30 * 60_000);
   await first.stop();
 
@@ -157,192 +174,255 @@ describe("npm run reprocess, 1,000 objects on the local platform", () => {
     expect(hashAfter).not.toBe(hashBefore);
   });
 
-  it("stops on Ctrl-C after the batch in flight, resumes from its checkpoint, and sends every object exactly once", async () => {
-    let release!: () => void;
-    const held = new Promise<void>((resolve) => (release = resolve));
-    const heldBatch = new Promise<void>((resolve) => {
-      sqsProxy.add({ name: "fourth batch", kind: "hold", times: 1, until: held, match: (req) => req.operation === "SendMessageBatch" && (sqsProxy.forwarded >= 3), onHeld: () => resolve() });
-    });
-    let sawStopping!: () => void;
-    const stopping = new Promise<void>((resolve) => (sawStopping = resolve));
-    const first = reprocessCli(["--rate", "100000"], (stderr) => {
-      if (stderr.includes("stopping after the batch being sent")) sawStopping();
-    });
-    await heldBatch; // the fourth batch is in flight...
-    first.kill("SIGINT"); // ...when the operator presses Ctrl-C
-    await stopping;
-    release();
-    const interrupted = await first;
-    expect(interrupted.code, interrupted.stderr).toBe(130);
-    expect(interrupted.stdout).toContain("interrupted");
-    expect(summaryNumber(interrupted.stdout, "enqueued")).toBe(40);
-    const checkpoint = new CheckpointFile(path.join(cliDir, "reprocess", `local-${TENANT}.json`)).load()!;
-    expect(checkpoint).toMatchObject({ cursor: { afterKey: keys[39] }, counts: { enqueued: 40, resent: 0 } });
-    expect(checkpoint.pending).toBeUndefined();
-    runId = checkpoint.runId;
+  it(
+    "stops on Ctrl-C after the batch in flight, resumes from its checkpoint, and sends every object exactly once",
+    async () => {
+      let release!: () => void;
+      const held = new Promise<void>((resolve) => (release = resolve));
+      const heldBatch = new Promise<void>((resolve) => {
+        sqsProxy.add({
+          name: "fourth batch",
+          kind: "hold",
+          times: 1,
+          until: held,
+          match: (req) => req.operation === "SendMessageBatch" && sqsProxy.forwarded >= 3,
+          onHeld: () => resolve(),
+        });
+      });
+      let sawStopping!: () => void;
+      const stopping = new Promise<void>((resolve) => (sawStopping = resolve));
+      const first = reprocessCli(["--rate", "100000"], (stderr) => {
+        if (stderr.includes("stopping after the batch being sent")) sawStopping();
+      });
+      await heldBatch; // the fourth batch is in flight...
+      first.kill("SIGINT"); // ...when the operator presses Ctrl-C
+      await stopping;
+      release();
+      const interrupted = await first;
+      expect(interrupted.code, interrupted.stderr).toBe(130);
+      expect(interrupted.stdout).toContain("interrupted");
+      expect(summaryNumber(interrupted.stdout, "enqueued")).toBe(40);
+      const checkpoint = new CheckpointFile(path.join(cliDir, "reprocess", `local-${TENANT}.json`)).load()!;
+      expect(checkpoint).toMatchObject({ cursor: { afterKey: keys[39] }, counts: { enqueued: 40, resent: 0 } });
+      expect(checkpoint.pending).toBeUndefined();
+      runId = checkpoint.runId;
 
-    const resumed = await reprocessCli(["--rate", "100000"]);
-    expect(resumed.code, resumed.stderr).toBe(0);
-    expect(resumed.stderr).toContain(`resuming run ${runId}`);
-    // The progress bar (not a terminal here: cli-progress prints it as lines) counts what was left.
-    expect(resumed.stderr).toMatch(new RegExp(`${OBJECTS - 40}/${OBJECTS - 40} objects \\| [0-9.]+ objects/s \\| ETA`));
-    expect(resumed.stdout).toContain("complete");
-    expect(summaryNumber(resumed.stdout, "enqueued")).toBe(OBJECTS);
-    expect(summaryNumber(resumed.stdout, "listed")).toBe(OBJECTS);
+      const resumed = await reprocessCli(["--rate", "100000"]);
+      expect(resumed.code, resumed.stderr).toBe(0);
+      expect(resumed.stderr).toContain(`resuming run ${runId}`);
+      // The progress bar (not a terminal here: cli-progress prints it as lines) counts what was left.
+      expect(resumed.stderr).toMatch(new RegExp(`${OBJECTS - 40}/${OBJECTS - 40} objects \\| [0-9.]+ objects/s \\| ETA`));
+      expect(resumed.stdout).toContain("complete");
+      expect(summaryNumber(resumed.stdout, "enqueued")).toBe(OBJECTS);
+      expect(summaryNumber(resumed.stdout, "listed")).toBe(OBJECTS);
 
-    const bodies = await takeAll(t.platform.clients.sqs, captureQueue.url);
-    const sent = countBy(bodies.flatMap(notificationKeys));
-    expect(bodies).toHaveLength(OBJECTS);
-    expect([...sent.keys()].sort()).toEqual(keys);
-    expect([...sent.values()].every((n) => n === 1)).toBe(true);
-    expect(new Set(bodies.map((b) => markOf(b).runId))).toEqual(new Set([runId]));
-    // Each carries the sequencer of the item it saw: it can only redo that state.
-    const items = new Map((await allItems()).map((i) => [i.objectKey, i]));
-    expect(bodies.every((b) => sequencerOf(b) === items.get(notificationKeys(b)[0]!)!.sequencer)).toBe(true);
+      const bodies = await takeAll(t.platform.clients.sqs, captureQueue.url);
+      const sent = countBy(bodies.flatMap(notificationKeys));
+      expect(bodies).toHaveLength(OBJECTS);
+      expect([...sent.keys()].sort()).toEqual(keys);
+      expect([...sent.values()].every((n) => n === 1)).toBe(true);
+      expect(new Set(bodies.map((b) => markOf(b).runId))).toEqual(new Set([runId]));
+      // Each carries the sequencer of the item it saw: it can only redo that state.
+      const items = new Map((await allItems()).map((i) => [i.objectKey, i]));
+      expect(bodies.every((b) => sequencerOf(b) === items.get(notificationKeys(b)[0]!)!.sequencer)).toBe(true);
 
-    // Processed by the pipeline like any event: every object redone with the new config.
-    await processMessages(bodies);
-    const redone = await allItems();
-    expect(redone.filter((i) => i.status === "done" && i.configHash === hashAfter && i.reprocessRun === runId)).toHaveLength(OBJECTS);
-    expect(redone.every((i) => i.renditions?.map((r) => r.name).sort().join() === "thumb,tiny")).toBe(true);
-    expect(await t.proxyObject(TENANT, renditionKey("tiny", keys[OBJECTS - 1]!, "jpeg"))).toBeDefined();
-  }, 30 * 60_000);
+      // Processed by the pipeline like any event: every object redone with the new config.
+      await processMessages(bodies);
+      const redone = await allItems();
+      expect(redone.filter((i) => i.status === "done" && i.configHash === hashAfter && i.reprocessRun === runId)).toHaveLength(OBJECTS);
+      expect(
+        redone.every(
+          (i) =>
+            i.renditions
+              ?.map((r) => r.name)
+              .sort()
+              .join() === "thumb,tiny",
+        ),
+      ).toBe(true);
+      expect(await t.proxyObject(TENANT, renditionKey("tiny", keys[OBJECTS - 1]!, "jpeg"))).toBeDefined();
+    },
+    30 * 60_000,
+  );
 
-  it("a second run sends nothing: every item already matches the config", async () => {
-    const again = await reprocessCli(["--rate", "100000"]);
-    expect(again.code, again.stderr).toBe(0);
-    expect(again.stdout).toContain("complete");
-    expect(summaryNumber(again.stdout, "enqueued")).toBe(0);
-    expect(summaryNumber(again.stdout, "skipped")).toBe(OBJECTS);
-    expect(await takeAll(t.platform.clients.sqs, captureQueue.url)).toEqual([]);
-  }, 10 * 60_000);
+  it(
+    "a second run sends nothing: every item already matches the config",
+    async () => {
+      const again = await reprocessCli(["--rate", "100000"]);
+      expect(again.code, again.stderr).toBe(0);
+      expect(again.stdout).toContain("complete");
+      expect(summaryNumber(again.stdout, "enqueued")).toBe(0);
+      expect(summaryNumber(again.stdout, "skipped")).toBe(OBJECTS);
+      expect(await takeAll(t.platform.clients.sqs, captureQueue.url)).toEqual([]);
+    },
+    10 * 60_000,
+  );
 
-  it("--dry-run counts what --force would send and sends nothing", async () => {
-    const dry = await reprocessCli(["--dry-run", "--force", "--prefix", "backfill/00"]);
-    expect(dry.code, dry.stderr).toBe(0);
-    expect(summaryNumber(dry.stdout, "would enqueue")).toBe(100);
-    expect(await takeAll(t.platform.clients.sqs, captureQueue.url)).toEqual([]);
-  }, 10 * 60_000);
+  it(
+    "--dry-run counts what --force would send and sends nothing",
+    async () => {
+      const dry = await reprocessCli(["--dry-run", "--force", "--prefix", "backfill/00"]);
+      expect(dry.code, dry.stderr).toBe(0);
+      expect(summaryNumber(dry.stdout, "would enqueue")).toBe(100);
+      expect(await takeAll(t.platform.clients.sqs, captureQueue.url)).toEqual([]);
+    },
+    10 * 60_000,
+  );
 });
 
 describe("npm run reprocess against a stack", () => {
-  it("takes the stack's names as flags and uses the user's AWS configuration (here: endpoints of the emulators)", async () => {
-    const endpoints = localEndpoints(t.platform);
-    const tenant = endpoints.tenants[TENANT]!;
-    const names = ["--source-bucket", tenant.sourceBucket, "--table", tenant.table, "--queue-url", captureQueue.url, "--config-hash", tenant.configHash];
-    const userAws = {
-      AWS_ENDPOINT_URL_S3: endpoints.s3,
-      AWS_ENDPOINT_URL_SQS: endpoints.sqs,
-      AWS_ENDPOINT_URL_DYNAMODB: endpoints.dynamodb,
-      AWS_REGION: endpoints.region,
-      AWS_ACCESS_KEY_ID: "local",
-      AWS_SECRET_ACCESS_KEY: "local",
-    };
-    const run = await reprocessCli(["--stack", "prod", ...names, "--prefix", "backfill/09", "--force", "--rate", "100000"], undefined, userAws);
-    expect(run.code, run.stderr).toBe(0);
-    expect(summaryNumber(run.stdout, "enqueued")).toBe(100);
-    expect(run.stdout).toContain(path.join("reprocess", `stack-prod-${TENANT}.json`));
-    const bodies = await takeAll(t.platform.clients.sqs, captureQueue.url);
-    expect(bodies.flatMap(notificationKeys).sort()).toEqual(keys.slice(900, 1000));
-  }, 10 * 60_000);
+  it(
+    "takes the stack's names as flags and uses the user's AWS configuration (here: endpoints of the emulators)",
+    async () => {
+      const endpoints = localEndpoints(t.platform);
+      const tenant = endpoints.tenants[TENANT]!;
+      const names = ["--source-bucket", tenant.sourceBucket, "--table", tenant.table, "--queue-url", captureQueue.url, "--config-hash", tenant.configHash];
+      const userAws = {
+        AWS_ENDPOINT_URL_S3: endpoints.s3,
+        AWS_ENDPOINT_URL_SQS: endpoints.sqs,
+        AWS_ENDPOINT_URL_DYNAMODB: endpoints.dynamodb,
+        AWS_REGION: endpoints.region,
+        AWS_ACCESS_KEY_ID: "local",
+        AWS_SECRET_ACCESS_KEY: "local",
+      };
+      const run = await reprocessCli(["--stack", "prod", ...names, "--prefix", "backfill/09", "--force", "--rate", "100000"], undefined, userAws);
+      expect(run.code, run.stderr).toBe(0);
+      expect(summaryNumber(run.stdout, "enqueued")).toBe(100);
+      expect(run.stdout).toContain(path.join("reprocess", `stack-prod-${TENANT}.json`));
+      const bodies = await takeAll(t.platform.clients.sqs, captureQueue.url);
+      expect(bodies.flatMap(notificationKeys).sort()).toEqual(keys.slice(900, 1000));
+    },
+    10 * 60_000,
+  );
 });
 
 describe("reprocess runs that the CLI cannot stage", () => {
   const target = (queueUrl: string, sqs = t.platform.clients.sqs): ReprocessTarget => {
     const tenant = t.platform.tenants.get(TENANT)!;
-    return { s3: t.platform.clients.s3, sqs, store: new MetadataStore(t.platform.clients.dynamo, tenant.table), sourceBucket: tenant.sourceBucket, queueUrl, configHash: hashAfter };
+    return {
+      s3: t.platform.clients.s3,
+      sqs,
+      store: new MetadataStore(t.platform.clients.dynamo, tenant.table),
+      sourceBucket: tenant.sourceBucket,
+      queueUrl,
+      configHash: hashAfter,
+    };
   };
 
-  it("a run that dies while sending sends that one batch again on resume, and the pipeline redoes each object once", async () => {
-    const file = new CheckpointFile(path.join(dataDir, "crash.json"));
-    const selection = { prefix: "backfill/01", force: true };
-    const { checkpoint } = startOrResume(file, TENANT, selection);
-    // The third SendMessageBatch reaches the queue, then the process "dies" before its checkpoint.
-    let sends = 0;
-    const sqs = t.platform.clients.sqs;
-    const dying = {
-      send: async (command: Parameters<SQSClient["send"]>[0]) => {
-        const result = await sqs.send(command as never);
-        if (++sends === 3) throw new Error("killed");
-        return result;
-      },
-    } as unknown as SQSClient;
-    await expect(runReprocess(target(captureQueue.url, dying), checkpoint, file, { rate: 1e6 })).rejects.toThrow("killed");
-    const died = file.load()!;
-    expect(died.pending?.entries.map((e) => e.key)).toEqual(keys.slice(120, 130));
+  it(
+    "a run that dies while sending sends that one batch again on resume, and the pipeline redoes each object once",
+    async () => {
+      const file = new CheckpointFile(path.join(dataDir, "crash.json"));
+      const selection = { prefix: "backfill/01", force: true };
+      const { checkpoint } = startOrResume(file, TENANT, selection);
+      // The third SendMessageBatch reaches the queue, then the process "dies" before its checkpoint.
+      let sends = 0;
+      const sqs = t.platform.clients.sqs;
+      const dying = {
+        send: async (command: Parameters<SQSClient["send"]>[0]) => {
+          const result = await sqs.send(command as never);
+          if (++sends === 3) throw new Error("killed");
+          return result;
+        },
+      } as unknown as SQSClient;
+      await expect(runReprocess(target(captureQueue.url, dying), checkpoint, file, { rate: 1e6 })).rejects.toThrow("killed");
+      const died = file.load()!;
+      expect(died.pending?.entries.map((e) => e.key)).toEqual(keys.slice(120, 130));
 
-    const resumed = startOrResume(file, TENANT, selection);
-    expect(resumed.resumed).toBe(true);
-    const result = await runReprocess(target(captureQueue.url), resumed.checkpoint, file, { rate: 1e6 });
-    expect(result.complete).toBe(true);
-    expect(result.checkpoint.counts).toMatchObject({ listed: 100, enqueued: 100, resent: 10 });
+      const resumed = startOrResume(file, TENANT, selection);
+      expect(resumed.resumed).toBe(true);
+      const result = await runReprocess(target(captureQueue.url), resumed.checkpoint, file, { rate: 1e6 });
+      expect(result.complete).toBe(true);
+      expect(result.checkpoint.counts).toMatchObject({ listed: 100, enqueued: 100, resent: 10 });
 
-    const bodies = await takeAll(t.platform.clients.sqs, captureQueue.url);
-    const sent = countBy(bodies.flatMap(notificationKeys));
-    expect([...sent.keys()].sort()).toEqual(keys.slice(100, 200));
-    expect([...sent].filter(([, n]) => n === 2).map(([k]) => k).sort()).toEqual(keys.slice(120, 130));
-    expect([...sent.values()].every((n) => n <= 2)).toBe(true);
+      const bodies = await takeAll(t.platform.clients.sqs, captureQueue.url);
+      const sent = countBy(bodies.flatMap(notificationKeys));
+      expect([...sent.keys()].sort()).toEqual(keys.slice(100, 200));
+      expect(
+        [...sent]
+          .filter(([, n]) => n === 2)
+          .map(([k]) => k)
+          .sort(),
+      ).toEqual(keys.slice(120, 130));
+      expect([...sent.values()].every((n) => n <= 2)).toBe(true);
 
-    const outcomesBefore = t.outcomes.length;
-    await processMessages(bodies);
-    const outcomes = t.outcomes.slice(outcomesBefore);
-    expect(outcomes.filter((o) => o.status === "done")).toHaveLength(100);
-    expect(outcomes.filter((o) => o.status === "skipped").map((o) => [o.key, o.reason]).sort()).toEqual(
-      keys.slice(120, 130).map((k) => [k, "already redone by this reprocess run"]),
-    );
-  }, 30 * 60_000);
+      const outcomesBefore = t.outcomes.length;
+      await processMessages(bodies);
+      const outcomes = t.outcomes.slice(outcomesBefore);
+      expect(outcomes.filter((o) => o.status === "done")).toHaveLength(100);
+      expect(
+        outcomes
+          .filter((o) => o.status === "skipped")
+          .map((o) => [o.key, o.reason])
+          .sort(),
+      ).toEqual(keys.slice(120, 130).map((k) => [k, "already redone by this reprocess run"]));
+    },
+    30 * 60_000,
+  );
 
-  it("--status failed lists the table's failed items, resumes there too, and redoes them even under the same config", async () => {
-    const broken = ["broken/a.jpg", "broken/b.jpg", "broken/c.jpg"];
-    for (const key of broken) await t.upload(TENANT, key, Buffer.from("not a jpeg at all"), "image/jpeg");
-    await t.platform.drain(10 * 60_000);
-    for (const key of broken) expect(await t.item(TENANT, key)).toMatchObject({ status: "failed", configHash: hashAfter });
+  it(
+    "--status failed lists the table's failed items, resumes there too, and redoes them even under the same config",
+    async () => {
+      const broken = ["broken/a.jpg", "broken/b.jpg", "broken/c.jpg"];
+      for (const key of broken) await t.upload(TENANT, key, Buffer.from("not a jpeg at all"), "image/jpeg");
+      await t.platform.drain(10 * 60_000);
+      for (const key of broken) expect(await t.item(TENANT, key)).toMatchObject({ status: "failed", configHash: hashAfter });
 
-    const file = new CheckpointFile(path.join(dataDir, "failed.json"));
-    const selection = { status: "failed" as const, force: false };
-    const stop = new AbortController();
-    const { checkpoint } = startOrResume(file, TENANT, selection);
-    // One object per group: the run stops after its first send, like a Ctrl-C there.
-    const first = await runReprocess(target(captureQueue.url), checkpoint, file, { rate: 1e6, groupSize: 1, signal: stop.signal, onProgress: (p) => p.counts.enqueued === 1 && stop.abort() });
-    expect(first.complete).toBe(false);
-    const resumed = startOrResume(file, TENANT, selection);
-    const second = await runReprocess(target(captureQueue.url), resumed.checkpoint, file, { rate: 1e6 });
-    expect(second.complete).toBe(true);
-    expect(second.checkpoint.counts).toMatchObject({ enqueued: 3, skippedCurrent: 0 });
+      const file = new CheckpointFile(path.join(dataDir, "failed.json"));
+      const selection = { status: "failed" as const, force: false };
+      const stop = new AbortController();
+      const { checkpoint } = startOrResume(file, TENANT, selection);
+      // One object per group: the run stops after its first send, like a Ctrl-C there.
+      const first = await runReprocess(target(captureQueue.url), checkpoint, file, {
+        rate: 1e6,
+        groupSize: 1,
+        signal: stop.signal,
+        onProgress: (p) => p.counts.enqueued === 1 && stop.abort(),
+      });
+      expect(first.complete).toBe(false);
+      const resumed = startOrResume(file, TENANT, selection);
+      const second = await runReprocess(target(captureQueue.url), resumed.checkpoint, file, { rate: 1e6 });
+      expect(second.complete).toBe(true);
+      expect(second.checkpoint.counts).toMatchObject({ enqueued: 3, skippedCurrent: 0 });
 
-    const bodies = await takeAll(t.platform.clients.sqs, captureQueue.url);
-    expect(bodies.flatMap(notificationKeys).sort()).toEqual(broken);
-    expect(bodies.every((b) => markOf(b).force)).toBe(true);
-  }, 10 * 60_000);
+      const bodies = await takeAll(t.platform.clients.sqs, captureQueue.url);
+      expect(bodies.flatMap(notificationKeys).sort()).toEqual(broken);
+      expect(bodies.every((b) => markOf(b).force)).toBe(true);
+    },
+    10 * 60_000,
+  );
 
-  it("a synthetic event never beats a newer real event of its key, whichever is processed first", async () => {
-    const tenant = t.platform.tenants.get(TENANT)!;
-    const store = new MetadataStore(t.platform.clients.dynamo, tenant.table);
-    const key = "race/photo.jpg";
-    await t.upload(TENANT, key, await jpegWithExif({ width: 64, height: 48 }));
-    await t.platform.drain(10 * 60_000);
-    const seen = (await store.get(key))!;
-    const reprocess = { runId: "race-run", force: true, configHash: hashAfter };
+  it(
+    "a synthetic event never beats a newer real event of its key, whichever is processed first",
+    async () => {
+      const tenant = t.platform.tenants.get(TENANT)!;
+      const store = new MetadataStore(t.platform.clients.dynamo, tenant.table);
+      const key = "race/photo.jpg";
+      await t.upload(TENANT, key, await jpegWithExif({ width: 64, height: 48 }));
+      await t.platform.drain(10 * 60_000);
+      const seen = (await store.get(key))!;
+      const reprocess = { runId: "race-run", force: true, configHash: hashAfter };
 
-    // Real first: the synthetic event still names the state it saw, which is gone.
-    const newer = `${"9".repeat(SEQUENCER_WIDTH - 1)}1`;
-    expect(await store.claim(key, newer, 60_000, "ObjectCreated:Put")).toMatchObject({ outcome: "claimed" });
-    expect(await store.claim(key, seen.sequencer, 60_000, "ObjectCreated:Reprocess", reprocess)).toMatchObject({ outcome: "stale" });
-    await store.finish({ ...seen, sequencer: newer, status: "done" });
-    expect(await store.claim(key, seen.sequencer, 60_000, "ObjectCreated:Reprocess", reprocess)).toMatchObject({ outcome: "stale" });
+      // Real first: the synthetic event still names the state it saw, which is gone.
+      const newer = `${"9".repeat(SEQUENCER_WIDTH - 1)}1`;
+      expect(await store.claim(key, newer, 60_000, "ObjectCreated:Put")).toMatchObject({ outcome: "claimed" });
+      expect(await store.claim(key, seen.sequencer, 60_000, "ObjectCreated:Reprocess", reprocess)).toMatchObject({ outcome: "stale" });
+      await store.finish({ ...seen, sequencer: newer, status: "done" });
+      expect(await store.claim(key, seen.sequencer, 60_000, "ObjectCreated:Reprocess", reprocess)).toMatchObject({ outcome: "stale" });
 
-    // Synthetic first: the real event waits for it, then wins.
-    const other = "race/second.jpg";
-    await t.upload(TENANT, other, await jpegWithExif({ width: 64, height: 48 }));
-    await t.platform.drain(10 * 60_000);
-    const before = (await store.get(other))!;
-    expect(await store.claim(other, before.sequencer, 60_000, "ObjectCreated:Reprocess", reprocess)).toMatchObject({ outcome: "claimed" });
-    const real = `${"9".repeat(SEQUENCER_WIDTH - 1)}2`;
-    await expect(store.claim(other, real, 60_000, "ObjectCreated:Put")).rejects.toBeInstanceOf(KeyBusyError);
-    expect(await store.finish({ ...before, status: "done", reprocessRun: reprocess.runId })).toBe(true);
-    expect(await store.claim(other, real, 60_000, "ObjectCreated:Put")).toMatchObject({ outcome: "claimed" });
-    // Once redone by the run, the same run's event is a no-op; an item already current needs no run at all.
-    await store.finish({ ...before, sequencer: real, status: "done", configHash: hashAfter });
-    expect(await store.claim(other, real, 60_000, "ObjectCreated:Reprocess", { ...reprocess, force: false })).toMatchObject({ outcome: "current" });
-  }, 10 * 60_000);
+      // Synthetic first: the real event waits for it, then wins.
+      const other = "race/second.jpg";
+      await t.upload(TENANT, other, await jpegWithExif({ width: 64, height: 48 }));
+      await t.platform.drain(10 * 60_000);
+      const before = (await store.get(other))!;
+      expect(await store.claim(other, before.sequencer, 60_000, "ObjectCreated:Reprocess", reprocess)).toMatchObject({ outcome: "claimed" });
+      const real = `${"9".repeat(SEQUENCER_WIDTH - 1)}2`;
+      await expect(store.claim(other, real, 60_000, "ObjectCreated:Put")).rejects.toBeInstanceOf(KeyBusyError);
+      expect(await store.finish({ ...before, status: "done", reprocessRun: reprocess.runId })).toBe(true);
+      expect(await store.claim(other, real, 60_000, "ObjectCreated:Put")).toMatchObject({ outcome: "claimed" });
+      // Once redone by the run, the same run's event is a no-op; an item already current needs no run at all.
+      await store.finish({ ...before, sequencer: real, status: "done", configHash: hashAfter });
+      expect(await store.claim(other, real, 60_000, "ObjectCreated:Reprocess", { ...reprocess, force: false })).toMatchObject({ outcome: "current" });
+    },
+    10 * 60_000,
+  );
 });

@@ -3,7 +3,7 @@ import os from "node:os";
 import path from "node:path";
 import { afterAll, expect, it } from "vitest";
 import { renditionKey } from "../../runtime/keys";
-import { jpegWithExif } from "../support/images";
+import { jpegWithExif } from "../../fixtures/images";
 import { startTestPlatform } from "../support/platform";
 
 const dataDir = mkdtempSync(path.join(os.tmpdir(), "platform-data-"));

@@ -6,8 +6,8 @@ import path from "node:path";
 import sharp from "sharp";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { renditionKey } from "../../runtime/keys";
-import { parseTenants, TenantConfigError } from "../../runtime/tenant-config";
-import { jpegWithExif } from "../support/images";
+import { parseTenants, TenantConfigError } from "../../contract/tenant-config";
+import { jpegWithExif } from "../../fixtures/images";
 import { startTestPlatform, type TestPlatform } from "../support/platform";
 
 const parent = mkdtempSync(path.join(os.tmpdir(), "secure-"));
@@ -71,7 +71,10 @@ describe("renditions", () => {
     await t.upload("secure", key, await jpegWithExif({ gps: { latitude: 40.7, longitude: -74 }, dateTimeOriginal: "2024:01:01 00:00:00" }));
     await t.drain();
     expect((await t.item("secure", key))!.gps).toBeDefined();
-    for (const [name, format] of [["thumb", "webp"], ["preview", "jpeg"]] as const) {
+    for (const [name, format] of [
+      ["thumb", "webp"],
+      ["preview", "jpeg"],
+    ] as const) {
       const body = (await t.proxyObject("secure", renditionKey(name, key, format)))!;
       const meta = await sharp(body).metadata();
       expect(meta.exif, name).toBeUndefined();

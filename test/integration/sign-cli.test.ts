@@ -9,10 +9,10 @@ import path from "node:path";
 import { promisify } from "node:util";
 import sharp from "sharp";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { writeEndpointsFile } from "../../runtime/local/endpoints-file";
-import { loadOrCreateSigningKeys } from "../../runtime/local/signing-keys";
-import { loadStackTenants } from "../../runtime/local/stack-config";
-import { jpegWithExif } from "../support/images";
+import { writeEndpointsFile } from "../../local/endpoints-file";
+import { loadOrCreateSigningKeys } from "../../local/signing-keys";
+import { loadStackTenants } from "../../local/stack-config";
+import { jpegWithExif } from "../../fixtures/images";
 import { startTestPlatform, type TestPlatform } from "../support/platform";
 
 const run = promisify(execFile);
@@ -51,17 +51,28 @@ describe("npm run sign", () => {
     const local = t.platform.tenants.get(tenant)!.onDemand!;
     // What `pulumi stack output --json --show-secrets` prints, pointed at the local endpoint.
     const outputs = path.join(dataDir, "outputs.json");
-    writeFileSync(outputs, JSON.stringify({ tenantOutputs: { [tenant]: { onDemand: { url: `${local.url}/`, signingKeyId: local.keys.signingKeyId, signingKeys: local.keys.keys } } } }));
+    writeFileSync(
+      outputs,
+      JSON.stringify({
+        tenantOutputs: { [tenant]: { onDemand: { url: `${local.url}/`, signingKeyId: local.keys.signingKeyId, signingKeys: local.keys.keys } } },
+      }),
+    );
     const { stdout } = await sign(tenant, "holiday/IMG 2041.jpg", "thumb", "--stack", "dev", "--outputs", outputs);
     expect((await fetch(lastLine(stdout))).status).toBe(200);
   });
 
   it("refuses a variant the tenant does not offer, naming the ones it does", async () => {
-    await expect(sign(tenant, "holiday/IMG 2041.jpg", "w999.webp", "--data-dir", dataDir)).rejects.toMatchObject({ code: 2, stderr: expect.stringMatching(/does not offer variant "w999.webp".*w1024\.auto/) });
+    await expect(sign(tenant, "holiday/IMG 2041.jpg", "w999.webp", "--data-dir", dataDir)).rejects.toMatchObject({
+      code: 2,
+      stderr: expect.stringMatching(/does not offer variant "w999.webp".*w1024\.auto/),
+    });
   });
 
   it("refuses a tenant without on-demand renditions", async () => {
     const plain = tenants.find((x) => !x.onDemand.enabled)!.name;
-    await expect(sign(plain, "a.jpg", "thumb", "--data-dir", dataDir)).rejects.toMatchObject({ code: 2, stderr: expect.stringMatching(/does not have on-demand renditions/) });
+    await expect(sign(plain, "a.jpg", "thumb", "--data-dir", dataDir)).rejects.toMatchObject({
+      code: 2,
+      stderr: expect.stringMatching(/does not have on-demand renditions/),
+    });
   });
 });

@@ -8,7 +8,7 @@ import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { resolveExiftoolPaths } from "../../runtime/metadata/exiftool-paths";
-import { jpegWithExif } from "../support/images";
+import { jpegWithExif } from "../../fixtures/images";
 import { startTestPlatform, type TestPlatform } from "../support/platform";
 
 let t: TestPlatform;

@@ -9,8 +9,8 @@ import { readFileSync } from "node:fs";
 import path from "node:path";
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, expect, it } from "vitest";
-import { EXIFTOOL_CORPUS } from "../support/corpus";
-import { jpegWithExif } from "../support/images";
+import { EXIFTOOL_CORPUS } from "../../fixtures/corpus";
+import { jpegWithExif } from "../../fixtures/images";
 import { startTestPlatform, type TestPlatform } from "../support/platform";
 
 interface TraceDocument {
@@ -46,7 +46,12 @@ const childrenOf = (id: string) => documents().filter((d) => d.parent_id === id 
 function diagram(doc: TraceDocument, depth = 0): string[] {
   const label = doc.aws?.operation ? `${doc.name} ${doc.aws.operation}` : doc.name;
   const ms = doc.end_time ? ` ${Math.round((doc.end_time - doc.start_time) * 1000)} ms` : "";
-  return [`${"  ".repeat(depth)}${label}${ms}`, ...childrenOf(doc.id).sort((a, b) => a.start_time - b.start_time).flatMap((c) => diagram(c, depth + 1))];
+  return [
+    `${"  ".repeat(depth)}${label}${ms}`,
+    ...childrenOf(doc.id)
+      .sort((a, b) => a.start_time - b.start_time)
+      .flatMap((c) => diagram(c, depth + 1)),
+  ];
 }
 
 beforeAll(async () => {

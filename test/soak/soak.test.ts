@@ -10,7 +10,7 @@ import { HeadObjectCommand } from "@aws-sdk/client-s3";
 import { expect, it } from "vitest";
 import { mapLimit } from "../../runtime/concurrency";
 import { renditionKey, sidecarKey } from "../../runtime/keys";
-import * as images from "../support/images";
+import * as images from "../../fixtures/images";
 import { startFaultyPlatform } from "../support/faulty-platform";
 
 const UPLOADS = Number(process.env.SOAK_UPLOADS ?? 1000);
@@ -79,7 +79,18 @@ it(`soaks ${UPLOADS} uploads across ${TENANTS.length} tenants with faults at ${F
     const seconds = (performance.now() - started) / 1000;
 
     // Reconcile every planned key against the table and the proxy bucket.
-    const counts = { done: 0, failed: 0, deleted: 0, lost: 0, stuck: 0, unexplained: 0, wrongVersion: 0, missingRenditions: 0, leftoverRenditions: 0, deadLettered: 0 };
+    const counts = {
+      done: 0,
+      failed: 0,
+      deleted: 0,
+      lost: 0,
+      stuck: 0,
+      unexplained: 0,
+      wrongVersion: 0,
+      missingRenditions: 0,
+      leftoverRenditions: 0,
+      deadLettered: 0,
+    };
     const problems: string[] = [];
     await mapLimit(plans, CONCURRENCY, async (plan) => {
       const item = await t.item(plan.tenant, plan.key);
@@ -118,7 +129,8 @@ it(`soaks ${UPLOADS} uploads across ${TENANTS.length} tenants with faults at ${F
       for (const r of item.renditions ?? []) {
         try {
           const rendition = await t.platform.clients.s3.send(new HeadObjectCommand({ Bucket: tenant.proxyBucket, Key: r.key }));
-          if (rendition.Metadata?.["source-etag"] !== item.etag) problems.push(`${r.key}: rendered from ${rendition.Metadata?.["source-etag"]}, item says ${item.etag}`);
+          if (rendition.Metadata?.["source-etag"] !== item.etag)
+            problems.push(`${r.key}: rendered from ${rendition.Metadata?.["source-etag"]}, item says ${item.etag}`);
         } catch {
           counts.missingRenditions++;
         }

@@ -4,12 +4,12 @@
  * 500), DynamoDB errors (throttling, 500), a connection reset in the middle of a response body, or
  * a response slower than the client's timeout, or a request held until the test lets it go. Everything else is forwarded untouched.
  */
-import { createServer, request, type IncomingHttpHeaders, type Server } from "node:http";
+import { createServer, request, type IncomingHttpHeaders, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 
-export type FaultKind = "s3-slowdown" | "s3-internal" | "ddb-throttle" | "ddb-internal" | "reset-mid-body" | "slow" | "hold";
+type FaultKind = "s3-slowdown" | "s3-internal" | "ddb-throttle" | "ddb-internal" | "reset-mid-body" | "slow" | "hold";
 
-export interface ProxiedRequest {
+interface ProxiedRequest {
   method: string;
   /** Decoded path, e.g. /bucket/photos/a b.jpg */
   path: string;
@@ -90,8 +90,9 @@ export class FaultProxy {
     await new Promise((resolve) => this.server?.close(resolve));
   }
 
-  private respond(rule: FaultRule | undefined, method: string, url: string, headers: IncomingHttpHeaders, body: Buffer, res: import("node:http").ServerResponse): void {
-    const xml = (code: string, message: string) => `<?xml version="1.0" encoding="UTF-8"?><Error><Code>${code}</Code><Message>${message}</Message><RequestId>fault</RequestId></Error>`;
+  private respond(rule: FaultRule | undefined, method: string, url: string, headers: IncomingHttpHeaders, body: Buffer, res: ServerResponse): void {
+    const xml = (code: string, message: string) =>
+      `<?xml version="1.0" encoding="UTF-8"?><Error><Code>${code}</Code><Message>${message}</Message><RequestId>fault</RequestId></Error>`;
     const json = (type: string, message: string) => JSON.stringify({ __type: type, message });
     switch (rule?.kind) {
       case "s3-slowdown":
@@ -101,10 +102,14 @@ export class FaultProxy {
         res.writeHead(500, { "content-type": "application/xml" }).end(xml("InternalError", "We encountered an internal error. Please try again."));
         return;
       case "ddb-throttle":
-        res.writeHead(400, { "content-type": "application/x-amz-json-1.0" }).end(json("com.amazonaws.dynamodb.v20120810#ThrottlingException", "Rate of requests exceeds the allowed throughput."));
+        res
+          .writeHead(400, { "content-type": "application/x-amz-json-1.0" })
+          .end(json("com.amazonaws.dynamodb.v20120810#ThrottlingException", "Rate of requests exceeds the allowed throughput."));
         return;
       case "ddb-internal":
-        res.writeHead(500, { "content-type": "application/x-amz-json-1.0" }).end(json("com.amazonaws.dynamodb.v20120810#InternalServerError", "Internal server error"));
+        res
+          .writeHead(500, { "content-type": "application/x-amz-json-1.0" })
+          .end(json("com.amazonaws.dynamodb.v20120810#InternalServerError", "Internal server error"));
         return;
       case "slow":
         setTimeout(() => this.forward(method, url, headers, body, res, false), rule.delayMs ?? 5_000);
@@ -121,7 +126,7 @@ export class FaultProxy {
     }
   }
 
-  private forward(method: string, url: string, headers: IncomingHttpHeaders, body: Buffer, res: import("node:http").ServerResponse, resetMidBody: boolean): void {
+  private forward(method: string, url: string, headers: IncomingHttpHeaders, body: Buffer, res: ServerResponse, resetMidBody: boolean): void {
     if (res.destroyed) return;
     const target = new URL(url, this.upstream);
     const upstream = request(target, { method, headers: { ...headers, host: target.host } }, (answer) => {

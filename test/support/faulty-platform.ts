@@ -1,7 +1,7 @@
 /** The test platform with its handlers' S3 and DynamoDB traffic routed through fault proxies. */
-import type { ClientOptions } from "../../runtime/dependencies";
-import type { LocalPlatformOptions } from "../../runtime/local/platform";
-import type { TenantInput } from "../../runtime/tenant-config";
+import type { ClientOptions } from "../../runtime/clients";
+import type { LocalPlatformOptions } from "../../local/platform";
+import type { TenantInput } from "../../contract/tenant-config";
 import { FaultProxy } from "./fault-proxy";
 import { startTestPlatform, type TestPlatform } from "./platform";
 

@@ -2,11 +2,11 @@
 import { DeleteObjectCommand, GetObjectCommand } from "@aws-sdk/client-s3";
 import { ReceiveMessageCommand } from "@aws-sdk/client-sqs";
 import { s3Notification } from "../../runtime/events";
-import { uploadObject } from "../../runtime/local/upload";
-import { startLocalPlatform, type LocalPlatform, type LocalPlatformOptions } from "../../runtime/local/platform";
-import type { Outcome } from "../../runtime/process-object";
+import { uploadObject } from "../../local/upload";
+import { startLocalPlatform, type LocalPlatform, type LocalPlatformOptions } from "../../local/platform";
+import type { Outcome } from "../../runtime/outcome";
 import { MetadataStore, type ObjectItem } from "../../runtime/store";
-import { parseTenants, type TenantInput } from "../../runtime/tenant-config";
+import { parseTenants, type TenantInput } from "../../contract/tenant-config";
 
 export interface TestPlatform {
   platform: LocalPlatform;

@@ -6,15 +6,35 @@ import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { CloudFrontClient } from "@aws-sdk/client-cloudfront";
 import { describe, expect, it } from "vitest";
-import { edgeFunctionCode, edgePolicy, EDGE_CODE_LIMIT_BYTES, isCfResponse, keyValueStore, loadEdgeFunction, signedPath, signingKeyEntry, viewerRequestEvent, type CfResponse, type EdgeFunction } from "../../runtime/on-demand/edge";
+import {
+  edgeFunctionCode,
+  edgePolicy,
+  EDGE_CODE_LIMIT_BYTES,
+  isCfResponse,
+  keyValueStore,
+  loadEdgeFunction,
+  signedPath,
+  signingKeyEntry,
+  viewerRequestEvent,
+  type CfResponse,
+  type EdgeFunction,
+} from "../../edge/edge";
 import { CloudFrontInvalidator } from "../../runtime/on-demand/purge";
 import { keyHash, parseStoredPath, resolveVariant } from "../../runtime/on-demand/variants";
-import { parseTenant } from "../../runtime/tenant-config";
-import { seededRandom } from "../support/corpus";
+import { parseTenant } from "../../contract/tenant-config";
+import { seededRandom } from "../../fixtures/corpus";
 
 const tenant = parseTenant({
   name: "media",
-  onDemand: { enabled: true, presets: [{ name: "hero", width: 1200, format: "auto" }, { name: "square", width: 512, height: 512, fit: "cover", format: "png" }], widths: [320, 1024], formats: ["auto", "jpeg", "webp"] },
+  onDemand: {
+    enabled: true,
+    presets: [
+      { name: "hero", width: 1200, format: "auto" },
+      { name: "square", width: 512, height: 512, fit: "cover", format: "png" },
+    ],
+    widths: [320, 1024],
+    formats: ["auto", "jpeg", "webp"],
+  },
 });
 const OLD = "a".repeat(64);
 const NEW = "b".repeat(64);
@@ -34,7 +54,14 @@ const bodyOf = (result: Awaited<ReturnType<EdgeFunction["handler"]>>) => (result
 describe("signatures", () => {
   const edge = edgeWith({ k1: OLD });
   const url = (overrides: { key?: string; variant?: string; exp?: number; kid?: string; secret?: string } = {}) =>
-    signedPath(edge, overrides.variant ?? "w320.webp", overrides.key ?? "photos/2026/a b+ü.jpg", overrides.exp ?? now() + 600, overrides.kid ?? "k1", overrides.secret ?? OLD);
+    signedPath(
+      edge,
+      overrides.variant ?? "w320.webp",
+      overrides.key ?? "photos/2026/a b+ü.jpg",
+      overrides.exp ?? now() + 600,
+      overrides.kid ?? "k1",
+      overrides.secret ?? OLD,
+    );
 
   it("accepts a valid URL and rewrites it to the stored variant's path, without the query string", async () => {
     const result = await request(edge, url());
@@ -138,7 +165,12 @@ describe("variants and Accept", () => {
     const respond = async (variant: string) => {
       const event = viewerRequestEvent("GET", signed(variant), { accept: "image/webp" });
       const rewritten = await edge.handler(event);
-      const response = (await edge.handler({ ...event, context: { eventType: "viewer-response" }, request: rewritten as never, response: { statusCode: 200, headers: {} } })) as CfResponse;
+      const response = (await edge.handler({
+        ...event,
+        context: { eventType: "viewer-response" },
+        request: rewritten as never,
+        response: { statusCode: 200, headers: {} },
+      })) as CfResponse;
       return response.headers.vary?.value;
     };
     expect(await respond("w1024.auto")).toBe("accept");
@@ -159,7 +191,11 @@ describe("variants and Accept", () => {
 
   it("fits CloudFront's 10 KB code limit with the most presets a tenant may have", () => {
     const presets = Array.from({ length: 20 }, (_, i) => ({ name: `preset-with-a-long-name-${i}`, width: 100 + i, format: "auto" }));
-    const largest = parseTenant({ name: "big", renditions: Array.from({ length: 10 }, (_, i) => ({ name: `rendition-with-a-long-name-${i}`, width: 100 })), onDemand: { enabled: true, presets, widths: Array.from({ length: 20 }, (_, i) => 100 * (i + 1)) } });
+    const largest = parseTenant({
+      name: "big",
+      renditions: Array.from({ length: 10 }, (_, i) => ({ name: `rendition-with-a-long-name-${i}`, width: 100 })),
+      onDemand: { enabled: true, presets, widths: Array.from({ length: 20 }, (_, i) => 100 * (i + 1)) },
+    });
     expect(Buffer.byteLength(edgeFunctionCode(edgePolicy(largest)))).toBeLessThanOrEqual(EDGE_CODE_LIMIT_BYTES);
   });
 });
@@ -173,12 +209,18 @@ describe("CloudFront invalidation request", () => {
       req.on("end", () => {
         received.push({ method: req.method, url: req.url, body });
         res.writeHead(201, { "content-type": "text/xml", location: "https://cloudfront/inv/I1" });
-        res.end(`<?xml version="1.0"?><Invalidation xmlns="http://cloudfront.amazonaws.com/doc/2020-05-31/"><Id>I1</Id><Status>InProgress</Status><CreateTime>2026-11-24T00:00:00Z</CreateTime><InvalidationBatch><Paths><Quantity>1</Quantity><Items><Path>/x</Path></Items></Paths><CallerReference>r</CallerReference></InvalidationBatch></Invalidation>`);
+        res.end(
+          `<?xml version="1.0"?><Invalidation xmlns="http://cloudfront.amazonaws.com/doc/2020-05-31/"><Id>I1</Id><Status>InProgress</Status><CreateTime>2026-11-24T00:00:00Z</CreateTime><InvalidationBatch><Paths><Quantity>1</Quantity><Items><Path>/x</Path></Items></Paths><CallerReference>r</CallerReference></InvalidationBatch></Invalidation>`,
+        );
       });
     });
     await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
     try {
-      const client = new CloudFrontClient({ region: "us-east-1", endpoint: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, credentials: { accessKeyId: "a", secretAccessKey: "b" } });
+      const client = new CloudFrontClient({
+        region: "us-east-1",
+        endpoint: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+        credentials: { accessKeyId: "a", secretAccessKey: "b" },
+      });
       await new CloudFrontInvalidator(client, "E2EXAMPLE").invalidate(["/_variants/0123/*"], "seq-1");
       expect(received).toHaveLength(1);
       expect(received[0]).toMatchObject({ method: "POST", url: "/2020-05-31/distribution/E2EXAMPLE/invalidation" });

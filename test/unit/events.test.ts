@@ -1,5 +1,14 @@
 import { describe, expect, it } from "vitest";
-import { compareSequencers, decodeS3Key, encodeS3Key, normalizeSequencer, parseInvocation, REPROCESS_EVENT_NAME, REPROCESS_FIELD, s3Notification } from "../../runtime/events";
+import {
+  compareSequencers,
+  decodeS3Key,
+  encodeS3Key,
+  normalizeSequencer,
+  parseInvocation,
+  REPROCESS_EVENT_NAME,
+  REPROCESS_FIELD,
+  s3Notification,
+} from "../../runtime/events";
 
 const s3Record = (key: string, eventName = "ObjectCreated:Put", sequencer = "0055AED6DCD90281E5") => ({
   eventVersion: "2.1",
@@ -78,7 +87,14 @@ describe("invocations", () => {
 
 describe("reprocess events", () => {
   it("round-trip through s3Notification and parseInvocation with their mark; S3's own records have none", () => {
-    const body = s3Notification({ eventName: REPROCESS_EVENT_NAME, bucket: "src", key: "a b/ç.jpg", sequencer: "0".repeat(32), size: 7, reprocess: { runId: "run-1", force: true } });
+    const body = s3Notification({
+      eventName: REPROCESS_EVENT_NAME,
+      bucket: "src",
+      key: "a b/ç.jpg",
+      sequencer: "0".repeat(32),
+      size: 7,
+      reprocess: { runId: "run-1", force: true },
+    });
     const [envelope] = parseInvocation({ Records: [{ eventSource: "aws:sqs", messageId: "m1", body }] });
     expect(envelope!.events).toEqual([expect.objectContaining({ kind: "created", key: "a b/ç.jpg", size: 7, reprocess: { runId: "run-1", force: true } })]);
     const [plain] = parseInvocation({ Records: [s3Record("x.jpg")] });

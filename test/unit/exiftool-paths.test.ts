@@ -23,7 +23,13 @@ describe("exiftool paths", () => {
 
   it("honour explicit configuration first", () => {
     const paths = resolveExiftoolPaths({ EXIFTOOL_PATH: "/x/bin/exiftool", PERL_PATH: "/x/bin/perl", PATH: "/bin" }, "/nonexistent");
-    expect(paths).toMatchObject({ source: "env", perl: "/x/bin/perl", exiftool: "/x/bin/exiftool", helper: "/x/bin/exiftool-range-helper.pl", libDir: "/x/bin/lib" });
+    expect(paths).toMatchObject({
+      source: "env",
+      perl: "/x/bin/perl",
+      exiftool: "/x/bin/exiftool",
+      helper: "/x/bin/exiftool-range-helper.pl",
+      libDir: "/x/bin/lib",
+    });
   });
 
   it("fall back to exiftool-vendored.pl and the system perl locally", () => {

@@ -11,7 +11,9 @@ describe("Lambda size limits", () => {
     expect(() => checkLambdaLimits({ zippedBytes: LAMBDA_ZIPPED_LIMIT + 1, unzippedBytes: 30e6 }, "function archive (arm64)")).toThrow(
       /function archive \(arm64\) is 50\.0 MB zipped, above Lambda's 50\.0 MB limit/,
     );
-    expect(() => checkLambdaLimits({ zippedBytes: 10e6, unzippedBytes: 300 * 1024 * 1024 }, "function archive (x86_64)")).toThrow(/300\.0 MB unzipped, above its 250\.0 MB share/);
+    expect(() => checkLambdaLimits({ zippedBytes: 10e6, unzippedBytes: 300 * 1024 * 1024 }, "function archive (x86_64)")).toThrow(
+      /300\.0 MB unzipped, above its 250\.0 MB share/,
+    );
   });
 });
 

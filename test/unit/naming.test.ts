@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { physicalNameProblems, tenantResourceNames } from "../../runtime/naming";
-import { loadStackTenants } from "../../runtime/local/stack-config";
-import { parseTenant } from "../../runtime/tenant-config";
+import { physicalNameProblems, tenantResourceNames } from "../../contract/naming";
+import { loadStackTenants } from "../../local/stack-config";
+import { parseTenant } from "../../contract/tenant-config";
 
 const longest = parseTenant({ name: "a".repeat(30) + "-z" });
 

@@ -19,7 +19,13 @@ describe("RangeReader", () => {
   it("returns exactly the bytes asked for, across block boundaries and at the end", async () => {
     const { data, src } = source(300_000);
     const reader = new RangeReader(src, { blockSize: 1024 });
-    for (const [offset, length] of [[0, 10], [1020, 10], [5000, 9000], [299_990, 100], [300_000, 5]] as const) {
+    for (const [offset, length] of [
+      [0, 10],
+      [1020, 10],
+      [5000, 9000],
+      [299_990, 100],
+      [300_000, 5],
+    ] as const) {
       expect(await reader.read(offset, length)).toEqual(data.subarray(offset, Math.min(offset + length, data.length)));
     }
   });

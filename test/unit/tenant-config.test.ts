@@ -2,8 +2,8 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { loadStackTenants, TENANTS_KEY } from "../../runtime/local/stack-config";
-import { DEFAULT_RENDITIONS, outputConfigHash, parseTenants, TenantConfigError } from "../../runtime/tenant-config";
+import { loadStackTenants, TENANTS_KEY } from "../../local/stack-config";
+import { DEFAULT_RENDITIONS, outputConfigHash, parseTenants, TenantConfigError } from "../../contract/tenant-config";
 
 function problemsOf(raw: unknown): string[] {
   try {
@@ -46,19 +46,32 @@ describe("tenant config", () => {
 
   it("rejects duplicate tenants, duplicate renditions and unknown fields", () => {
     expect(problemsOf([{ name: "acme" }, { name: "acme" }])).toContainEqual(expect.stringContaining('tenant "acme": name: duplicate tenant name'));
-    expect(problemsOf([{ name: "a1", renditions: [{ name: "x", width: 10 }, { name: "x", width: 20 }] }])).toContainEqual(
-      expect.stringContaining('renditions[1].name: duplicate rendition name "x"'),
-    );
+    expect(
+      problemsOf([
+        {
+          name: "a1",
+          renditions: [
+            { name: "x", width: 10 },
+            { name: "x", width: 20 },
+          ],
+        },
+      ]),
+    ).toContainEqual(expect.stringContaining('renditions[1].name: duplicate rendition name "x"'));
     expect(problemsOf([{ name: "a1", colour: "blue" }])[0]).toMatch(/tenant "a1".*colour/);
     expect(problemsOf([{ name: "a1", renditions: [{ name: "x" }] }])[0]).toMatch(/renditions\[0\].*width, a height or both/);
   });
 
   it("validates explicit bucket names against S3's rules and across tenants", () => {
-    expect(problemsOf([{ name: "a1", storage: { sourceBucketName: "Has_Upper" } }])[0]).toMatch(/tenant "a1": storage\.sourceBucketName: invalid S3 bucket name/);
-    expect(problemsOf([{ name: "a1", storage: { proxyBucketName: "192.168.1.1" } }])[0]).toMatch(/IP address/);
-    expect(problemsOf([{ name: "a1", storage: { sourceBucketName: "shared-bucket" } }, { name: "b2", storage: { proxyBucketName: "shared-bucket" } }])).toContainEqual(
-      expect.stringContaining('tenant "b2": storage: bucket "shared-bucket" is already used by tenant "a1"'),
+    expect(problemsOf([{ name: "a1", storage: { sourceBucketName: "Has_Upper" } }])[0]).toMatch(
+      /tenant "a1": storage\.sourceBucketName: invalid S3 bucket name/,
     );
+    expect(problemsOf([{ name: "a1", storage: { proxyBucketName: "192.168.1.1" } }])[0]).toMatch(/IP address/);
+    expect(
+      problemsOf([
+        { name: "a1", storage: { sourceBucketName: "shared-bucket" } },
+        { name: "b2", storage: { proxyBucketName: "shared-bucket" } },
+      ]),
+    ).toContainEqual(expect.stringContaining('tenant "b2": storage: bucket "shared-bucket" is already used by tenant "a1"'));
   });
 
   it("refuses a tombstone TTL that an event redriven from the dead-letter queue could outlive", () => {
@@ -89,7 +102,9 @@ describe("outputConfigHash", () => {
     const hash = outputConfigHash(tenant!);
     expect(hash).toMatch(/^[0-9a-f]{16}$/);
     // Key order and operational settings do not matter.
-    const reordered = JSON.parse(JSON.stringify({ metadata: tenant!.metadata, renditions: tenant!.renditions.map((r) => Object.fromEntries(Object.entries(r).reverse())) }));
+    const reordered = JSON.parse(
+      JSON.stringify({ metadata: tenant!.metadata, renditions: tenant!.renditions.map((r) => Object.fromEntries(Object.entries(r).reverse())) }),
+    );
     expect(outputConfigHash(reordered)).toBe(hash);
     const operational = { ...tenant!, function: { ...tenant!.function, memoryMb: 4096 }, limits: { ...tenant!.limits, maxObjectBytes: 1 } };
     expect(outputConfigHash(operational)).toBe(hash);

@@ -1,0 +1,200 @@
+import * as aws from "@pulumi/aws";
+import * as pulumi from "@pulumi/pulumi";
+import { processorEnvironment } from "../contract/environment";
+import { VARIANTS_ROOT } from "../contract/naming";
+import { ephemeralStorageMb, type TenantConfig } from "../contract/tenant-config";
+import type { FunctionArchive } from "./function-code";
+import { lambdaRole } from "./lambda-role";
+import { movedFromParent } from "./moved-children";
+
+export interface ProcessorFunctionArgs {
+  /** The tenant's validated settings; the function receives them as JSON. */
+  tenant: TenantConfig;
+  /** The processor's archive for the tenant's architecture (components/function-code.ts). */
+  code: pulumi.Output<FunctionArchive>;
+  /** The stack's ExifTool layer (must match the function's architecture). */
+  layerArn: pulumi.Input<string>;
+  /** What the function reads and writes: its own tenant's, and nothing else. */
+  resources: Omit<TenantResourceArns, "logGroupArn" | "tracing"> & {
+    sourceBucketName: pulumi.Input<string>;
+    proxyBucketName: pulumi.Input<string>;
+    tableName: pulumi.Input<string>;
+  };
+  /** The queue it consumes and the dead-letter queue its failures end in (alarmed). */
+  queue: aws.sqs.Queue;
+  deadLetterQueue: aws.sqs.Queue;
+  /** The tenant's on-demand distribution id, when it has one: the function invalidates variants there. */
+  distributionId?: pulumi.Input<string>;
+  /** SNS topic every alarm notifies. Default: none. */
+  alarmTopicArn?: pulumi.Input<string>;
+  /** Age (seconds) of the oldest queued event that raises the backlog alarm. Default 900. */
+  queueAgeAlarmSeconds?: number;
+}
+
+/**
+ * A tenant's processing function: its least-privilege role, its log group, the function (the
+ * stack's ExifTool layer, contract/environment.ts's environment), the SQS event source mapping, and
+ * its alarms (dead letters, function errors, queue age).
+ */
+export class ProcessorFunction extends pulumi.ComponentResource {
+  public readonly role: aws.iam.Role;
+  public readonly logGroup: aws.cloudwatch.LogGroup;
+  public readonly function: aws.lambda.Function;
+  public readonly eventSourceMapping: aws.lambda.EventSourceMapping;
+  public readonly alarms: aws.cloudwatch.MetricAlarm[];
+
+  constructor(name: string, args: ProcessorFunctionArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("platform:index:ProcessorFunction", name, {}, opts);
+    const { tenant, resources } = args;
+    const fn = tenant.function;
+    const moved = movedFromParent(this, opts);
+
+    this.logGroup = new aws.cloudwatch.LogGroup(
+      `${name}-processor-logs`,
+      { name: pulumi.interpolate`/aws/lambda/${name}-processor`, retentionInDays: fn.logRetentionDays },
+      moved,
+    );
+    this.role = lambdaRole(`${name}-processor-role`, moved);
+    const rolePolicy = new aws.iam.RolePolicy(
+      `${name}-processor-access`,
+      { role: this.role.id, policy: tenantPolicyDocument({ ...resources, logGroupArn: this.logGroup.arn, tracing: fn.tracing }) },
+      moved,
+    );
+    this.function = new aws.lambda.Function(
+      `${name}-processor`,
+      {
+        name: `${name}-processor`,
+        runtime: "nodejs22.x",
+        architectures: [fn.architecture],
+        handler: args.code.handler,
+        code: args.code.apply((archive) => new pulumi.asset.FileArchive(archive.path)),
+        sourceCodeHash: args.code.sha256,
+        role: this.role.arn,
+        memorySize: fn.memoryMb,
+        timeout: fn.timeoutSeconds,
+        // Large sources are spooled to /tmp for sharp: room for the biggest allowed object per object in flight.
+        ephemeralStorage: { size: ephemeralStorageMb(tenant.limits.maxObjectBytes) },
+        layers: [args.layerArn],
+        loggingConfig: { logFormat: "Text", logGroup: this.logGroup.name },
+        // Active: Lambda samples invocations and the runtime adds its subsegments (runtime/tracing.ts).
+        tracingConfig: { mode: fn.tracing ? "Active" : "PassThrough" },
+        environment: {
+          variables: processorEnvironment(tenant, {
+            sourceBucket: resources.sourceBucketName,
+            proxyBucket: resources.proxyBucketName,
+            table: resources.tableName,
+            distributionId: args.distributionId,
+          }),
+        },
+      },
+      { ...moved, dependsOn: [rolePolicy, this.logGroup] },
+    );
+    this.eventSourceMapping = new aws.lambda.EventSourceMapping(
+      `${name}-events-to-processor`,
+      {
+        eventSourceArn: args.queue.arn,
+        functionName: this.function.arn,
+        batchSize: fn.batchSize,
+        maximumBatchingWindowInSeconds: 1,
+        functionResponseTypes: ["ReportBatchItemFailures"],
+        scalingConfig: { maximumConcurrency: fn.maxConcurrency },
+      },
+      moved,
+    );
+    this.alarms = this.createAlarms(name, args, moved);
+    this.registerOutputs({ functionName: this.function.name });
+  }
+
+  private createAlarms(name: string, args: ProcessorFunctionArgs, opts: pulumi.CustomResourceOptions): aws.cloudwatch.MetricAlarm[] {
+    const alarmActions = args.alarmTopicArn ? [args.alarmTopicArn] : [];
+    const alarm = (suffix: string, description: string, props: Omit<aws.cloudwatch.MetricAlarmArgs, "alarmActions" | "okActions" | "alarmDescription">) =>
+      new aws.cloudwatch.MetricAlarm(
+        `${name}-${suffix}`,
+        { alarmDescription: `${args.tenant.name}: ${description}`, alarmActions, okActions: alarmActions, treatMissingData: "notBreaching", ...props },
+        opts,
+      );
+    return [
+      alarm("dlq-not-empty", "events reached the dead-letter queue (their failures are recorded in the table)", {
+        namespace: "AWS/SQS",
+        metricName: "ApproximateNumberOfMessagesVisible",
+        dimensions: { QueueName: args.deadLetterQueue.name },
+        statistic: "Maximum",
+        period: 300,
+        evaluationPeriods: 1,
+        threshold: 0,
+        comparisonOperator: "GreaterThanThreshold",
+      }),
+      alarm("function-errors", "the processing function failed invocations", {
+        namespace: "AWS/Lambda",
+        metricName: "Errors",
+        dimensions: { FunctionName: this.function.name },
+        statistic: "Sum",
+        period: 300,
+        evaluationPeriods: 1,
+        threshold: 0,
+        comparisonOperator: "GreaterThanThreshold",
+      }),
+      alarm("queue-age", "processing is falling behind uploads", {
+        namespace: "AWS/SQS",
+        metricName: "ApproximateAgeOfOldestMessage",
+        dimensions: { QueueName: args.queue.name },
+        statistic: "Maximum",
+        period: 300,
+        evaluationPeriods: 2,
+        threshold: args.queueAgeAlarmSeconds ?? 900,
+        comparisonOperator: "GreaterThanThreshold",
+      }),
+    ];
+  }
+}
+
+interface TenantResourceArns {
+  sourceBucketArn: pulumi.Input<string>;
+  proxyBucketArn: pulumi.Input<string>;
+  tableArn: pulumi.Input<string>;
+  queueArn: pulumi.Input<string>;
+  logGroupArn: pulumi.Input<string>;
+  /** The tenant's on-demand distribution: its variants are listed, deleted and invalidated with their source. */
+  distributionArn?: pulumi.Input<string>;
+  /** function.tracing: the function sends its trace segments to X-Ray. */
+  tracing?: boolean;
+}
+
+/** X-Ray's write actions, which IAM grants on no narrower resource than "*". */
+export const XRAY_WRITE_ACTIONS = ["xray:PutTraceSegments", "xray:PutTelemetryRecords"];
+
+/**
+ * Exactly what the runtime does, on exactly the tenant's own resources. s3:ListBucket on the source
+ * bucket makes a HeadObject of a deleted key answer 404 (recorded as gone) instead of 403.
+ */
+function tenantPolicyDocument(arns: TenantResourceArns): pulumi.Output<string> {
+  return pulumi.jsonStringify({
+    Version: "2012-10-17",
+    Statement: [
+      { Sid: "ReadSourceObjects", Effect: "Allow", Action: ["s3:GetObject", "s3:GetObjectVersion"], Resource: pulumi.interpolate`${arns.sourceBucketArn}/*` },
+      { Sid: "ListSourceBucket", Effect: "Allow", Action: ["s3:ListBucket"], Resource: arns.sourceBucketArn },
+      { Sid: "WriteProxyObjects", Effect: "Allow", Action: ["s3:PutObject", "s3:DeleteObject"], Resource: pulumi.interpolate`${arns.proxyBucketArn}/*` },
+      { Sid: "MetadataItems", Effect: "Allow", Action: ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"], Resource: arns.tableArn },
+      {
+        Sid: "ConsumeEvents",
+        Effect: "Allow",
+        Action: ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ChangeMessageVisibility"],
+        Resource: arns.queueArn,
+      },
+      { Sid: "WriteLogs", Effect: "Allow", Action: ["logs:CreateLogStream", "logs:PutLogEvents"], Resource: pulumi.interpolate`${arns.logGroupArn}:*` },
+      ...(arns.distributionArn
+        ? [
+            {
+              Sid: "ListVariants",
+              Effect: "Allow",
+              Action: ["s3:ListBucket"],
+              Resource: arns.proxyBucketArn,
+              Condition: { StringLike: { "s3:prefix": `${VARIANTS_ROOT}*` } },
+            },
+            { Sid: "InvalidateVariants", Effect: "Allow", Action: ["cloudfront:CreateInvalidation"], Resource: arns.distributionArn },
+          ]
+        : []),
+      ...(arns.tracing ? [{ Sid: "WriteTraces", Effect: "Allow", Action: XRAY_WRITE_ACTIONS, Resource: "*" }] : []),
+    ],
+  });
+}

@@ -1,0 +1,71 @@
+/**
+ * The environment contract between the deployed functions and the runtime: the variable names, and
+ * the environment each function gets for a tenant. components/ sets exactly this on the Lambda
+ * functions; the local platform gives exactly this to the same handlers; runtime/ reads it.
+ */
+import { callTimeoutMs, leaseSeconds } from "./timing";
+import type { TenantConfig } from "./tenant-config";
+
+export const ENV = {
+  tenantConfig: "TENANT_CONFIG",
+  sourceBucket: "SOURCE_BUCKET",
+  proxyBucket: "PROXY_BUCKET",
+  tableName: "TABLE_NAME",
+  maxReceiveCount: "MAX_RECEIVE_COUNT",
+  leaseSeconds: "LEASE_SECONDS",
+  forcePathStyle: "S3_FORCE_PATH_STYLE",
+  requestTimeoutMs: "AWS_REQUEST_TIMEOUT_MS",
+  exiftoolTimeoutMs: "EXIFTOOL_TIMEOUT_MS",
+  /** The tenant's CloudFront distribution (on-demand renditions): the pipeline invalidates variants there. */
+  distributionId: "DISTRIBUTION_ID",
+  nodeOptions: "NODE_OPTIONS",
+} as const;
+
+/** Lambda's Node.js runtime reads NODE_OPTIONS; stack traces then point into the sources. */
+const NODE_OPTIONS = "--enable-source-maps";
+
+/** The names a function is told, as Pulumi outputs (deploy) or plain strings (local). */
+export interface ProcessorResources<V> {
+  sourceBucket: V;
+  proxyBucket: V;
+  table: V;
+  /** The tenant's distribution, for tenants with on-demand renditions. */
+  distributionId?: V;
+}
+
+/**
+ * The processing function's environment for a tenant. `leaseSeconds` is the one value the local
+ * platform sets apart: its queues come back after seconds, not six function timeouts.
+ */
+export function processorEnvironment<V>(
+  tenant: TenantConfig,
+  resources: ProcessorResources<V>,
+  overrides: { leaseSeconds?: number } = {},
+): Record<string, V | string> {
+  const timeout = tenant.function.timeoutSeconds;
+  return {
+    [ENV.tenantConfig]: JSON.stringify(tenant),
+    [ENV.sourceBucket]: resources.sourceBucket,
+    [ENV.proxyBucket]: resources.proxyBucket,
+    [ENV.tableName]: resources.table,
+    [ENV.maxReceiveCount]: String(tenant.queue.maxReceiveCount),
+    [ENV.leaseSeconds]: String(overrides.leaseSeconds ?? leaseSeconds(timeout)),
+    [ENV.exiftoolTimeoutMs]: String(callTimeoutMs(timeout)),
+    [ENV.requestTimeoutMs]: String(callTimeoutMs(timeout)),
+    ...(tenant.onDemand.enabled && resources.distributionId !== undefined ? { [ENV.distributionId]: resources.distributionId } : {}),
+    [ENV.nodeOptions]: NODE_OPTIONS,
+  };
+}
+
+/** The on-demand renderer's environment for a tenant: it reads the source and writes the proxy bucket. */
+export function rendererEnvironment<V>(
+  tenant: TenantConfig,
+  resources: Pick<ProcessorResources<V>, "sourceBucket" | "proxyBucket">,
+): Record<string, V | string> {
+  return {
+    [ENV.tenantConfig]: JSON.stringify(tenant),
+    [ENV.sourceBucket]: resources.sourceBucket,
+    [ENV.proxyBucket]: resources.proxyBucket,
+    [ENV.nodeOptions]: NODE_OPTIONS,
+  };
+}

@@ -1,0 +1,92 @@
+/**
+ * Resource names derived from a short project prefix, the stack and the tenant, so two stacks of the
+ * same account (dev, prod) never collide. Shared by components/ (as Pulumi logical names) and the
+ * local platform (as the emulated resources' physical names).
+ */
+import { bucketNameProblem, type TenantConfig } from "./tenant-config";
+
+const DEFAULT_NAME_PREFIX = "tip";
+
+/**
+ * Where the proxy bucket keeps on-demand variants (runtime/on-demand/variants.ts): the lifecycle
+ * rule that expires them and the processor's list permission name this prefix too.
+ */
+export const VARIANTS_ROOT = "_variants/";
+
+/** The CloudWatch namespace of the runtime's EMF metrics, which the stack's dashboard graphs. */
+export const METRICS_NAMESPACE = "TenantImagePlatform";
+
+export interface TenantResourceNames {
+  /** The common stem: `<prefix>-<stack>-<tenant>`. */
+  base: string;
+  sourceBucket: string;
+  proxyBucket: string;
+  table: string;
+  queue: string;
+  deadLetterQueue: string;
+  function: string;
+}
+
+export function tenantResourceNames(stack: string, tenant: Pick<TenantConfig, "name" | "storage">, prefix = DEFAULT_NAME_PREFIX): TenantResourceNames {
+  const base = `${prefix}-${stack}-${tenant.name}`;
+  const names: TenantResourceNames = {
+    base,
+    sourceBucket: tenant.storage.sourceBucketName ?? `${base}-source`,
+    proxyBucket: tenant.storage.proxyBucketName ?? `${base}-proxy`,
+    table: `${base}-metadata`,
+    queue: `${base}-events`,
+    deadLetterQueue: `${base}-events-dlq`,
+    function: `${base}-processor`,
+  };
+  const tooLong = physicalNameProblems(base);
+  if (tooLong.length) {
+    throw new Error(
+      `tenant "${tenant.name}" on stack "${stack}": ${tooLong.join("; ")}. Use a shorter namePrefix (now "${prefix}"), stack name or tenant name`,
+    );
+  }
+  for (const bucket of [names.sourceBucket, names.proxyBucket]) {
+    // Pulumi adds an 8-character random suffix to derived bucket names; leave room for it.
+    const problem = bucketNameProblem(tenant.storage.sourceBucketName === bucket || tenant.storage.proxyBucketName === bucket ? bucket : `${bucket}-1234567`);
+    if (problem) {
+      throw new Error(
+        `tenant "${tenant.name}": bucket name "${bucket}" derived from stack "${stack}" ${problem}; set storage.sourceBucketName/proxyBucketName explicitly`,
+      );
+    }
+  }
+  return names;
+}
+
+/** Pulumi's auto-naming appends "-" and 7 random hex characters to a resource's logical name. */
+const AUTONAME_SUFFIX_LENGTH = 8;
+
+/**
+ * Every other physical name components/tenant-pipeline.ts and components/on-demand.ts derive from `<prefix>-<stack>-<tenant>`,
+ * with its service's limit: checked at config time, because AWS would refuse it only during
+ * `pulumi up`, after the preview. `autonamed`: Pulumi adds its random suffix.
+ */
+const DERIVED_NAMES: readonly { resource: string; suffix: string; limit: number; autonamed: boolean; prefix?: string }[] = [
+  { resource: "IAM role", suffix: "-processor-role", limit: 64, autonamed: true },
+  { resource: "IAM role policy", suffix: "-processor-access", limit: 128, autonamed: true },
+  { resource: "Lambda function", suffix: "-processor", limit: 64, autonamed: false },
+  { resource: "SQS queue", suffix: "-events", limit: 80, autonamed: true },
+  { resource: "SQS dead-letter queue", suffix: "-events-dlq", limit: 80, autonamed: true },
+  { resource: "DynamoDB table", suffix: "-metadata", limit: 255, autonamed: true },
+  { resource: "log group", suffix: "-processor", limit: 512, autonamed: false, prefix: "/aws/lambda/" },
+  { resource: "CloudWatch alarm", suffix: "-function-errors", limit: 255, autonamed: true },
+  // components/on-demand.ts (tenants with onDemand.enabled)
+  { resource: "on-demand IAM role", suffix: "-od-role", limit: 64, autonamed: true },
+  { resource: "on-demand Lambda function", suffix: "-od-renderer", limit: 64, autonamed: false },
+  { resource: "CloudFront Function", suffix: "-od-viewer", limit: 64, autonamed: true },
+  { resource: "CloudFront KeyValueStore", suffix: "-od-keys", limit: 64, autonamed: true },
+  { resource: "CloudFront origin access control", suffix: "-od-s3-oac", limit: 64, autonamed: true },
+  { resource: "CloudFront cache policy", suffix: "-od-cache", limit: 128, autonamed: true },
+];
+
+export function physicalNameProblems(base: string): string[] {
+  return DERIVED_NAMES.flatMap(({ resource, suffix, limit, autonamed, prefix = "" }) => {
+    const length = prefix.length + base.length + suffix.length + (autonamed ? AUTONAME_SUFFIX_LENGTH : 0);
+    return length > limit
+      ? [`the ${resource} name "${prefix}${base}${suffix}${autonamed ? "-xxxxxxx" : ""}" would be ${length} characters, above AWS's ${limit}`]
+      : [];
+  });
+}

@@ -1,0 +1,307 @@
+/**
+ * The tenant configuration schema: the one contract shared by the Pulumi program (which validates
+ * `Pulumi.<stack>.yaml`), the Lambda runtime (which receives its tenant's settings as JSON in
+ * `TENANT_CONFIG`) and the local platform. Parse once, at the edge, into plain typed objects.
+ */
+import { createHash } from "node:crypto";
+import { z } from "zod";
+import { QUEUE_RETENTION_DAYS } from "./timing";
+
+/** S3 bucket names derived from a tenant name must stay valid, so tenant names are a strict subset. */
+const TENANT_NAME = /^[a-z0-9](?:[a-z0-9-]{0,30}[a-z0-9])?$/;
+const RENDITION_NAME = /^[a-z0-9][a-z0-9_-]{0,62}$/;
+
+const RENDITION_FORMATS = ["jpeg", "webp", "avif", "png"] as const;
+/** On-demand variants may also ask for "auto": the best format the viewer's Accept header allows. */
+const ON_DEMAND_FORMATS = [...RENDITION_FORMATS, "auto"] as const;
+export type OnDemandFormat = (typeof ON_DEMAND_FORMATS)[number];
+/** Key ids of on-demand signing keys (they appear in signed URLs and in the CloudFront KeyValueStore). */
+const KEY_ID = /^[A-Za-z0-9_-]{1,32}$/;
+const RENDITION_FITS = ["cover", "contain", "fill", "inside", "outside"] as const;
+export type RenditionFormat = (typeof RENDITION_FORMATS)[number];
+
+const positiveInt = (max: number) => z.number().int().positive().max(max);
+
+/** A rendition's shape; on-demand presets share it, with "auto" among their formats. */
+function variantSchema<const F extends readonly [string, ...string[]]>(formats: F, defaultFormat: F[number]) {
+  return z
+    .object({
+      name: z.string().regex(RENDITION_NAME, "must be lower-case letters, digits, '-' or '_' (max 63)"),
+      width: positiveInt(16384).optional(),
+      height: positiveInt(16384).optional(),
+      fit: z.enum(RENDITION_FITS).default("inside"),
+      format: z.enum(formats).default(defaultFormat),
+      quality: z.number().int().min(1).max(100).default(80),
+    })
+    .strict()
+    .refine((r) => r.width !== undefined || r.height !== undefined, {
+      message: "needs a width, a height or both",
+    });
+}
+
+const renditionSchema = variantSchema(RENDITION_FORMATS, "webp");
+export type Rendition = z.infer<typeof renditionSchema>;
+
+/** A named on-demand variant: a rendition whose format may also be "auto". */
+const presetSchema = variantSchema(ON_DEMAND_FORMATS, "auto");
+
+const onDemandSchema = z
+  .object({
+    /** Serve renditions on request over HTTPS (CloudFront + a rendering function). Default false. */
+    enabled: z.boolean().default(false),
+    /** Named variants beside the tenant's own renditions (which are valid variants too). */
+    presets: z.array(presetSchema).max(20).default([]),
+    /** Widths a URL may ask for as `w<width>.<format>` (fit inside, never enlarged). */
+    widths: z.array(positiveInt(8192)).max(20).default([320, 640, 1024, 1600, 2048]),
+    /** Formats `w<width>.<format>` may name; "auto" negotiates AVIF / WebP / JPEG from Accept. */
+    formats: z.array(z.enum(ON_DEMAND_FORMATS)).min(1).default(["auto", "jpeg", "webp"]),
+    /** Quality of width variants. */
+    quality: z.number().int().min(1).max(100).default(80),
+    /** Days a generated variant lives in the proxy bucket and at most in CloudFront's cache (the classic design's 14). */
+    maxAgeDays: z.number().int().min(1).max(365).default(14),
+    /** Browsers' cache time (seconds): shorter than the CDN's, since a browser copy cannot be invalidated. */
+    browserMaxAgeSeconds: z.number().int().min(0).max(31_536_000).default(86_400),
+    /** Signing key ids, oldest first: at most two are active (rotation); the last one signs new URLs. */
+    signingKeyIds: z.array(z.string().regex(KEY_ID, "must be 1-32 letters, digits, '-' or '_'")).min(1).max(2).default(["k1"]),
+    /** The rendering function: memory, timeout and the most instances that may run at once (the cost bound). */
+    memoryMb: z.number().int().min(512).max(10240).default(2048),
+    timeoutSeconds: z.number().int().min(5).max(60).default(30),
+    reservedConcurrency: z.number().int().min(1).max(1000).default(10),
+    /** CloudFront price class of the tenant's distribution. */
+    priceClass: z.enum(["PriceClass_100", "PriceClass_200", "PriceClass_All"]).default("PriceClass_100"),
+  })
+  .strict()
+  .prefault({});
+
+export const DEFAULT_RENDITIONS: readonly Rendition[] = [
+  { name: "thumb", width: 256, height: 256, fit: "cover", format: "webp", quality: 75 },
+  { name: "preview", width: 1024, height: 1024, fit: "inside", format: "jpeg", quality: 82 },
+];
+
+/** S3 bucket naming rules (general purpose buckets), checked here so a bad name fails at config time. */
+export function bucketNameProblem(name: string): string | undefined {
+  if (name.length < 3 || name.length > 63) return "must be 3 to 63 characters long";
+  if (!/^[a-z0-9][a-z0-9.-]*[a-z0-9]$/.test(name)) {
+    return "may hold only lower-case letters, digits, '.' and '-', and must start and end with a letter or digit";
+  }
+  if (name.includes("..")) return "must not contain two adjacent periods";
+  if (/^\d+\.\d+\.\d+\.\d+$/.test(name)) return "must not be formatted as an IP address";
+  if (/^(xn--|sthree-|amzn-s3-demo-)/.test(name)) return "must not start with a reserved prefix";
+  if (/(-s3alias|--ol-s3|--x-s3|--table-s3|\.mrap)$/.test(name)) return "must not end with a reserved suffix";
+  return undefined;
+}
+
+const bucketName = z.string().superRefine((name, ctx) => {
+  const problem = bucketNameProblem(name);
+  if (problem) ctx.addIssue({ code: "custom", message: `invalid S3 bucket name "${name}": ${problem}` });
+});
+
+const tenantSchema = z
+  .object({
+    name: z.string().regex(TENANT_NAME, "must be 1-32 lower-case letters, digits or '-', not starting or ending with '-'"),
+    renditions: z
+      .array(renditionSchema)
+      .max(10)
+      .default(() => DEFAULT_RENDITIONS.map((r) => ({ ...r })))
+      .superRefine((renditions, ctx) => {
+        const seen = new Set<string>();
+        renditions.forEach((r, i) => {
+          if (seen.has(r.name)) ctx.addIssue({ code: "custom", path: [i, "name"], message: `duplicate rendition name "${r.name}"` });
+          seen.add(r.name);
+        });
+      }),
+    metadata: z
+      .object({
+        /** Keep GPS coordinates in the table item (the sidecar always has the full exiftool output). */
+        keepGps: z.boolean().default(false),
+        /**
+         * Renditions never carry EXIF/XMP (so never GPS); "icc" embeds the sRGB profile the renditions
+         * were converted to, "none" strips everything.
+         */
+        renditionProfile: z.enum(["none", "icc"]).default("none"),
+      })
+      .strict()
+      .prefault({}),
+    limits: z
+      .object({
+        maxObjectBytes: positiveInt(5 * 1024 ** 4).default(500 * 1024 * 1024),
+        /** sharp's decompression-bomb guard; never disabled (0 would turn it off, so it is not allowed). */
+        maxInputPixels: positiveInt(2 ** 32).default(268_402_689),
+      })
+      .strict()
+      .prefault({}),
+    function: z
+      .object({
+        memoryMb: z.number().int().min(256).max(10240).default(1024),
+        timeoutSeconds: z.number().int().min(10).max(900).default(120),
+        /** SQS event source mapping's maximum concurrency (2..1000). */
+        maxConcurrency: z.number().int().min(2).max(1000).default(10),
+        batchSize: z.number().int().min(1).max(10).default(5),
+        architecture: z.enum(["arm64", "x86_64"]).default("arm64"),
+        logRetentionDays: z.number().int().positive().default(30),
+        /** AWS X-Ray: a trace per invocation, with a subsegment per object, stage and AWS call. Default false. */
+        tracing: z.boolean().default(false),
+      })
+      .strict()
+      .prefault({}),
+    queue: z
+      .object({
+        maxReceiveCount: z.number().int().min(1).max(1000).default(5),
+        dlqRetentionDays: z.number().int().min(1).max(14).default(14),
+      })
+      .strict()
+      .prefault({}),
+    storage: z
+      .object({
+        sourceBucketName: bucketName.optional(),
+        proxyBucketName: bucketName.optional(),
+        /** Days after which renditions expire from the proxy bucket; unset keeps them. */
+        proxyExpirationDays: z.number().int().positive().optional(),
+        tombstoneTtlDays: z.number().int().positive().default(30),
+        cacheControl: z.string().min(1).default("public, max-age=86400"),
+      })
+      .strict()
+      .prefault({}),
+    onDemand: onDemandSchema,
+  })
+  .strict();
+
+export type TenantConfig = z.infer<typeof tenantSchema>;
+
+/**
+ * Bump when the pipeline's code changes what it writes for the same config (a new sidecar field, a
+ * fix to the renditions): every item then differs from the current output config, and
+ * `npm run reprocess` redoes them.
+ */
+const OUTPUT_VERSION = 1;
+
+function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(",")}]`;
+  if (value && typeof value === "object") {
+    const entries = Object.entries(value)
+      .filter(([, v]) => v !== undefined)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(",")}}`;
+  }
+  return JSON.stringify(value);
+}
+
+/**
+ * What an item's outputs were made with: the renditions, what they and the item keep of the
+ * metadata, and the pipeline's OUTPUT_VERSION. Stored on every item the pipeline writes;
+ * `npm run reprocess` skips items that carry the current one. 16 hex digits of a SHA-256.
+ */
+export function outputConfigHash(tenant: Pick<TenantConfig, "renditions" | "metadata">): string {
+  const identity = { version: OUTPUT_VERSION, renditions: tenant.renditions, metadata: tenant.metadata };
+  return createHash("sha256").update(canonicalJson(identity)).digest("hex").slice(0, 16);
+}
+
+/** Objects one function container processes at once (records of a batch in parallel). */
+export const OBJECTS_PER_CONTAINER = 2;
+
+/** Lambda's largest /tmp, and what the runtime keeps free beside the spooled objects. */
+const MAX_EPHEMERAL_MB = 10_240;
+const EPHEMERAL_HEADROOM_MB = 512;
+
+/** /tmp a function needs: one spooled copy of the largest allowed object per object in flight, plus headroom. */
+export function ephemeralStorageMb(maxObjectBytes: number): number {
+  return Math.max(512, OBJECTS_PER_CONTAINER * Math.ceil(maxObjectBytes / 1024 / 1024) + EPHEMERAL_HEADROOM_MB);
+}
+
+/**
+ * Rules across fields. A tombstone must outlive every event that can still arrive for its key: an
+ * older event redriven from the dead-letter queue after the tombstone expired would find no item,
+ * claim the key and leave a junk item behind.
+ */
+function crossFieldProblems(tenant: TenantConfig): { path: (string | number)[]; message: string }[] {
+  const problems = [];
+  const eventLifetimeDays = QUEUE_RETENTION_DAYS + tenant.queue.dlqRetentionDays;
+  if (tenant.storage.tombstoneTtlDays <= eventLifetimeDays) {
+    problems.push({
+      path: ["storage", "tombstoneTtlDays"],
+      message: `must be more than the ${eventLifetimeDays} days an event can live (queue ${QUEUE_RETENTION_DAYS} + dead-letter queue ${tenant.queue.dlqRetentionDays}), or a redriven old event leaves a junk item`,
+    });
+  }
+  const storageMb = ephemeralStorageMb(tenant.limits.maxObjectBytes);
+  if (storageMb > MAX_EPHEMERAL_MB) {
+    problems.push({
+      path: ["limits", "maxObjectBytes"],
+      message: `${OBJECTS_PER_CONTAINER} objects of this size processed at once need ${storageMb} MB of /tmp, above Lambda's ${MAX_EPHEMERAL_MB} MB: at most ${Math.floor((MAX_EPHEMERAL_MB - EPHEMERAL_HEADROOM_MB) / OBJECTS_PER_CONTAINER)} MiB`,
+    });
+  }
+  const variantNames = new Map(tenant.renditions.map((r) => [r.name, "renditions"]));
+  tenant.onDemand.presets.forEach((preset, i) => {
+    const owner = variantNames.get(preset.name);
+    if (owner)
+      problems.push({
+        path: ["onDemand", "presets", i, "name"],
+        message: `"${preset.name}" is already a variant name (in ${owner}): names must be unique across renditions and presets`,
+      });
+    else if (/^w\d+$/.test(preset.name))
+      problems.push({ path: ["onDemand", "presets", i, "name"], message: `"${preset.name}" looks like a width variant (w<width>): choose another name` });
+    variantNames.set(preset.name, "presets");
+  });
+  if (new Set(tenant.onDemand.signingKeyIds).size !== tenant.onDemand.signingKeyIds.length) {
+    problems.push({ path: ["onDemand", "signingKeyIds"], message: "must not list a key id twice" });
+  }
+  return problems;
+}
+export type TenantInput = z.input<typeof tenantSchema>;
+
+export class TenantConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`invalid tenant configuration:\n  - ${problems.join("\n  - ")}`);
+    this.name = "TenantConfigError";
+  }
+}
+
+function formatPath(path: readonly PropertyKey[]): string {
+  return path.reduce<string>((out, part) => (typeof part === "number" ? `${out}[${part}]` : out ? `${out}.${String(part)}` : String(part)), "");
+}
+
+function tenantLabel(raw: unknown, index: number): string {
+  const name = (raw as { name?: unknown } | undefined)?.name;
+  return typeof name === "string" && name ? `tenant "${name}"` : `tenant #${index + 1}`;
+}
+
+/** Validates one tenant; errors name the tenant and the field. */
+export function parseTenant(raw: unknown, index = 0): TenantConfig {
+  const result = tenantSchema.safeParse(raw);
+  const label = tenantLabel(raw, index);
+  const issues = result.success ? crossFieldProblems(result.data) : result.error.issues;
+  if (result.success && issues.length === 0) return result.data;
+  throw new TenantConfigError(issues.map((issue) => `${label}: ${formatPath(issue.path) || "(tenant)"}: ${issue.message}`));
+}
+
+/** Validates the whole tenant list of a stack: every tenant, then uniqueness of names and buckets. */
+export function parseTenants(raw: unknown): TenantConfig[] {
+  if (!Array.isArray(raw) || raw.length === 0) {
+    throw new TenantConfigError(["tenants: must be a non-empty list of tenants (config key tenant-image-platform:tenants)"]);
+  }
+  const problems: string[] = [];
+  const tenants: TenantConfig[] = [];
+  raw.forEach((entry, i) => {
+    try {
+      tenants.push(parseTenant(entry, i));
+    } catch (err) {
+      if (err instanceof TenantConfigError) problems.push(...err.problems);
+      else throw err;
+    }
+  });
+  const names = new Map<string, number>();
+  const buckets = new Map<string, string>();
+  for (const tenant of tenants) {
+    names.set(tenant.name, (names.get(tenant.name) ?? 0) + 1);
+    for (const bucket of [tenant.storage.sourceBucketName, tenant.storage.proxyBucketName]) {
+      if (!bucket) continue;
+      const owner = buckets.get(bucket);
+      if (owner) problems.push(`tenant "${tenant.name}": storage: bucket "${bucket}" is already used by tenant "${owner}"`);
+      buckets.set(bucket, tenant.name);
+    }
+  }
+  for (const [name, count] of names) {
+    if (count > 1) problems.push(`tenant "${name}": name: duplicate tenant name (listed ${count} times)`);
+  }
+  if (problems.length) throw new TenantConfigError(problems);
+  return tenants;
+}

@@ -1,0 +1,34 @@
+/**
+ * The timing rules the deployed stack and the runtime must agree on: what the components set on
+ * the queue and the function, what the runtime assumes of them, and what the local platform plays.
+ */
+
+/**
+ * The queue's visibility timeout as a multiple of the function timeout: Lambda's recommendation for
+ * an SQS event source ("at least six times the timeout that you configure on your function").
+ * https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-configure.html
+ */
+export const VISIBILITY_TIMEOUT_FACTOR = 6;
+
+/** How long the event queue keeps a message (the component sets it; redrive keeps the original age). */
+export const QUEUE_RETENTION_DAYS = 4;
+
+/**
+ * How long a claim keeps other events of its key waiting: beyond the function's timeout, so a live
+ * attempt is never overtaken, and well inside the visibility timeout, so a crashed attempt's
+ * retry finds the lease expired.
+ */
+export function leaseSeconds(timeoutSeconds: number): number {
+  return timeoutSeconds + 30;
+}
+
+/**
+ * A third of the function's time for exiftool and for any one AWS call (at least 5 s), so a hang
+ * is cut off with time left to retry it or record the outcome.
+ */
+export function callTimeoutMs(timeoutSeconds: number): number {
+  return Math.max(5_000, Math.floor((timeoutSeconds * 1000) / 3));
+}
+
+/** Sources above this are spooled to /tmp for sharp instead of held in memory (both functions). */
+export const SPOOL_ABOVE_BYTES = 16 * 1024 * 1024;

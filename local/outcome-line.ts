@@ -1,0 +1,19 @@
+import { REPROCESS_EVENT_NAME } from "../runtime/events";
+import type { Outcome } from "../runtime/outcome";
+
+const kib = (bytes?: number) => (bytes === undefined ? "-" : bytes < 1024 ? `${bytes} B` : `${(bytes / 1024).toFixed(bytes < 10240 ? 1 : 0)} KiB`);
+
+/** One readable line per processed upload. */
+export function formatOutcome(o: Outcome): string {
+  const mark = { done: "✓", deleted: "✗", failed: "!", skipped: "·" }[o.status];
+  const parts = [`${mark} [${o.tenant}] ${o.key}: ${o.status}${o.event === REPROCESS_EVENT_NAME ? " (reprocess)" : ""}`];
+  if (o.status === "done") parts.push(`${o.renditions ?? 0} renditions`);
+  if (o.metadataMethod) {
+    const how = o.metadataMethod === "ranged" ? `in ${o.metadataRequests ?? 0} requests` : "by the streaming fallback";
+    parts.push(`metadata read ${kib(o.metadataBytesRead)} of ${kib(o.size)} ${how}`);
+  }
+  if (o.code) parts.push(o.code);
+  if (o.reason) parts.push(o.reason);
+  if (o.durationsMs?.total !== undefined) parts.push(`${o.durationsMs.total} ms`);
+  return parts.join(" — ");
+}

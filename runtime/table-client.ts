@@ -1,0 +1,19 @@
+/** The processing function's AWS clients: S3 and the metadata table's DynamoDB document client. */
+import type { S3Client } from "@aws-sdk/client-s3";
+import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
+import { clientOptionsFrom, createS3Client, sdkConfig } from "./clients";
+
+export interface Clients {
+  s3: S3Client;
+  dynamo: DynamoDBDocumentClient;
+}
+
+export function documentClient(client: DynamoDBClient): DynamoDBDocumentClient {
+  return DynamoDBDocumentClient.from(client, { marshallOptions: { removeUndefinedValues: true, convertClassInstanceToMap: true } });
+}
+
+export function createClients(env: NodeJS.ProcessEnv = process.env): Clients {
+  // The endpoint comes from the SDK's own AWS_ENDPOINT_URL_DYNAMODB when set.
+  return { s3: createS3Client(env), dynamo: documentClient(new DynamoDBClient(sdkConfig(clientOptionsFrom(env)))) };
+}

@@ -45,6 +45,12 @@ export type Rendition = z.infer<typeof renditionSchema>;
 /** A named on-demand variant: a rendition whose format may also be "auto". */
 const presetSchema = variantSchema(ON_DEMAND_FORMATS, "auto");
 
+/**
+ * The only retention periods CloudWatch Logs accepts (PutRetentionPolicy's retentionInDays):
+ * https://docs.aws.amazon.com/AmazonCloudWatchLogs/latest/APIReference/API_PutRetentionPolicy.html
+ */
+const LOG_RETENTION_DAYS: readonly number[] = [1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653];
+
 const onDemandSchema = z
   .object({
     /** Serve renditions on request over HTTPS (CloudFront + a rendering function). Default false. */
@@ -66,7 +72,12 @@ const onDemandSchema = z
     /** The rendering function: memory, timeout and the most instances that may run at once (the cost bound). */
     memoryMb: z.number().int().min(512).max(10240).default(2048),
     timeoutSeconds: z.number().int().min(5).max(60).default(30),
-    reservedConcurrency: z.number().int().min(1).max(1000).default(10),
+    /**
+     * Renders at once, reserved from the region's concurrency pool: off by default. Lambda refuses a
+     * reservation that leaves fewer than 100 unreserved executions in the account (PutFunctionConcurrency),
+     * and new accounts often have 10 to 50 in all, so a default here would fail `pulumi up` there.
+     */
+    reservedConcurrency: z.number().int().min(1).max(1000).optional(),
     /** CloudFront price class of the tenant's distribution. */
     priceClass: z.enum(["PriceClass_100", "PriceClass_200", "PriceClass_All"]).default("PriceClass_100"),
   })
@@ -138,7 +149,13 @@ const tenantSchema = z
         maxConcurrency: z.number().int().min(2).max(1000).default(10),
         batchSize: z.number().int().min(1).max(10).default(5),
         architecture: z.enum(["arm64", "x86_64"]).default("arm64"),
-        logRetentionDays: z.number().int().positive().default(30),
+        logRetentionDays: z
+          .number()
+          .int()
+          .refine((days) => LOG_RETENTION_DAYS.includes(days), {
+            message: `must be one of CloudWatch Logs' retention periods: ${LOG_RETENTION_DAYS.join(", ")}`,
+          })
+          .default(30),
         /** AWS X-Ray: a trace per invocation, with a subsegment per object, stage and AWS call. Default false. */
         tracing: z.boolean().default(false),
       })

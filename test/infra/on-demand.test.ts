@@ -158,8 +158,10 @@ describe.each(withOnDemand)("tenant %s's distribution", (tenant) => {
       handler: "index.onDemandHandler",
       runtime: "nodejs22.x",
       architectures: ["arm64"],
-      reservedConcurrentExecutions: config().onDemand.reservedConcurrency,
     });
+    // No reservation unless the tenant asks: a new account's pool may not allow one (docs/on-demand.md).
+    expect(config().onDemand.reservedConcurrency).toBeUndefined();
+    expect(fn.reservedConcurrentExecutions).toBeUndefined();
     expect(fn.layers).toBeUndefined();
   });
 

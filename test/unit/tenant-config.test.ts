@@ -113,6 +113,21 @@ describe("outputConfigHash", () => {
     expect(outputConfigHash({ ...tenant!, metadata: { ...tenant!.metadata, keepGps: true } })).not.toBe(hash);
   });
 
+  it("accepts only the log retention periods CloudWatch Logs accepts", () => {
+    for (const days of [1, 30, 365, 3653]) expect(parseTenants([{ name: "t", function: { logRetentionDays: days } }])[0]!.function.logRetentionDays).toBe(days);
+    for (const days of [0, 2, 31, 366, 10_000]) {
+      expect(() => parseTenants([{ name: "t", function: { logRetentionDays: days } }])).toThrow(
+        /function\.logRetentionDays: must be one of CloudWatch Logs' retention periods: 1, 3, 5/,
+      );
+    }
+  });
+
+  it("reserves no renderer concurrency by default; a tenant may reserve 1 to 1,000", () => {
+    expect(parseTenants([{ name: "t", onDemand: { enabled: true } }])[0]!.onDemand.reservedConcurrency).toBeUndefined();
+    expect(parseTenants([{ name: "t", onDemand: { enabled: true, reservedConcurrency: 5 } }])[0]!.onDemand.reservedConcurrency).toBe(5);
+    expect(() => parseTenants([{ name: "t", onDemand: { enabled: true, reservedConcurrency: 0 } }])).toThrow(/onDemand\.reservedConcurrency/);
+  });
+
   it("defaults tracing off; a tenant opts in with function.tracing", () => {
     expect(tenant!.function.tracing).toBe(false);
     expect(parseTenants([{ name: "t", function: { tracing: true } }])[0]!.function.tracing).toBe(true);

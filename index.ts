@@ -7,6 +7,7 @@ import { PlatformDashboard } from "./components/dashboard";
 import { ExiftoolLayer } from "./components/exiftool-layer";
 import { buildFunctionArchive, type FunctionArchive, type LambdaArchitecture } from "./components/function-code";
 import { parseStackSettings } from "./components/stack-settings";
+import { tagTaggable } from "./components/tags";
 import { TenantPipeline } from "./components/tenant-pipeline";
 import { tenantResourceNames } from "./contract/naming";
 import { outputConfigHash, parseTenants } from "./contract/tenant-config";
@@ -25,6 +26,10 @@ const settings = parseStackSettings((key) => {
   }
 });
 
+// Every taggable resource carries the stack's tags and `stack`; a tenant's carry `tenant` too (cost per tenant).
+const stackTags = { ...settings.tags, stack };
+const tagged = (tags: Record<string, string>) => ({ transformations: [tagTaggable(tags)] });
+
 // On-demand URL signing secrets, `{ "<tenant>": { "<key id>": "<secret>" } }` (pulumi config set --secret
 // --path). Unset: each key is generated once and kept in the stack's state.
 const signingSecrets = config.getSecretObject<Record<string, Record<string, string>>>("signingKeys");
@@ -34,7 +39,7 @@ const layers = new Map<LambdaArchitecture, ExiftoolLayer>();
 for (const architecture of architectures) {
   // The default architecture's layer keeps the plain name; only a second one gets a suffix.
   const name = architecture === "arm64" ? `${settings.namePrefix}-${stack}-exiftool` : `${settings.namePrefix}-${stack}-exiftool-${architecture}`;
-  layers.set(architecture, new ExiftoolLayer(name, { architecture, zipPath: architectures.length === 1 ? settings.layerZip : undefined }));
+  layers.set(architecture, new ExiftoolLayer(name, { architecture, zipPath: architectures.length === 1 ? settings.layerZip : undefined }, tagged(stackTags)));
 }
 
 const archives = new Map<LambdaArchitecture, Promise<FunctionArchive>>(architectures.map((a) => [a, buildFunctionArchive(a, "processor")]));
@@ -47,17 +52,21 @@ export const tenantOutputs = Object.fromEntries(
   tenants.map((tenant) => {
     const names = tenantResourceNames(stack, tenant, settings.namePrefix);
     const architecture = tenant.function.architecture;
-    const pipeline = new TenantPipeline(names.base, {
-      tenant,
-      code: archives.get(architecture)!,
-      rendererCode: rendererArchives.get(architecture),
-      layerArn: layers.get(architecture)!.arn,
-      protectData: settings.protectData,
-      sourceVersioning: settings.sourceVersioning,
-      alarmTopicArn: settings.alarmTopicArn,
-      queueAgeAlarmSeconds: settings.queueAgeAlarmSeconds,
-      signingSecrets: signingSecrets?.apply((all) => all[tenant.name] ?? {}),
-    });
+    const pipeline = new TenantPipeline(
+      names.base,
+      {
+        tenant,
+        code: archives.get(architecture)!,
+        rendererCode: rendererArchives.get(architecture),
+        layerArn: layers.get(architecture)!.arn,
+        protectData: settings.protectData,
+        sourceVersioning: settings.sourceVersioning,
+        alarmTopicArn: settings.alarmTopicArn,
+        queueAgeAlarmSeconds: settings.queueAgeAlarmSeconds,
+        signingSecrets: signingSecrets?.apply((all) => all[tenant.name] ?? {}),
+      },
+      tagged({ ...stackTags, tenant: tenant.name }),
+    );
     pipelines.set(tenant.name, pipeline);
     const onDemand = pipeline.onDemand;
     return [
@@ -86,12 +95,16 @@ export const tenantOutputs = Object.fromEntries(
     ];
   }),
 );
-const dashboard = new PlatformDashboard(`${settings.namePrefix}-${stack}`, {
-  region: new pulumi.Config("aws").require("region"),
-  tenants: tenants.map((tenant) => {
-    const pipeline = pipelines.get(tenant.name)!;
-    return { name: tenant.name, queueName: pipeline.queue.name, deadLetterQueueName: pipeline.deadLetterQueue.name, functionName: pipeline.functionName };
-  }),
-});
+const dashboard = new PlatformDashboard(
+  `${settings.namePrefix}-${stack}`,
+  {
+    region: new pulumi.Config("aws").require("region"),
+    tenants: tenants.map((tenant) => {
+      const pipeline = pipelines.get(tenant.name)!;
+      return { name: tenant.name, queueName: pipeline.queue.name, deadLetterQueueName: pipeline.deadLetterQueue.name, functionName: pipeline.functionName };
+    }),
+  },
+  tagged(stackTags),
+);
 export const dashboardName = dashboard.dashboardName;
 export const exiftoolLayers = Object.fromEntries([...layers].map(([arch, layer]) => [arch, layer.arn]));

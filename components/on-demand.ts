@@ -200,7 +200,13 @@ export class OnDemandRenditions extends pulumi.ComponentResource {
           ],
         },
         restrictions: { geoRestriction: { restrictionType: "none" } },
-        viewerCertificate: { cloudfrontDefaultCertificate: true, minimumProtocolVersion: "TLSv1.2_2021" },
+        ...(onDemand.domain ? { aliases: [onDemand.domain.name] } : {}),
+        // With the default *.cloudfront.net certificate CloudFront uses TLSv1 whatever is set, so it
+        // says so; TLS 1.2 at least needs the tenant's own domain and certificate (SNI).
+        // https://docs.aws.amazon.com/cloudfront/latest/APIReference/API_ViewerCertificate.html
+        viewerCertificate: onDemand.domain
+          ? { acmCertificateArn: onDemand.domain.certificateArn, sslSupportMethod: "sni-only", minimumProtocolVersion: "TLSv1.2_2021" }
+          : { cloudfrontDefaultCertificate: true, minimumProtocolVersion: "TLSv1" },
       },
       { parent: this },
     );
@@ -233,7 +239,7 @@ export class OnDemandRenditions extends pulumi.ComponentResource {
     this.distributionId = this.distribution.id;
     this.distributionArn = this.distribution.arn;
     this.domainName = this.distribution.domainName;
-    this.url = pulumi.interpolate`https://${this.distribution.domainName}`;
+    this.url = onDemand.domain ? pulumi.output(`https://${onDemand.domain.name}`) : pulumi.interpolate`https://${this.distribution.domainName}`;
     this.signingKeyId = onDemand.signingKeyIds[onDemand.signingKeyIds.length - 1]!;
     this.signingKeys = secrets;
     this.registerOutputs({ distributionId: this.distributionId, domainName: this.domainName, url: this.url, signingKeys: this.signingKeys });

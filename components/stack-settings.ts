@@ -21,6 +21,32 @@ const stackSettingsSchema = z
     layerZip: z.string().optional(),
     /** Queue age (seconds) that raises the "falling behind" alarm. */
     queueAgeAlarmSeconds: z.number().int().positive().default(900),
+    /**
+     * Tags for every taggable resource of the stack, beside `stack` and `tenant` (which the stack
+     * sets itself). AWS: keys 1-128 characters, values up to 256, at most 50 tags a resource, and
+     * the `aws:` prefix is AWS's own.
+     * https://docs.aws.amazon.com/tag-editor/latest/userguide/tagging.html
+     */
+    tags: z
+      .record(z.string(), z.string())
+      .superRefine((tags, ctx) => {
+        const keys = Object.keys(tags);
+        if (keys.length > 48) ctx.addIssue({ code: "custom", message: "at most 48 tags: AWS allows 50 a resource, and stack and tenant are two" });
+        for (const key of keys) {
+          const problem =
+            key.length < 1 || key.length > 128
+              ? "a tag key has 1 to 128 characters"
+              : key.toLowerCase().startsWith("aws:")
+                ? "the aws: prefix is reserved for AWS's own tags"
+                : key === "stack" || key === "tenant"
+                  ? "stack and tenant are set by the stack itself"
+                  : tags[key]!.length > 256
+                    ? "a tag value has at most 256 characters"
+                    : undefined;
+          if (problem) ctx.addIssue({ code: "custom", path: [key], message: problem });
+        }
+      })
+      .default({}),
   })
   .strict();
 

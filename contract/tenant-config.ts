@@ -78,6 +78,23 @@ const onDemandSchema = z
      * and new accounts often have 10 to 50 in all, so a default here would fail `pulumi up` there.
      */
     reservedConcurrency: z.number().int().min(1).max(1000).optional(),
+    /**
+     * A custom domain for the tenant's URLs, with its ACM certificate, which CloudFront reads from
+     * us-east-1 only. Only with one does the distribution enforce TLS 1.2 (TLSv1.2_2021): on the
+     * default *.cloudfront.net certificate CloudFront allows TLSv1 whatever is set.
+     */
+    domain: z
+      .object({
+        name: z.string().regex(/^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/, "must be a lower-case DNS name such as img.example.com"),
+        certificateArn: z
+          .string()
+          .regex(
+            /^arn:aws[a-z-]*:acm:us-east-1:\d{12}:certificate\/[0-9a-f-]+$/,
+            "must be an ACM certificate ARN in us-east-1 (CloudFront reads certificates only there)",
+          ),
+      })
+      .strict()
+      .optional(),
     /** CloudFront price class of the tenant's distribution. */
     priceClass: z.enum(["PriceClass_100", "PriceClass_200", "PriceClass_All"]).default("PriceClass_100"),
   })

@@ -163,6 +163,23 @@ export async function processEvent(deps: ProcessDeps, event: ObjectEvent, attemp
     const failure = isPreconditionFailed(err)
       ? new PermanentError("OBJECT_GONE", "the object was overwritten before this version could be processed", { cause: err })
       : classify(err);
+    if (failure.code === "OBJECT_GONE" && !isPreconditionFailed(err) && !claim.previous && outlivesTombstones(event, deps.tenant)) {
+      // The key may have been deleted, tombstoned, and the tombstone expired: a `failed` item would
+      // stay forever for an object nobody has. Record the absence as a tombstone instead, which expires.
+      const durationsMs = timer.total();
+      const ttlSeconds = deps.tenant.storage.tombstoneTtlDays * 86_400;
+      await deps.store.finish({
+        objectKey: event.key,
+        status: "deleted",
+        sequencer: event.sequencer,
+        eventName: event.eventName,
+        expiresAt: Math.floor(Date.now() / 1000) + ttlSeconds,
+        durationsMs,
+      });
+      const reason = `the object is gone, and this event (of ${event.eventTime}) is older than a tombstone lives (${deps.tenant.storage.tombstoneTtlDays} days): recorded as a tombstone`;
+      log.warn({ eventTime: event.eventTime }, reason);
+      return { ...base, status: "deleted", reason, durationsMs };
+    }
     const lastAttempt = attempt.receiveCount >= attempt.maxReceiveCount;
     if (failure instanceof TransientError && !lastAttempt) {
       await deps.store
@@ -192,6 +209,16 @@ export async function processEvent(deps: ProcessDeps, event: ObjectEvent, attemp
     if (retryable) throw failure; // to the dead-letter queue, with the failure recorded
     return { ...base, status: "failed", code: failure.code, reason: failure.message, durationsMs };
   }
+}
+
+/**
+ * Whether an event is older than the tenant's tombstones live, by the event's own time (S3's
+ * `eventTime`), not its queue's: a dead-letter redrive resets a message's age in SQS, so an event can
+ * come back after the key's deletion was recorded and its tombstone expired.
+ */
+function outlivesTombstones(event: ObjectEvent, tenant: TenantConfig): boolean {
+  const time = event.eventTime ? Date.parse(event.eventTime) : NaN;
+  return Number.isFinite(time) && Date.now() - time > tenant.storage.tombstoneTtlDays * 86_400_000;
 }
 
 const SKIP_REASONS: Record<"stale" | "duplicate" | "current", (reprocess: boolean) => string> = {

@@ -256,3 +256,34 @@ describe("signing keys from stack config", () => {
     );
   });
 });
+
+describe("TLS on the tenant's URLs", () => {
+  const certificateArn = `arn:aws:acm:us-east-1:${ACCOUNT}:certificate/0a1b2c3d-4e5f-6789-abcd-ef0123456789`;
+
+  it("says what the default certificate allows: CloudFront uses TLSv1 with *.cloudfront.net whatever is set", () => {
+    for (const tenant of withOnDemand) {
+      const distribution = run.one("aws:cloudfront/distribution:Distribution", `${od(tenant)}-cdn`).inputs;
+      expect(distribution.viewerCertificate).toEqual({ cloudfrontDefaultCertificate: true, minimumProtocolVersion: "TLSv1" });
+      expect(distribution.aliases).toBeUndefined();
+    }
+  });
+
+  it("enforces TLS 1.2 on a tenant's own domain, with its us-east-1 certificate, and signs URLs for that domain", async () => {
+    const custom = await dryRun({
+      stack: "dev",
+      tenants: [{ name: "acme", onDemand: { enabled: true, domain: { name: "img.acme.example", certificateArn } } }],
+      settings: { layerZip },
+    });
+    const distribution = custom.one("aws:cloudfront/distribution:Distribution", "tip-dev-acme-od-cdn").inputs;
+    expect(distribution.aliases).toEqual(["img.acme.example"]);
+    expect(distribution.viewerCertificate).toEqual({ acmCertificateArn: certificateArn, sslSupportMethod: "sni-only", minimumProtocolVersion: "TLSv1.2_2021" });
+    expect(custom.outputs.tenantOutputs.acme.onDemand.url).toBe("https://img.acme.example");
+  });
+
+  it("refuses a certificate outside us-east-1, where CloudFront cannot read it", () => {
+    const eu = certificateArn.replace("us-east-1", "eu-west-1");
+    expect(() => parseTenants([{ name: "acme", onDemand: { enabled: true, domain: { name: "img.acme.example", certificateArn: eu } } }])).toThrow(
+      /onDemand\.domain\.certificateArn: must be an ACM certificate ARN in us-east-1/,
+    );
+  });
+});

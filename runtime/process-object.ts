@@ -167,15 +167,7 @@ export async function processEvent(deps: ProcessDeps, event: ObjectEvent, attemp
       // The key may have been deleted, tombstoned, and the tombstone expired: a `failed` item would
       // stay forever for an object nobody has. Record the absence as a tombstone instead, which expires.
       const durationsMs = timer.total();
-      const ttlSeconds = deps.tenant.storage.tombstoneTtlDays * 86_400;
-      await deps.store.finish({
-        objectKey: event.key,
-        status: "deleted",
-        sequencer: event.sequencer,
-        eventName: event.eventName,
-        expiresAt: Math.floor(Date.now() / 1000) + ttlSeconds,
-        durationsMs,
-      });
+      await recordTombstone(deps, event, durationsMs);
       const reason = `the object is gone, and this event (of ${event.eventTime}) is older than a tombstone lives (${deps.tenant.storage.tombstoneTtlDays} days): recorded as a tombstone`;
       log.warn({ eventTime: event.eventTime }, reason);
       return { ...base, status: "deleted", reason, durationsMs };
@@ -258,17 +250,21 @@ async function reconcileWithSource(job: Job): Promise<Outcome> {
   }
   await timer.time("cleanup", () => deleteKeys(deps, derivedKeys(deps, event.key, previous)));
   await timer.time("purge", () => purgeVariants(deps, event, job.attempt));
-  const ttlSeconds = deps.tenant.storage.tombstoneTtlDays * 86_400;
+  await recordTombstone(deps, event, timer.total());
+  return { ...base, status: "deleted", durationsMs: timer.total() };
+}
+
+/** The key has no object: a tombstone, which DynamoDB's TTL removes after the tenant's tombstoneTtlDays. */
+async function recordTombstone(deps: ProcessDeps, event: ObjectEvent, durationsMs: Record<string, number>): Promise<void> {
   await deps.store.finish({
     objectKey: event.key,
     status: "deleted",
     sequencer: event.sequencer,
     eventName: event.eventName,
     versionId: event.versionId,
-    expiresAt: Math.floor(Date.now() / 1000) + ttlSeconds,
-    durationsMs: timer.total(),
+    expiresAt: Math.floor(Date.now() / 1000) + deps.tenant.storage.tombstoneTtlDays * 86_400,
+    durationsMs,
   });
-  return { ...base, status: "deleted", durationsMs: timer.total() };
 }
 
 async function readHead(deps: ProcessDeps, event: ObjectEvent): Promise<ObjectHead> {

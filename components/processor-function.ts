@@ -25,6 +25,8 @@ export interface ProcessorFunctionArgs {
   deadLetterQueue: aws.sqs.Queue;
   /** The tenant's on-demand distribution id, when it has one: the function invalidates variants there. */
   distributionId?: pulumi.Input<string>;
+  /** With the distribution: the queue of invalidations owed to it, which the function also drains. */
+  purgeQueue?: aws.sqs.Queue;
   /** SNS topic every alarm notifies. Default: none. */
   alarmTopicArn?: pulumi.Input<string>;
   /** Age (seconds) of the oldest queued event that raises the backlog alarm. Default 900. */
@@ -41,6 +43,8 @@ export class ProcessorFunction extends pulumi.ComponentResource {
   public readonly logGroup: aws.cloudwatch.LogGroup;
   public readonly function: aws.lambda.Function;
   public readonly eventSourceMapping: aws.lambda.EventSourceMapping;
+  /** On-demand tenants: the purge queue's batches, to the same function. */
+  public readonly purgeSourceMapping?: aws.lambda.EventSourceMapping;
   public readonly alarms: aws.cloudwatch.MetricAlarm[];
 
   constructor(name: string, args: ProcessorFunctionArgs, opts?: pulumi.ComponentResourceOptions) {
@@ -84,11 +88,30 @@ export class ProcessorFunction extends pulumi.ComponentResource {
             proxyBucket: resources.proxyBucketName,
             table: resources.tableName,
             distributionId: args.distributionId,
+            purgeQueueUrl: args.purgeQueue?.url,
           }),
         },
       },
       { ...moved, dependsOn: [rolePolicy, this.logGroup] },
     );
+    if (args.purgeQueue) {
+      // Batches of up to 100 owed purges, gathered for up to 30 s (a batch above 10 needs a window
+      // of at least 1 s; 10,000 and 300 s are Lambda's maximums), at most 2 at a time (the least
+      // maximumConcurrency Lambda takes): few invalidations, each as wide as the moment needs.
+      // https://docs.aws.amazon.com/lambda/latest/api/API_CreateEventSourceMapping.html
+      this.purgeSourceMapping = new aws.lambda.EventSourceMapping(
+        `${name}-purges-to-processor`,
+        {
+          eventSourceArn: args.purgeQueue.arn,
+          functionName: this.function.arn,
+          batchSize: 100,
+          maximumBatchingWindowInSeconds: 30,
+          functionResponseTypes: ["ReportBatchItemFailures"],
+          scalingConfig: { maximumConcurrency: 2 },
+        },
+        { parent: this },
+      );
+    }
     this.eventSourceMapping = new aws.lambda.EventSourceMapping(
       `${name}-events-to-processor`,
       {
@@ -154,6 +177,8 @@ interface TenantResourceArns {
   tableArn: pulumi.Input<string>;
   queueArn: pulumi.Input<string>;
   logGroupArn: pulumi.Input<string>;
+  /** On-demand tenants: the purge queue, written by the pipeline and drained by the same function. */
+  purgeQueueArn?: pulumi.Input<string>;
   /** The tenant's on-demand distribution: its variants are listed, deleted and invalidated with their source. */
   distributionArn?: pulumi.Input<string>;
   /** function.tracing: the function sends its trace segments to X-Ray. */
@@ -192,6 +217,16 @@ function tenantPolicyDocument(arns: TenantResourceArns): pulumi.Output<string> {
               Condition: { StringLike: { "s3:prefix": `${VARIANTS_ROOT}*` } },
             },
             { Sid: "InvalidateVariants", Effect: "Allow", Action: ["cloudfront:CreateInvalidation"], Resource: arns.distributionArn },
+          ]
+        : []),
+      ...(arns.purgeQueueArn
+        ? [
+            {
+              Sid: "OwedPurges",
+              Effect: "Allow",
+              Action: ["sqs:SendMessage", "sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ChangeMessageVisibility"],
+              Resource: arns.purgeQueueArn,
+            },
           ]
         : []),
       ...(arns.tracing ? [{ Sid: "WriteTraces", Effect: "Allow", Action: XRAY_WRITE_ACTIONS, Resource: "*" }] : []),

@@ -7,6 +7,7 @@ import type { FunctionArchive } from "./function-code";
 import { MetadataTable } from "./metadata-table";
 import { OnDemandRenditions } from "./on-demand";
 import { ProcessorFunction } from "./processor-function";
+import { PurgeQueue } from "./purge-queue";
 import { TenantBuckets } from "./tenant-buckets";
 
 export interface TenantPipelineArgs {
@@ -54,6 +55,8 @@ export class TenantPipeline extends pulumi.ComponentResource {
   public readonly processor: ProcessorFunction;
   /** Present when the tenant has onDemand.enabled. */
   public readonly onDemand?: OnDemandRenditions;
+  /** Present when the tenant has onDemand.enabled: CDN invalidations owed. */
+  public readonly purges?: PurgeQueue;
 
   public readonly sourceBucketName: pulumi.Output<string>;
   public readonly proxyBucketName: pulumi.Output<string>;
@@ -89,6 +92,11 @@ export class TenantPipeline extends pulumi.ComponentResource {
         { tenant, buckets: this.buckets, code: archiveFor(tenant, args.rendererCode), signingSecrets: args.signingSecrets },
         { parent: this },
       );
+      this.purges = new PurgeQueue(
+        name,
+        { tenantName: tenant.name, functionTimeoutSeconds: tenant.function.timeoutSeconds, alarmTopicArn: args.alarmTopicArn },
+        { parent: this },
+      );
     }
     this.metadata = new MetadataTable(name, { protectData }, { parent: this });
     this.events = new EventQueue(
@@ -113,6 +121,7 @@ export class TenantPipeline extends pulumi.ComponentResource {
           proxyBucketArn: this.buckets.proxy.arn,
           tableArn: this.metadata.table.arn,
           queueArn: this.events.queue.arn,
+          purgeQueueArn: this.purges?.queue.arn,
           distributionArn: this.onDemand?.distributionArn,
           sourceBucketName: this.buckets.sourceBucketName,
           proxyBucketName: this.buckets.proxyBucketName,
@@ -121,6 +130,7 @@ export class TenantPipeline extends pulumi.ComponentResource {
         queue: this.events.queue,
         deadLetterQueue: this.events.deadLetterQueue,
         distributionId: this.onDemand?.distributionId,
+        purgeQueue: this.purges?.queue,
         alarmTopicArn: args.alarmTopicArn,
         queueAgeAlarmSeconds: args.queueAgeAlarmSeconds,
       },

@@ -3,7 +3,7 @@
  * the environment each function gets for a tenant. components/ sets exactly this on the Lambda
  * functions; the local platform gives exactly this to the same handlers; runtime/ reads it.
  */
-import { callTimeoutMs, leaseSeconds } from "./timing";
+import { callTimeoutMs, leaseSeconds, PURGE_RETRY_MAX_SECONDS } from "./timing";
 import type { TenantConfig } from "./tenant-config";
 
 export const ENV = {
@@ -18,6 +18,10 @@ export const ENV = {
   exiftoolTimeoutMs: "EXIFTOOL_TIMEOUT_MS",
   /** The tenant's CloudFront distribution (on-demand renditions): the pipeline invalidates variants there. */
   distributionId: "DISTRIBUTION_ID",
+  /** The tenant's purge queue (on-demand renditions): invalidations owed to the distribution wait there until CloudFront takes them. */
+  purgeQueueUrl: "PURGE_QUEUE_URL",
+  /** The longest a deferred purge waits before CloudFront is asked again (timing.ts purgeRetryDelaySeconds). */
+  purgeRetryMaxSeconds: "PURGE_RETRY_MAX_SECONDS",
   nodeOptions: "NODE_OPTIONS",
 } as const;
 
@@ -31,16 +35,18 @@ export interface ProcessorResources<V> {
   table: V;
   /** The tenant's distribution, for tenants with on-demand renditions. */
   distributionId?: V;
+  /** The tenant's purge queue, for tenants with on-demand renditions. */
+  purgeQueueUrl?: V;
 }
 
 /**
- * The processing function's environment for a tenant. `leaseSeconds` is the one value the local
- * platform sets apart: its queues come back after seconds, not six function timeouts.
+ * The processing function's environment for a tenant. `leaseSeconds` and `purgeRetryMaxSeconds`
+ * are the values the local platform sets apart: its queues come back after seconds, not minutes.
  */
 export function processorEnvironment<V>(
   tenant: TenantConfig,
   resources: ProcessorResources<V>,
-  overrides: { leaseSeconds?: number } = {},
+  overrides: { leaseSeconds?: number; purgeRetryMaxSeconds?: number } = {},
 ): Record<string, V | string> {
   const timeout = tenant.function.timeoutSeconds;
   return {
@@ -52,7 +58,13 @@ export function processorEnvironment<V>(
     [ENV.leaseSeconds]: String(overrides.leaseSeconds ?? leaseSeconds(timeout)),
     [ENV.exiftoolTimeoutMs]: String(callTimeoutMs(timeout)),
     [ENV.requestTimeoutMs]: String(callTimeoutMs(timeout)),
-    ...(tenant.onDemand.enabled && resources.distributionId !== undefined ? { [ENV.distributionId]: resources.distributionId } : {}),
+    ...(tenant.onDemand.enabled && resources.distributionId !== undefined && resources.purgeQueueUrl !== undefined
+      ? {
+          [ENV.distributionId]: resources.distributionId,
+          [ENV.purgeQueueUrl]: resources.purgeQueueUrl,
+          [ENV.purgeRetryMaxSeconds]: String(overrides.purgeRetryMaxSeconds ?? PURGE_RETRY_MAX_SECONDS),
+        }
+      : {}),
     [ENV.nodeOptions]: NODE_OPTIONS,
   };
 }

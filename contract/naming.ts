@@ -24,6 +24,9 @@ export interface TenantResourceNames {
   table: string;
   queue: string;
   deadLetterQueue: string;
+  /** On-demand tenants: invalidations owed to the distribution (runtime/on-demand/purge-drain.ts). */
+  purgeQueue: string;
+  purgeDeadLetterQueue: string;
   function: string;
 }
 
@@ -36,6 +39,8 @@ export function tenantResourceNames(stack: string, tenant: Pick<TenantConfig, "n
     table: `${base}-metadata`,
     queue: `${base}-events`,
     deadLetterQueue: `${base}-events-dlq`,
+    purgeQueue: `${base}-purges`,
+    purgeDeadLetterQueue: `${base}-purges-dlq`,
     function: `${base}-processor`,
   };
   const tooLong = physicalNameProblems(base);
@@ -80,6 +85,8 @@ const DERIVED_NAMES: readonly { resource: string; suffix: string; limit: number;
   { resource: "CloudFront KeyValueStore", suffix: "-od-keys", limit: 64, autonamed: true },
   { resource: "CloudFront origin access control", suffix: "-od-s3-oac", limit: 64, autonamed: true },
   { resource: "CloudFront cache policy", suffix: "-od-cache", limit: 128, autonamed: true },
+  { resource: "SQS purge queue", suffix: "-purges", limit: 80, autonamed: true },
+  { resource: "SQS purge dead-letter queue", suffix: "-purges-dlq", limit: 80, autonamed: true },
 ];
 
 export function physicalNameProblems(base: string): string[] {

@@ -32,3 +32,25 @@ export function callTimeoutMs(timeoutSeconds: number): number {
 
 /** Sources above this are spooled to /tmp for sharp instead of held in memory (both functions). */
 export const SPOOL_ABOVE_BYTES = 16 * 1024 * 1024;
+
+/**
+ * The purge queue (on-demand tenants): CloudFront allows 15 wildcard invalidation paths in progress
+ * per distribution (https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/InvalidationLimits.html),
+ * and an invalidation takes minutes. A purge CloudFront refuses waits in the queue, coming back
+ * after a delay that doubles from 1/30 of this maximum (30 s, 60 s, ... 900 s deployed).
+ * ChangeMessageVisibility accepts up to 12 hours.
+ */
+export const PURGE_RETRY_MAX_SECONDS = 900;
+
+export function purgeRetryDelaySeconds(receiveCount: number, maxSeconds: number): number {
+  const first = Math.max(1, Math.ceil(maxSeconds / 30));
+  return Math.min(maxSeconds, first * 2 ** Math.min(20, Math.max(0, receiveCount - 1)));
+}
+
+/**
+ * Receives before an owed purge is dead-lettered (SQS's largest maxReceiveCount is 1,000): at
+ * 900 s apart, about ten days of CloudFront refusing; the queue keeps messages 14 days (its
+ * maximum), so a purge is only ever lost by being dead-lettered, which is alarmed.
+ */
+export const PURGE_MAX_RECEIVE_COUNT = 1000;
+export const PURGE_QUEUE_RETENTION_DAYS = 14;

@@ -29,11 +29,15 @@ import { documentClient, type Clients } from "../runtime/table-client";
 import { createDependencies } from "../runtime/dependencies";
 import { s3Notification } from "../runtime/events";
 import { createHandler } from "../runtime/handler";
-import { tenantResourceNames } from "../contract/naming";
+import { tenantResourceNames, type TenantResourceNames } from "../contract/naming";
 import type { Outcome } from "../runtime/outcome";
 import type { TenantConfig } from "../contract/tenant-config";
 import { createVariantService } from "../runtime/on-demand/handler";
-import { RecordingInvalidator } from "../runtime/on-demand/purge";
+import { CloudFrontInvalidator } from "../runtime/on-demand/purge";
+import { CloudFrontClient } from "@aws-sdk/client-cloudfront";
+import { createHash } from "node:crypto";
+import { PURGE_MAX_RECEIVE_COUNT, PURGE_QUEUE_RETENTION_DAYS } from "../contract/timing";
+import { startFakeCloudFront, type FakeCloudFront, type FakeCloudFrontOptions } from "./fake-cloudfront";
 import type { VariantService } from "../runtime/on-demand/render-variant";
 import { startConditionalWriteProxy, type ConditionalWriteProxy } from "./conditional-writes";
 import { startEmulators, type Emulators } from "./emulators";
@@ -49,6 +53,9 @@ export interface LocalTenant {
   table: string;
   queueUrl: string;
   deadLetterQueueUrl: string;
+  /** For tenants with on-demand renditions: invalidations owed to their distribution, and where the refused end. */
+  purgeQueueUrl?: string;
+  purgeDeadLetterQueueUrl?: string;
   /** For tenants with on-demand renditions: the endpoint that plays their CloudFront distribution. */
   onDemand?: LocalOnDemand;
 }
@@ -58,8 +65,8 @@ interface LocalOnDemand {
   keys: SigningKeys;
   endpoint: OnDemandEndpoint;
   service: VariantService;
-  /** What the pipeline asked CloudFront to invalidate (there is no edge cache locally). */
-  invalidations: RecordingInvalidator;
+  /** The distribution's id at the platform's fake CloudFront (its invalidations are there). */
+  distributionId: string;
 }
 
 export interface LocalPlatformOptions {
@@ -89,6 +96,8 @@ export interface LocalPlatformOptions {
   onDemandPort?: number;
   /** Signing keys per tenant (npm start keeps them in .local/); fresh ones otherwise. */
   signingKeys?: Record<string, SigningKeys>;
+  /** The fake CloudFront's invalidation timing (local/fake-cloudfront.ts); started when a tenant has on-demand renditions. */
+  cloudfront?: FakeCloudFrontOptions;
 }
 
 export interface LocalPlatform {
@@ -99,26 +108,36 @@ export interface LocalPlatform {
   endpoints: { s3: string; sqs: string; dynamodb: string; region: string; s3ConditionalWrites?: string };
   /** Calls `listener` with every object outcome from now on (the console's live list); returns the unsubscribe. */
   subscribe(listener: (outcome: Outcome) => void): () => void;
-  /** Resolves once every queue is empty and nothing is in flight. */
-  drain(timeoutMs?: number): Promise<void>;
+  /** CloudFront's invalidation API on loopback, when a tenant has on-demand renditions. */
+  cloudfront?: FakeCloudFront;
+  /** Resolves once every queue is empty and nothing is in flight (`purges: false`: not waiting for purge queues). */
+  drain(timeoutMs?: number, options?: { purges?: boolean }): Promise<void>;
   stop(): Promise<void>;
 }
 
-/**
- * Locally there is no distribution: the processor is handed a recording invalidator instead (see
- * startLocalPlatform), and this id only fills the variable the deployed function has.
- */
-const LOCAL_DISTRIBUTION_ID = "LOCAL";
+/** A tenant's distribution id at the fake CloudFront: shaped like CloudFront's (E + 13 characters), stable per tenant. */
+function localDistributionId(tenant: Pick<TenantConfig, "name">): string {
+  return `E${createHash("sha256").update(tenant.name).digest("hex").slice(0, 13).toUpperCase()}`;
+}
 
 /**
  * The processing function's environment for a local tenant: the deployed function's
- * (contract/environment.ts), with the local names. `leaseSeconds` is set apart when the local
- * queue's visibility timeout is (the deployed rule assumes six function timeouts).
+ * (contract/environment.ts), with the local names. `leaseSeconds` and `purgeRetryMaxSeconds` are
+ * set apart when the local queues' visibility timeout is (the deployed rules assume minutes).
  */
-export function localProcessorEnvironment(tenant: LocalTenant, overrides: { leaseSeconds?: number } = {}): Record<string, string> {
+export function localProcessorEnvironment(
+  tenant: LocalTenant,
+  overrides: { leaseSeconds?: number; purgeRetryMaxSeconds?: number } = {},
+): Record<string, string> {
   return processorEnvironment(
     tenant.config,
-    { sourceBucket: tenant.sourceBucket, proxyBucket: tenant.proxyBucket, table: tenant.table, distributionId: LOCAL_DISTRIBUTION_ID },
+    {
+      sourceBucket: tenant.sourceBucket,
+      proxyBucket: tenant.proxyBucket,
+      table: tenant.table,
+      distributionId: localDistributionId(tenant.config),
+      purgeQueueUrl: tenant.purgeQueueUrl,
+    },
     overrides,
   );
 }
@@ -135,6 +154,9 @@ export function localRendererEnvironment(tenant: LocalTenant): Record<string, st
  * 500). The local clients drop idle connections first: 4 s. AWS's endpoints keep them far longer.
  */
 const EMULATOR_IDLE_SOCKET_MS = 4_000;
+
+/** A purge CloudFront refused comes back within seconds locally (deployed: up to 15 minutes, contract/timing.ts). */
+const LOCAL_PURGE_RETRY_MAX_SECONDS = 2;
 
 function localRequestHandler(options: ClientOptions) {
   const agent = new http.Agent({ keepAlive: true, maxSockets: 50, timeout: EMULATOR_IDLE_SOCKET_MS });
@@ -230,6 +252,7 @@ async function provisionTenant(clients: LocalPlatform["clients"], stack: string,
       },
     }),
   );
+  const purges = config.onDemand.enabled ? await createPurgeQueues(clients.sqs, names, visibilityTimeoutSeconds) : undefined;
   return {
     config,
     sourceBucket: names.sourceBucket,
@@ -237,7 +260,28 @@ async function provisionTenant(clients: LocalPlatform["clients"], stack: string,
     table: names.table,
     queueUrl: queue.QueueUrl!,
     deadLetterQueueUrl: dlq.QueueUrl!,
+    purgeQueueUrl: purges?.queueUrl,
+    purgeDeadLetterQueueUrl: purges?.deadLetterQueueUrl,
   };
+}
+
+/** The purge queue and its dead-letter queue, as components/purge-queue.ts defines them. */
+async function createPurgeQueues(sqs: SQSClient, names: TenantResourceNames, visibilityTimeoutSeconds: number) {
+  const dlq = await sqs.send(
+    new CreateQueueCommand({ QueueName: names.purgeDeadLetterQueue, Attributes: { MessageRetentionPeriod: String(PURGE_QUEUE_RETENTION_DAYS * 86_400) } }),
+  );
+  const dlqArn = (await sqs.send(new GetQueueAttributesCommand({ QueueUrl: dlq.QueueUrl, AttributeNames: ["QueueArn"] }))).Attributes!.QueueArn!;
+  const queue = await sqs.send(
+    new CreateQueueCommand({
+      QueueName: names.purgeQueue,
+      Attributes: {
+        VisibilityTimeout: String(visibilityTimeoutSeconds),
+        MessageRetentionPeriod: String(PURGE_QUEUE_RETENTION_DAYS * 86_400),
+        RedrivePolicy: JSON.stringify({ deadLetterTargetArn: dlqArn, maxReceiveCount: PURGE_MAX_RECEIVE_COUNT }),
+      },
+    }),
+  );
+  return { queueUrl: queue.QueueUrl!, deadLetterQueueUrl: dlq.QueueUrl! };
 }
 
 /**
@@ -325,7 +369,9 @@ export async function startLocalPlatform(options: LocalPlatformOptions): Promise
     for (const listener of listeners) listener(outcome);
   };
   const pollers: QueuePoller[] = [];
+  const purgePollers: QueuePoller[] = [];
   const closers: (() => Promise<void>)[] = [];
+  let cloudfront: FakeCloudFront | undefined;
   let conditionalWrites: ConditionalWriteProxy | undefined;
   let onDemandIndex = 0;
   try {
@@ -338,12 +384,22 @@ export async function startLocalPlatform(options: LocalPlatformOptions): Promise
         ...process.env,
         // As in production (lease = timeout + 30 s, visibility = 6 x timeout): a retried message
         // comes back after the lease of the attempt that crashed without releasing it.
-        ...localProcessorEnvironment(tenant, { leaseSeconds: visibilityTimeoutSeconds / 2 }),
+        ...localProcessorEnvironment(tenant, { leaseSeconds: visibilityTimeoutSeconds / 2, purgeRetryMaxSeconds: LOCAL_PURGE_RETRY_MAX_SECONDS }),
         ...localEnv,
       };
-      let invalidator: RecordingInvalidator | undefined;
+      let invalidator: CloudFrontInvalidator | undefined;
       if (config.onDemand.enabled) {
-        invalidator = new RecordingInvalidator();
+        if (!cloudfront) {
+          const started = await startFakeCloudFront(options.cloudfront);
+          closers.push(() => started.close());
+          cloudfront = started;
+        }
+        const distributionId = localDistributionId(config);
+        cloudfront.addDistribution(distributionId);
+        invalidator = new CloudFrontInvalidator(
+          new CloudFrontClient({ region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS, endpoint: cloudfront.url, ...sdkConfig(clientOptionsFrom({})) }),
+          distributionId,
+        );
         conditionalWrites ??= await startConditionalWriteProxy(emulators.awsEndpoint);
         const service = createVariantService(
           { ...process.env, ...localRendererEnvironment(tenant), ...localEnv },
@@ -354,12 +410,14 @@ export async function startLocalPlatform(options: LocalPlatformOptions): Promise
         const port = options.onDemandPort ? options.onDemandPort + onDemandIndex++ : 0;
         const endpoint = await startOnDemandEndpoint({ tenant: config, proxyBucket: tenant.proxyBucket, s3: clients.s3, service, keys, port, log });
         closers.push(() => endpoint.close());
-        tenant.onDemand = { url: endpoint.url, keys, endpoint, service, invalidations: invalidator };
+        tenant.onDemand = { url: endpoint.url, keys, endpoint, service, distributionId };
       }
       const deps = createDependencies(env, runtimeClients, log, invalidator);
       closers.push(() => deps.extractor.close());
       const handler = createHandler(deps, { onOutcome });
       pollers.push(new QueuePoller(clients.sqs, tenant.queueUrl, handler, { batchSize: config.function.batchSize, log }));
+      // Lambda's purge mapping takes up to 100 a batch; one ReceiveMessage takes 10.
+      if (tenant.purgeQueueUrl) purgePollers.push(new QueuePoller(clients.sqs, tenant.purgeQueueUrl, handler, { batchSize: 10, log }));
     }
     if (conditionalWrites) closers.push(conditionalWrites.close);
   } catch (err) {
@@ -371,10 +429,12 @@ export async function startLocalPlatform(options: LocalPlatformOptions): Promise
   const notifications =
     options.notifications === false ? { restore: () => undefined, pending: () => 0 } : publishNotifications({ emulators, clients, tenants }, log);
   pollers.forEach((p) => p.start());
+  purgePollers.forEach((p) => p.start());
   return {
     emulators,
     clients,
     tenants,
+    cloudfront,
     endpoints: {
       s3: emulators.awsEndpoint,
       sqs: emulators.awsEndpoint,
@@ -386,10 +446,11 @@ export async function startLocalPlatform(options: LocalPlatformOptions): Promise
       listeners.add(listener);
       return () => listeners.delete(listener);
     },
-    async drain(timeoutMs = 60_000) {
+    async drain(timeoutMs = 60_000, { purges = true } = {}) {
       const deadline = Date.now() + timeoutMs;
+      const drained = purges ? [...pollers, ...purgePollers] : pollers;
       for (;;) {
-        const counts = [notifications.pending(), ...(await Promise.all(pollers.map((p) => p.pendingCount())))];
+        const counts = [notifications.pending(), ...(await Promise.all(drained.map((p) => p.pendingCount())))];
         if (counts.every((c) => c === 0)) return;
         if (Date.now() > deadline) throw new Error(`queues not drained after ${timeoutMs} ms (${counts.join(", ")} pending)`);
         await new Promise((r) => setTimeout(r, 50));
@@ -397,7 +458,7 @@ export async function startLocalPlatform(options: LocalPlatformOptions): Promise
     },
     async stop() {
       notifications.restore();
-      await Promise.all(pollers.map((p) => p.stop()));
+      await Promise.all([...pollers, ...purgePollers].map((p) => p.stop()));
       await Promise.all(closers.map((close) => close()));
       await emulators.stop();
     },

@@ -4,19 +4,22 @@
  */
 import type { Logger } from "pino";
 import { CloudFrontClient } from "@aws-sdk/client-cloudfront";
+import type { S3Client } from "@aws-sdk/client-s3";
+import { SQSClient } from "@aws-sdk/client-sqs";
 import { ENV } from "../contract/environment";
-import { callTimeoutMs, leaseSeconds, SPOOL_ABOVE_BYTES } from "../contract/timing";
+import { callTimeoutMs, leaseSeconds, PURGE_RETRY_MAX_SECONDS, SPOOL_ABOVE_BYTES } from "../contract/timing";
 import { clientOptionsFrom, required, sdkConfig } from "./clients";
 import { createClients, type Clients } from "./table-client";
 import { createLogger } from "./logger";
-import { CloudFrontInvalidator, VariantPurger, type Invalidator } from "./on-demand/purge";
+import { CloudFrontInvalidator, PurgeQueue, VariantPurger, type Invalidator } from "./on-demand/purge";
+import { PurgeDrain } from "./on-demand/purge-drain";
 import { resolveExiftoolPaths } from "./metadata/exiftool-paths";
 import { MetadataExtractor } from "./metadata/extractor";
 import type { ProcessDeps } from "./process-object";
 import { MetadataStore } from "./store";
 import { decodeBudgetBytes, MemoryBudget } from "./memory-budget";
 import { cleanStaleSpools, spoolRoot } from "./s3-object";
-import { OBJECTS_PER_CONTAINER, outputConfigHash, parseTenant } from "../contract/tenant-config";
+import { OBJECTS_PER_CONTAINER, outputConfigHash, parseTenant, type TenantConfig } from "../contract/tenant-config";
 import { createTracer, NO_TRACING, type Tracer } from "./tracing";
 
 export interface HandlerDeps extends ProcessDeps {
@@ -24,12 +27,34 @@ export interface HandlerDeps extends ProcessDeps {
   maxReceiveCount: number;
   /** Records of a batch processed at once (sharp and exiftool share the function's vCPUs). */
   concurrency: number;
+  /** Tenants with on-demand renditions: the same function drains their purge queue into CloudFront. */
+  purges?: PurgeDrain;
 }
 
-/** Where a tenant with on-demand renditions invalidates them: its distribution, named by DISTRIBUTION_ID. */
-function variantInvalidator(env: NodeJS.ProcessEnv, tracer: Tracer): Invalidator {
-  const distributionId = required(env, ENV.distributionId);
-  return new CloudFrontInvalidator(tracer.client(new CloudFrontClient(sdkConfig(clientOptionsFrom(env)))), distributionId);
+/**
+ * A tenant with on-demand renditions: variants are deleted with their source and their
+ * invalidation queued (PURGE_QUEUE_URL), and the queue is drained into its distribution
+ * (DISTRIBUTION_ID; `invalidator` replaces it locally).
+ */
+function onDemandParts(
+  env: NodeJS.ProcessEnv,
+  tenant: TenantConfig,
+  s3: S3Client,
+  proxyBucket: string,
+  clients: Clients,
+  tracer: Tracer,
+  invalidator?: Invalidator,
+): Pick<HandlerDeps, "variants" | "purges"> {
+  if (!tenant.onDemand.enabled) return {};
+  const sqs = tracer.client(clients.sqs ?? new SQSClient(sdkConfig(clientOptionsFrom(env))));
+  const queueUrl = required(env, ENV.purgeQueueUrl);
+  const cloudfront =
+    invalidator ?? new CloudFrontInvalidator(tracer.client(new CloudFrontClient(sdkConfig(clientOptionsFrom(env)))), required(env, ENV.distributionId));
+  const retryMaxSeconds = Number(env[ENV.purgeRetryMaxSeconds] ?? PURGE_RETRY_MAX_SECONDS);
+  return {
+    variants: new VariantPurger(s3, proxyBucket, new PurgeQueue(sqs, queueUrl)),
+    purges: new PurgeDrain(cloudfront, sqs, queueUrl, retryMaxSeconds, tenant.name),
+  };
 }
 
 export function createDependencies(
@@ -56,7 +81,7 @@ export function createDependencies(
     configHash: outputConfigHash(tenant),
     sourceBucket: required(env, ENV.sourceBucket),
     proxyBucket,
-    variants: tenant.onDemand.enabled ? new VariantPurger(s3, proxyBucket, invalidator ?? variantInvalidator(env, tracer)) : undefined,
+    ...onDemandParts(env, tenant, s3, proxyBucket, clients, tracer, invalidator),
     leaseMs: lease * 1000,
     spoolAboveBytes: SPOOL_ABOVE_BYTES,
     spoolDir: spoolRoot(env),

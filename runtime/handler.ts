@@ -1,6 +1,7 @@
 /**
  * The processing function's entry point (its archive's `index.handler`). Thin: parse the invocation, run each object event through processEvent, and
- * report the SQS messages that should come back (`ReportBatchItemFailures`).
+ * report the SQS messages that should come back (`ReportBatchItemFailures`). An on-demand tenant's
+ * purge queue invokes the same function: its batches go to the purge drain.
  */
 import type { Logger } from "pino";
 import { mapLimit } from "./concurrency";
@@ -10,6 +11,7 @@ import { createDependencies, type HandlerDeps } from "./dependencies";
 import { outcomeMetrics } from "./metrics";
 import type { Outcome } from "./outcome";
 import { processEvent } from "./process-object";
+import type { PurgeRecord } from "./on-demand/purge-drain";
 import { NO_TRACING } from "./tracing";
 
 export interface BatchResponse {
@@ -78,9 +80,17 @@ async function processEnvelope(
   return true;
 }
 
+/** An invocation by the tenant's purge queue's event source mapping (not its event queue's). */
+function purgeRecords(deps: HandlerDeps, event: unknown): PurgeRecord[] | undefined {
+  const records = (event as { Records?: (PurgeRecord & { eventSourceARN?: string })[] } | undefined)?.Records;
+  return deps.purges && records?.length && records.every((r) => deps.purges!.isFrom(r.eventSourceARN)) ? records : undefined;
+}
+
 export function createHandler(deps: HandlerDeps, hooks: HandlerHooks = {}) {
   return async function handler(event: unknown, context?: LambdaContextLike): Promise<BatchResponse> {
     const log = deps.log.child({ requestId: context?.awsRequestId });
+    const purges = purgeRecords(deps, event);
+    if (purges) return deps.purges!.drain(purges, log);
     const envelopes = parseInvocation(event);
     const remaining = context?.getRemainingTimeInMillis?.();
     const deadline = remaining === undefined ? undefined : Date.now() + remaining;

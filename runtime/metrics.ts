@@ -21,6 +21,9 @@ export const METRICS: Record<string, Unit> = {
   MetadataBytesRead: "Bytes",
   BytesSavedByRangedReads: "Bytes",
   RenditionsWritten: "Count",
+  PurgesSent: "Count",
+  PurgePathsSent: "Count",
+  PurgesDeferred: "Count",
   ...Object.fromEntries(STAGES.map((stage) => [stageMetric(stage), "Milliseconds" as const])),
 };
 
@@ -53,6 +56,24 @@ export function outcomeMetrics(
     tenant: outcome.tenant,
     status: outcome.status,
     Objects: 1,
+    ...values,
+  };
+}
+
+/**
+ * The EMF document of one purge batch (runtime/on-demand/purge-drain.ts): owed purges handed to
+ * CloudFront, the paths they cost, and purges CloudFront refused for now (they wait in the queue).
+ */
+export function purgeMetrics(batch: { tenant: string; sent: number; paths: number; deferred: number }, timestamp = Date.now()) {
+  const values = { PurgesSent: batch.sent, PurgePathsSent: batch.paths, PurgesDeferred: batch.deferred };
+  return {
+    _aws: {
+      Timestamp: timestamp,
+      CloudWatchMetrics: [
+        { Namespace: METRICS_NAMESPACE, Dimensions: [["tenant"]], Metrics: Object.keys(values).map((Name) => ({ Name, Unit: METRICS[Name] })) },
+      ],
+    },
+    tenant: batch.tenant,
     ...values,
   };
 }

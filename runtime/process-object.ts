@@ -183,7 +183,9 @@ export async function processEvent(deps: ProcessDeps, event: ObjectEvent, attemp
     await deleteKeys(deps, derivedKeys(deps, event.key, claim.previous)).catch((cleanupErr) =>
       log.warn({ err: cleanupErr }, "could not remove proxy objects of a failed object"),
     );
-    await purgeVariants(deps, event, attempt).catch((cleanupErr) => log.warn({ err: cleanupErr }, "could not remove on-demand variants of a failed object"));
+    await purgeVariants(deps, event, attempt, claim.previous).catch((cleanupErr) =>
+      log.warn({ err: cleanupErr }, "could not remove on-demand variants of a failed object"),
+    );
     const retryable = failure instanceof TransientError;
     const durationsMs = timer.total();
     const message = retryable ? `gave up after ${attempt.receiveCount} attempts: ${failure.message}` : failure.message;
@@ -249,7 +251,7 @@ async function reconcileWithSource(job: Job): Promise<Outcome> {
     return createObject({ ...job, event: { ...event, eTag: current.eTag, size: current.size } });
   }
   await timer.time("cleanup", () => deleteKeys(deps, derivedKeys(deps, event.key, previous)));
-  await timer.time("purge", () => purgeVariants(deps, event, job.attempt));
+  await timer.time("purge", () => purgeVariants(deps, event, job.attempt, previous));
   await recordTombstone(deps, event, timer.total());
   return { ...base, status: "deleted", durationsMs: timer.total() };
 }
@@ -362,7 +364,7 @@ async function createObject(job: Job): Promise<Outcome> {
   });
   // After the new outputs: variants of the bytes this version replaced must not outlive them. The
   // same bytes again (a re-upload, a deleted noncurrent version) leave them valid.
-  if (previous?.etag !== head.eTag) await timer.time("purge", () => purgeVariants(deps, event, attempt));
+  if (previous?.etag !== head.eTag) await timer.time("purge", () => purgeVariants(deps, event, attempt, previous));
 
   const renditions: RenditionRecord[] = outputs.map(({ name, key, width, height, bytes, format }) => ({ name, key, width, height, bytes, format }));
   const durationsMs = timer.total();
@@ -410,9 +412,14 @@ async function createObject(job: Job): Promise<Outcome> {
   };
 }
 
-/** On-demand variants of the key, from the bucket and the CDN; a retry invalidates again in case its first attempt deleted them. */
-async function purgeVariants(deps: ProcessDeps, event: ObjectEvent, attempt: Attempt): Promise<void> {
-  await deps.variants?.purge(event.key, event.sequencer, attempt.receiveCount > 1);
+/**
+ * On-demand variants of the key, from the bucket and the CDN. The CDN is owed an invalidation
+ * whenever the key had an upload recorded (variants may have been served from it, whatever S3's
+ * lifecycle has removed since) or this is a retry (its first attempt may have deleted them).
+ */
+async function purgeVariants(deps: ProcessDeps, event: ObjectEvent, attempt: Attempt, previous: ObjectItem | undefined): Promise<void> {
+  const hadUpload = previous !== undefined && previous.status !== "deleted";
+  await deps.variants?.purge(event.key, event.sequencer, hadUpload || attempt.receiveCount > 1);
 }
 
 /** Waits for every promise; then rethrows the first failure, if any. */

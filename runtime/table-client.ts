@@ -1,5 +1,6 @@
-/** The processing function's AWS clients: S3 and the metadata table's DynamoDB document client. */
+/** The processing function's AWS clients: S3, the metadata table's DynamoDB document client, and SQS for on-demand tenants' purges. */
 import type { S3Client } from "@aws-sdk/client-s3";
+import type { SQSClient } from "@aws-sdk/client-sqs";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { clientOptionsFrom, createS3Client, sdkConfig } from "./clients";
@@ -7,6 +8,8 @@ import { clientOptionsFrom, createS3Client, sdkConfig } from "./clients";
 export interface Clients {
   s3: S3Client;
   dynamo: DynamoDBDocumentClient;
+  /** Created where needed (tenants with on-demand renditions) when not given. */
+  sqs?: SQSClient;
 }
 
 export function documentClient(client: DynamoDBClient): DynamoDBDocumentClient {

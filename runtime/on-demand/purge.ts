@@ -1,12 +1,13 @@
 /**
  * When the pipeline sees a source overwritten or removed, the variants generated from the old bytes
- * must go: from the proxy bucket (one listing of the source's prefix) and from CloudFront's cache
- * (one invalidation path covering the prefix), the invalidation only when there was anything.
+ * must go: from the proxy bucket at once (one listing of the source's prefix), and from CloudFront's
+ * cache through the tenant's purge queue (one invalidation path covering the prefix), which
+ * purge-drain.ts hands to CloudFront within its limits. The object's outcome never waits on the CDN.
  */
 import { type CloudFrontClient, CreateInvalidationCommand } from "@aws-sdk/client-cloudfront";
 import { DeleteObjectsCommand, ListObjectsV2Command, type S3Client } from "@aws-sdk/client-s3";
+import { SendMessageCommand, type SQSClient } from "@aws-sdk/client-sqs";
 import { TransientError } from "../errors";
-import { VARIANTS_ROOT } from "../../contract/naming";
 import { invalidationPath, variantsPrefix } from "./variants";
 
 export interface Invalidator {
@@ -30,11 +31,22 @@ export class CloudFrontInvalidator implements Invalidator {
   }
 }
 
-/** The local platform's: there is no edge cache to clear, so it records what it was asked. */
-export class RecordingInvalidator implements Invalidator {
-  readonly requests: { paths: string[]; reference: string }[] = [];
-  async invalidate(paths: string[], reference: string): Promise<void> {
-    this.requests.push({ paths, reference });
+/** One invalidation path the distribution is owed: a message of the tenant's purge queue. */
+export interface OwedPurge {
+  path: string;
+  /** The source key it is for, and the event that found it owed (for the logs). */
+  sourceKey: string;
+  sequencer: string;
+}
+
+export class PurgeQueue {
+  constructor(
+    private readonly sqs: SQSClient,
+    private readonly queueUrl: string,
+  ) {}
+
+  async owe(purge: OwedPurge): Promise<void> {
+    await this.sqs.send(new SendMessageCommand({ QueueUrl: this.queueUrl, MessageBody: JSON.stringify(purge) }));
   }
 }
 
@@ -42,15 +54,16 @@ export class VariantPurger {
   constructor(
     private readonly s3: S3Client,
     private readonly proxyBucket: string,
-    private readonly invalidator: Invalidator,
+    private readonly purges: PurgeQueue,
   ) {}
 
   /**
-   * Deletes every stored variant of a source key, then invalidates them; returns how many there
-   * were. `retried`: an earlier attempt of this event may have deleted them and failed to
-   * invalidate, so invalidate even when nothing is left to delete.
+   * Deletes every stored variant of a source key, then queues their invalidation; returns how many
+   * were stored. `owed`: the CDN may hold variants although the bucket has none left (S3's
+   * lifecycle expired them while an edge keeps its copy up to maxAgeDays longer, or an earlier
+   * attempt of this event deleted them), so the invalidation is queued even when nothing was deleted.
    */
-  async purge(sourceKey: string, reference: string, retried = false): Promise<number> {
+  async purge(sourceKey: string, sequencer: string, owed: boolean): Promise<number> {
     const prefix = variantsPrefix(sourceKey);
     let removed = 0;
     let token: string | undefined;
@@ -65,9 +78,8 @@ export class VariantPurger {
       }
       token = page.IsTruncated ? page.NextContinuationToken : undefined;
     } while (token);
-    // Deleted first: a request between the two would otherwise cache the old variant again. The
-    // same reference on a retry is the same invalidation to CloudFront, not a second one.
-    if (removed > 0 || retried) await this.invalidator.invalidate([invalidationPath(sourceKey)], `${reference}-${prefix.slice(VARIANTS_ROOT.length, -1)}`);
+    // Deleted first: an edge that misses after the invalidation must find the bucket without them.
+    if (removed > 0 || owed) await this.purges.owe({ path: invalidationPath(sourceKey), sourceKey, sequencer });
     return removed;
   }
 }

@@ -23,7 +23,15 @@ beforeAll(async () => {
 const localTenant = (name: string): LocalTenant => {
   const config = tenants.find((t) => t.name === name)!;
   const names = tenantResourceNames("dev", config);
-  return { config, sourceBucket: names.sourceBucket, proxyBucket: names.proxyBucket, table: names.table, queueUrl: "", deadLetterQueueUrl: "" };
+  return {
+    config,
+    sourceBucket: names.sourceBucket,
+    proxyBucket: names.proxyBucket,
+    table: names.table,
+    queueUrl: "",
+    deadLetterQueueUrl: "",
+    purgeQueueUrl: config.onDemand.enabled ? `http://127.0.0.1/000000000000/${names.purgeQueue}` : undefined,
+  };
 };
 const deployedVariables = (name: string) => run.one("aws:lambda/function:Function", name).inputs.environment.variables as Record<string, string>;
 
@@ -35,7 +43,15 @@ describe("the functions' environment", () => {
       const local = localProcessorEnvironment(localTenant(tenant.name));
       expect(Object.keys(local).sort(), tenant.name).toEqual(Object.keys(deployed).sort());
       // The values that are not resource names are the same too (the lease aside: set apart locally only when asked).
-      for (const name of [ENV.tenantConfig, ENV.maxReceiveCount, ENV.leaseSeconds, ENV.exiftoolTimeoutMs, ENV.requestTimeoutMs, ENV.nodeOptions]) {
+      for (const name of [
+        ENV.tenantConfig,
+        ENV.maxReceiveCount,
+        ENV.leaseSeconds,
+        ENV.exiftoolTimeoutMs,
+        ENV.requestTimeoutMs,
+        ENV.nodeOptions,
+        ENV.purgeRetryMaxSeconds,
+      ]) {
         expect(local[name], `${tenant.name} ${name}`).toBe(deployed[name]);
       }
     }

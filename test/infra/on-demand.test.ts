@@ -184,6 +184,19 @@ describe.each(withOnDemand)("tenant %s's distribution", (tenant) => {
     expect(evaluate([policy], "s3:ListBucket", proxyArn(tenant))).toBe("ImplicitlyDenied");
     expect(evaluate([policy], "cloudfront:CreateInvalidation", `arn:aws:cloudfront::${ACCOUNT}:distribution/other`)).toBe("ImplicitlyDenied");
   });
+
+  it("lets the pipeline owe purges to its own purge queue and drain it, and no other", () => {
+    const policy = JSON.parse(run.one("aws:iam/rolePolicy:RolePolicy", `tip-dev-${tenant}-processor-access`).inputs.policy) as PolicyDocument;
+    const purgeQueue = run.one("aws:sqs/queue:Queue", `tip-dev-${tenant}-purges`);
+    const arn = `arn:aws:sqs:eu-west-1:${ACCOUNT}:tip-dev-${tenant}-purges-abcdef1`;
+    expect(run.one("aws:lambda/eventSourceMapping:EventSourceMapping", `tip-dev-${tenant}-purges-to-processor`).inputs.eventSourceArn).toBe(arn);
+    expect(purgeQueue.name).toBe(`tip-dev-${tenant}-purges`);
+    for (const action of ["sqs:SendMessage", "sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility", "sqs:GetQueueAttributes"]) {
+      expect(evaluate([policy], action, arn), action).toBe("Allowed");
+      expect(evaluate([policy], action, `arn:aws:sqs:eu-west-1:${ACCOUNT}:tip-dev-other-purges-abcdef1`), action).toBe("ImplicitlyDenied");
+    }
+    expect(evaluate([policy], "sqs:SendMessage", `arn:aws:sqs:eu-west-1:${ACCOUNT}:tip-dev-${tenant}-events-abcdef1`)).toBe("ImplicitlyDenied");
+  });
 });
 
 describe.each(withOnDemand)("tenant %s's renderer role", (tenant) => {

@@ -45,9 +45,13 @@ const PER_TENANT_TYPES: Record<string, number> = {
   "aws:cloudwatch/metricAlarm:MetricAlarm": 3,
 };
 
-/** What a tenant with onDemand.enabled adds (components/on-demand.ts), with one signing key id. */
+/** What a tenant with onDemand.enabled adds (components/on-demand.ts, components/purge-queue.ts), with one signing key id. */
 const ON_DEMAND_TYPES: Record<string, number> = {
   "platform:index:OnDemandRenditions": 1,
+  "platform:index:PurgeQueue": 1,
+  "aws:sqs/queue:Queue": 2,
+  "aws:lambda/eventSourceMapping:EventSourceMapping": 1,
+  "aws:cloudwatch/metricAlarm:MetricAlarm": 2,
   "aws:iam/role:Role": 1,
   "aws:iam/rolePolicy:RolePolicy": 1,
   "aws:cloudwatch/logGroup:LogGroup": 1,
@@ -276,9 +280,10 @@ describe("wiring", () => {
         loggingConfig: { logGroup: `/aws/lambda/tip-dev-${tenant.name}-processor` },
       });
       const env = fn.inputs.environment.variables;
-      for (const variable of Object.values(ENV).filter((v) => v !== ENV.forcePathStyle && v !== ENV.distributionId))
+      const onDemandOnly: string[] = [ENV.distributionId, ENV.purgeQueueUrl, ENV.purgeRetryMaxSeconds];
+      for (const variable of Object.values(ENV).filter((v) => v !== ENV.forcePathStyle && !onDemandOnly.includes(v)))
         expect(env, variable).toHaveProperty(variable);
-      expect(env[ENV.distributionId] !== undefined, ENV.distributionId).toBe(tenant.onDemand.enabled);
+      for (const variable of onDemandOnly) expect(env[variable] !== undefined, variable).toBe(tenant.onDemand.enabled);
       expect(parseTenant(JSON.parse(env[ENV.tenantConfig]))).toEqual(tenant);
       expect(env[ENV.sourceBucket]).toBe(dev.outputs.tenantOutputs[tenant.name].sourceBucket);
       expect(env[ENV.proxyBucket]).toBe(dev.outputs.tenantOutputs[tenant.name].proxyBucket);
@@ -309,14 +314,45 @@ describe("wiring", () => {
     }
   });
 
-  it("keeps logs for the tenant's retention and alarms on the DLQ, errors and queue age", () => {
+  it("keeps logs for the tenant's retention and alarms on the DLQ, errors and queue age (and owed CDN purges, for on-demand)", () => {
     expect(dev.one("aws:cloudwatch/logGroup:LogGroup", "tip-dev-acme-processor-logs").inputs.retentionInDays).toBe(30);
-    const alarms = dev.byType("aws:cloudwatch/metricAlarm:MetricAlarm").filter((a) => a.name.startsWith("tip-dev-acme-"));
-    expect(alarms.map((a) => [a.inputs.namespace, a.inputs.metricName, Object.values(a.inputs.dimensions)[0]]).sort()).toEqual([
-      ["AWS/Lambda", "Errors", "tip-dev-acme-processor"],
-      ["AWS/SQS", "ApproximateAgeOfOldestMessage", "tip-dev-acme-events-abcdef1"],
-      ["AWS/SQS", "ApproximateNumberOfMessagesVisible", "tip-dev-acme-events-dlq-abcdef1"],
-    ]);
+    const alarms = (tenant: string) =>
+      dev
+        .byType("aws:cloudwatch/metricAlarm:MetricAlarm")
+        .filter((a) => a.name.startsWith(`tip-dev-${tenant}-`))
+        .map((a) => [a.inputs.namespace, a.inputs.metricName, Object.values(a.inputs.dimensions)[0]])
+        .sort();
+    const pipeline = (tenant: string) => [
+      ["AWS/Lambda", "Errors", `tip-dev-${tenant}-processor`],
+      ["AWS/SQS", "ApproximateAgeOfOldestMessage", `tip-dev-${tenant}-events-abcdef1`],
+      ["AWS/SQS", "ApproximateNumberOfMessagesVisible", `tip-dev-${tenant}-events-dlq-abcdef1`],
+    ];
+    expect(devTenants.find((t) => t.name === "acme")?.onDemand.enabled).toBe(true);
+    expect(alarms("acme")).toEqual(
+      [
+        ...pipeline("acme"),
+        ["AWS/SQS", "ApproximateAgeOfOldestMessage", "tip-dev-acme-purges-abcdef1"],
+        ["AWS/SQS", "ApproximateNumberOfMessagesVisible", "tip-dev-acme-purges-dlq-abcdef1"],
+      ].sort(),
+    );
+    const plain = devTenants.find((t) => !t.onDemand.enabled)!;
+    expect(alarms(plain.name)).toEqual(pipeline(plain.name).sort());
+  });
+
+  it("drains an on-demand tenant's purge queue into the processor within CloudFront's limits", () => {
+    const mapping = dev.one("aws:lambda/eventSourceMapping:EventSourceMapping", "tip-dev-acme-purges-to-processor").inputs;
+    expect(mapping).toMatchObject({ functionResponseTypes: ["ReportBatchItemFailures"], scalingConfig: { maximumConcurrency: 2 } });
+    // Lambda: batches above 10 need a window of at least 1 s; at most 10,000 and 300 s.
+    expect(mapping.batchSize).toBeLessThanOrEqual(10_000);
+    expect(mapping.maximumBatchingWindowInSeconds).toBeGreaterThanOrEqual(mapping.batchSize > 10 ? 1 : 0);
+    expect(mapping.maximumBatchingWindowInSeconds).toBeLessThanOrEqual(300);
+    const queue = dev.one("aws:sqs/queue:Queue", "tip-dev-acme-purges").inputs;
+    expect(JSON.parse(queue.redrivePolicy).maxReceiveCount).toBeLessThanOrEqual(1_000);
+    expect(queue.messageRetentionSeconds).toBeLessThanOrEqual(1_209_600);
+    // Lambda refuses an SQS mapping whose queue's visibility timeout is below the function's timeout.
+    const fn = dev.one("aws:lambda/function:Function", "tip-dev-acme-processor").inputs;
+    expect(queue.visibilityTimeoutSeconds).toBeGreaterThanOrEqual(fn.timeout);
+    expect(fn.environment.variables[ENV.purgeQueueUrl]).toMatch(/tip-dev-acme-purges/);
   });
 });
 

@@ -25,6 +25,8 @@ describe("physical names AWS accepts, checked at config time", () => {
       "CloudFront Function",
       "CloudFront KeyValueStore",
       "CloudFront origin access control",
+      "SQS purge queue",
+      "SQS purge dead-letter queue",
     ]);
   });
 

@@ -6,7 +6,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { PlatformDashboard } from "./components/dashboard";
 import { ExiftoolLayer } from "./components/exiftool-layer";
 import { buildFunctionArchive, type FunctionArchive, type LambdaArchitecture } from "./components/function-code";
-import { parseStackSettings } from "./components/stack-settings";
+import { parseStackSettings } from "./contract/stack-settings";
 import { tagTaggable } from "./components/tags";
 import { TenantPipeline } from "./components/tenant-pipeline";
 import { tenantResourceNames } from "./contract/naming";

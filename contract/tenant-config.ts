@@ -22,6 +22,9 @@ export type RenditionFormat = (typeof RENDITION_FORMATS)[number];
 
 const positiveInt = (max: number) => z.number().int().positive().max(max);
 
+/** A century: S3 lifecycle days and DynamoDB TTLs have no documented maximum; a bound catches a typo. */
+const MAX_DAYS = 36_500;
+
 /** A rendition's shape; on-demand presets share it, with "auto" among their formats. */
 function variantSchema<const F extends readonly [string, ...string[]]>(formats: F, defaultFormat: F[number]) {
   return z
@@ -190,8 +193,8 @@ const tenantSchema = z
         sourceBucketName: bucketName.optional(),
         proxyBucketName: bucketName.optional(),
         /** Days after which renditions expire from the proxy bucket; unset keeps them. */
-        proxyExpirationDays: z.number().int().positive().optional(),
-        tombstoneTtlDays: z.number().int().positive().default(30),
+        proxyExpirationDays: z.number().int().positive().max(MAX_DAYS).optional(),
+        tombstoneTtlDays: z.number().int().positive().max(MAX_DAYS).default(30),
         cacheControl: z.string().min(1).default("public, max-age=86400"),
       })
       .strict()
@@ -201,6 +204,9 @@ const tenantSchema = z
   .strict();
 
 export type TenantConfig = z.infer<typeof tenantSchema>;
+
+/** The schema itself, for tools that walk its fields (the numeric-limits table). */
+export const TENANT_SCHEMA = tenantSchema;
 
 /**
  * Bump when the pipeline's code changes what it writes for the same config (a new sidecar field, a

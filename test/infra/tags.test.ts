@@ -8,7 +8,7 @@ import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
-import { parseStackSettings } from "../../components/stack-settings";
+import { parseStackSettings } from "../../contract/stack-settings";
 import { dryRun, fakeLayerZip, type DryRunResult } from "./dry-run";
 
 const tenantsRaw = parse(readFileSync("Pulumi.dev.yaml", "utf8")).config["tenant-image-platform:tenants"] as { name: string }[];

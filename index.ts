@@ -3,6 +3,7 @@
  * `Pulumi.<stack>.yaml` (config key `tenant-image-platform:tenants`), and per-tenant outputs.
  */
 import * as pulumi from "@pulumi/pulumi";
+import { accountQuotaCheck } from "./components/account-quotas";
 import { PlatformDashboard } from "./components/dashboard";
 import { ExiftoolLayer } from "./components/exiftool-layer";
 import { buildFunctionArchive, type FunctionArchive, type LambdaArchitecture } from "./components/function-code";
@@ -108,3 +109,6 @@ const dashboard = new PlatformDashboard(
 );
 export const dashboardName = dashboard.dashboardName;
 export const exiftoolLayers = Object.fromEntries([...layers].map(([arch, layer]) => [arch, layer.arn]));
+
+// The account's quotas, read at preview: a stack that does not fit fails here, not half-way through `pulumi up`.
+export const accountQuotas = settings.checkAccountQuotas ? accountQuotaCheck(stack, tenants) : undefined;

@@ -1,5 +1,11 @@
-/** Stack-wide settings (`tenant-image-platform:*` besides `tenants`), validated once. */
+/**
+ * Stack-wide settings (`tenant-image-platform:*` besides `tenants`), validated once: by the Pulumi
+ * program and by `npm run check`.
+ */
 import { z } from "zod";
+import { QUOTAS, type QuotaKey } from "./quotas";
+
+const QUOTA_KEYS = QUOTAS.map((q) => q.key) as [QuotaKey, ...QuotaKey[]];
 
 const stackSettingsSchema = z
   .object({
@@ -47,6 +53,13 @@ const stackSettingsSchema = z
         }
       })
       .default({}),
+    /**
+     * Quotas the account has raised above AWS's defaults (contract/quotas.ts), for `npm run check`;
+     * `pulumi preview` reads the account's own values where Service Quotas has them.
+     */
+    quotas: z.partialRecord(z.enum(QUOTA_KEYS), z.number().int().positive()).default({}),
+    /** Read the account's quotas through Service Quotas at preview and fail when the stack does not fit. Default true. */
+    checkAccountQuotas: z.boolean().default(true),
   })
   .strict();
 

@@ -1,8 +1,9 @@
-/** Reads a stack's tenants from `Pulumi.<stack>.yaml`, validated by the same schema Pulumi uses. */
+/** Reads a stack's config from `Pulumi.<stack>.yaml`, validated by the same schemas the Pulumi program uses. */
 import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { parse } from "yaml";
 import { parseTenants, TenantConfigError, type TenantConfig } from "../contract/tenant-config";
+import { parseStackSettings, type StackSettings } from "../contract/stack-settings";
 
 const PROJECT = "tenant-image-platform";
 export const TENANTS_KEY = `${PROJECT}:tenants`;
@@ -14,4 +15,38 @@ export function loadStackTenants(stack = "dev", root = path.resolve(__dirname, "
   const raw = doc?.config?.[TENANTS_KEY];
   if (raw === undefined) throw new TenantConfigError([`${file} has no "${TENANTS_KEY}" config key`]);
   return parseTenants(raw);
+}
+
+export interface StackConfig {
+  file: string;
+  region: string | undefined;
+  tenants: TenantConfig[];
+  settings: StackSettings;
+}
+
+/** The whole stack config of a `Pulumi.<stack>.yaml` file: tenants, stack settings and region, each validated. */
+export function loadStackConfigFile(file: string): StackConfig {
+  if (!existsSync(file)) throw new TenantConfigError([`there is no ${file}`]);
+  let doc: { config?: Record<string, unknown> } | null;
+  try {
+    doc = parse(readFileSync(file, "utf8")) as { config?: Record<string, unknown> } | null;
+  } catch (err) {
+    throw new TenantConfigError([`${file} is not valid YAML: ${(err as Error).message.split("\n")[0]}`]);
+  }
+  const config = doc?.config ?? {};
+  const raw = config[TENANTS_KEY];
+  if (raw === undefined) throw new TenantConfigError([`${file} has no "${TENANTS_KEY}" config key`]);
+  const tenants = parseTenants(raw);
+  let settings: StackSettings;
+  try {
+    settings = parseStackSettings((key) => config[`${PROJECT}:${key}`]);
+  } catch (err) {
+    throw new TenantConfigError([(err as Error).message]);
+  }
+  return { file, region: config["aws:region"] as string | undefined, tenants, settings };
+}
+
+/** `Pulumi.<stack>.yaml` in the project's folder. */
+export function stackConfigFile(stack: string, root = path.resolve(__dirname, "..")): string {
+  return path.join(root, `Pulumi.${stack}.yaml`);
 }

@@ -28,6 +28,8 @@ export interface RecordedResource {
 export interface DryRunResult {
   resources: RecordedResource[];
   outputs: Record<string, any>;
+  /** The Service Quotas lookups the program made (serviceCode, quotaCode, region). */
+  quotaCalls: Record<string, string>[];
   byType(type: string): RecordedResource[];
   one(type: string, name: string): RecordedResource;
 }
@@ -85,7 +87,8 @@ function arnOf(type: string, physical: string): string {
 }
 
 async function resolveDeep(value: any, pulumi: typeof Pulumi): Promise<any> {
-  if (pulumi.Output.isInstance(value)) return resolveDeep(await new Promise((resolve) => value.apply(resolve)), pulumi);
+  // Output's own promise: it rejects when an apply throws (a failed preview), where apply(resolve) would wait forever.
+  if (pulumi.Output.isInstance(value)) return resolveDeep(await (value as unknown as { promise(): Promise<unknown> }).promise(), pulumi);
   if (Array.isArray(value)) return Promise.all(value.map((v) => resolveDeep(v, pulumi)));
   if (value && typeof value === "object" && value.constructor === Object) {
     return Object.fromEntries(await Promise.all(Object.entries(value).map(async ([k, v]) => [k, await resolveDeep(v, pulumi)])));
@@ -93,10 +96,17 @@ async function resolveDeep(value: any, pulumi: typeof Pulumi): Promise<any> {
   return value;
 }
 
-export async function dryRun(options: { stack: string; tenants: unknown; settings?: Record<string, unknown> }): Promise<DryRunResult> {
+export async function dryRun(options: {
+  stack: string;
+  tenants: unknown;
+  settings?: Record<string, unknown>;
+  /** What Service Quotas answers, by quota code; unset: 1,000,000 (everything fits). */
+  accountQuotas?: Record<string, number>;
+}): Promise<DryRunResult> {
   vi.resetModules();
   const pulumi = await import("@pulumi/pulumi");
   const resources: RecordedResource[] = [];
+  const quotaCalls: Record<string, string>[] = [];
   const optionsByName = new Map<string, Omit<RecordedResource, "type" | "name" | "inputs">>();
   // Keyed by type and name: a component and its first child may share a name (TenantPipeline and TenantBuckets do).
   const typeChains = new Map<string, string>();
@@ -126,6 +136,10 @@ export async function dryRun(options: { stack: string; tenants: unknown; setting
       },
       call(args) {
         if (args.token === "aws:index/getCallerIdentity:getCallerIdentity") return { accountId: ACCOUNT, arn: `arn:aws:iam::${ACCOUNT}:root`, userId: "mock" };
+        if (args.token === "aws:servicequotas/getServiceQuota:getServiceQuota") {
+          quotaCalls.push(args.inputs as Record<string, string>);
+          return { ...args.inputs, value: options.accountQuotas?.[args.inputs.quotaCode as string] ?? 1_000_000 };
+        }
         return args.inputs;
       },
     },
@@ -164,7 +178,13 @@ export async function dryRun(options: { stack: string; tenants: unknown; setting
     },
   });
   const program = await import("../../index.js");
-  const outputs = await resolveDeep({ tenantOutputs: program.tenantOutputs, exiftoolLayers: program.exiftoolLayers }, pulumi);
+  let outputs: Record<string, any> | undefined;
+  let failure: unknown;
+  try {
+    outputs = await resolveDeep({ tenantOutputs: program.tenantOutputs, exiftoolLayers: program.exiftoolLayers, accountQuotas: program.accountQuotas }, pulumi);
+  } catch (err) {
+    failure = err; // a failed preview: still let the registrations in flight finish before the next run
+  }
   // Let registrations that no output depends on (alarms, policies) finish: the SDK's own wait for
   // outstanding resource RPCs, repeated while applies that ran meanwhile registered more.
   const runtime = pulumi.runtime as unknown as { waitForRPCs(): Promise<void> };
@@ -174,9 +194,11 @@ export async function dryRun(options: { stack: string; tenants: unknown; setting
     await runtime.waitForRPCs();
     await new Promise((r) => setImmediate(r));
   }
+  if (failure) throw failure;
   return {
     resources,
-    outputs,
+    outputs: outputs!,
+    quotaCalls,
     byType: (type) => resources.filter((r) => r.type === type),
     one(type, name) {
       const found = resources.find((r) => r.type === type && r.name === name);

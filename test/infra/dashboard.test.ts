@@ -8,6 +8,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { METRICS_NAMESPACE } from "../../contract/naming";
 import { METRICS, outcomeMetrics } from "../../runtime/metrics";
+import { dashboardBodies, TENANTS_PER_DASHBOARD } from "../../components/dashboard";
 import { dryRun, fakeLayerZip, type DryRunResult } from "./dry-run";
 
 const tenantsRaw = parse(readFileSync("Pulumi.dev.yaml", "utf8")).config["tenant-image-platform:tenants"] as { name: string }[];
@@ -68,5 +69,33 @@ describe("the stack's dashboard", () => {
         }
       }
     }
+  });
+});
+
+describe("a stack of many tenants", () => {
+  const tenants = (count: number) =>
+    Array.from({ length: count }, (_, i) => ({ name: `t${i}`, queueName: `q${i}`, deadLetterQueueName: `d${i}`, functionName: `f${i}` }));
+  const parsed = (bodies: string[]) => bodies.map((b) => JSON.parse(b) as { widgets: { properties: { title: string; metrics: unknown[] } }[] });
+
+  it("spreads its tenants over pages CloudWatch accepts: at most 500 widgets and 2,500 metrics each, every tenant on one", () => {
+    const pages = parsed(dashboardBodies("eu-west-1", tenants(1_000)));
+    expect(pages).toHaveLength(Math.ceil(1_000 / TENANTS_PER_DASHBOARD));
+    for (const page of pages) {
+      expect(page.widgets.length).toBeLessThanOrEqual(500);
+      expect(page.widgets.reduce((sum, w) => sum + w.properties.metrics.length, 0)).toBeLessThanOrEqual(2_500);
+    }
+    const owners = pages.flatMap((page) => [...new Set(page.widgets.map((w) => w.properties.title.split(":")[0]))]);
+    expect(owners).toEqual(tenants(1_000).map((t) => t.name));
+  });
+
+  it("changes only the last page when a tenant is added at the end", () => {
+    const before = dashboardBodies("eu-west-1", tenants(1_000));
+    const after = dashboardBodies("eu-west-1", tenants(1_001));
+    expect(after.slice(0, -1)).toEqual(before.slice(0, -1));
+    expect(after.at(-1)).not.toEqual(before.at(-1));
+  });
+
+  it("keeps the first page's name, so a deployed dashboard stays the same resource", () => {
+    expect(run.byType("aws:cloudwatch/dashboard:Dashboard").map((d) => d.inputs.dashboardName)).toEqual(["tip-dev"]);
   });
 });

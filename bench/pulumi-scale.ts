@@ -6,6 +6,9 @@
  * `tsx bench/pulumi-scale.ts --tenants 100`
  */
 import { spawnSync } from "node:child_process";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
 import { parseArgs } from "node:util";
 import { dryRun, fakeLayerZip } from "../fixtures/pulumi-dry-run";
 
@@ -39,10 +42,11 @@ async function main(): Promise<void> {
     cpuMs: Math.round((cpu.user + cpu.system) / 1000),
     peakRssMb: Math.round(Math.max(peakRss, process.memoryUsage().rss) / 1024 / 1024),
     heapAfterGcMb: Math.round(process.memoryUsage().heapUsed / 1024 / 1024),
-    ...(values.inputs ? { inputs: Object.fromEntries(run.resources.map((r) => [r.urn, JSON.stringify(r.inputs)])) } : {}),
   };
-  process.stdout.write(`${JSON.stringify(result)}\n`);
-  process.exit(0);
+  // Every resource's inputs, by URN, to a file: tens of megabytes a pipe would cut at exit.
+  if (typeof values.inputs === "string")
+    writeFileSync(values.inputs, JSON.stringify(Object.fromEntries(run.resources.map((r) => [r.urn, JSON.stringify(r.inputs)]))));
+  process.stdout.write(`${JSON.stringify(result)}\n`, () => process.exit(0));
 }
 
 if (require.main === module) void main();
@@ -58,11 +62,22 @@ interface ScaleRow {
 }
 
 /** One dry run in a process of its own (a fresh module cache, and its own memory to measure). */
-function runOnce(tenants: number, inputs: boolean): ScaleRow {
-  const args = ["--expose-gc", "--max-old-space-size=16384", "--import", "tsx", __filename, "--tenants", String(tenants), ...(inputs ? ["--inputs"] : [])];
-  const child = spawnSync(process.execPath, args, { encoding: "utf8", maxBuffer: 1024 ** 3 });
+function runOnce(tenants: number, keepInputs: boolean): ScaleRow {
+  const inputsFile = keepInputs ? path.join(mkdtempSync(path.join(os.tmpdir(), "scale-")), "inputs.json") : undefined;
+  const args = [
+    "--expose-gc",
+    "--max-old-space-size=16384",
+    "--import",
+    "tsx",
+    __filename,
+    "--tenants",
+    String(tenants),
+    ...(inputsFile ? ["--inputs", inputsFile] : []),
+  ];
+  const child = spawnSync(process.execPath, args, { encoding: "utf8" });
   if (child.status !== 0) throw new Error(`the dry run of ${tenants} tenants failed: ${child.stderr.slice(-2000)}`);
-  return JSON.parse(child.stdout.trim().split("\n").pop()!) as ScaleRow;
+  const row = JSON.parse(child.stdout.trim().split("\n").pop()!) as ScaleRow;
+  return inputsFile ? { ...row, inputs: JSON.parse(readFileSync(inputsFile, "utf8")) as Record<string, string> } : row;
 }
 
 /** Bench group "scale": 10, 100 and 1,000 tenants; then the 1,001st, compared resource by resource with the 1,000. */

@@ -43,6 +43,8 @@ export class OnDemandRenditions extends pulumi.ComponentResource {
   public readonly viewerFunction: aws.cloudfront.Function;
   public readonly cachePolicy: aws.cloudfront.CachePolicy;
   public readonly distribution: aws.cloudfront.Distribution;
+  /** With onDemand.rateLimit: the web ACL whose rate-based rule blocks a viewer IP above it. */
+  public readonly webAcl?: aws.wafv2.WebAcl;
 
   public readonly distributionId: pulumi.Output<string>;
   public readonly distributionArn: pulumi.Output<string>;
@@ -71,7 +73,12 @@ export class OnDemandRenditions extends pulumi.ComponentResource {
       `${name}-access`,
       {
         role: this.role.id,
-        policy: rendererPolicyDocument({ sourceBucketArn: buckets.source.arn, proxyBucketArn: buckets.proxy.arn, logGroupArn: this.logGroup.arn }),
+        policy: rendererPolicyDocument({
+          sourceBucketArn: buckets.source.arn,
+          proxyBucketArn: buckets.proxy.arn,
+          logGroupArn: this.logGroup.arn,
+          countsVariants: onDemand.maxVariantsPerSource !== undefined,
+        }),
       },
       { parent: this },
     );
@@ -163,6 +170,7 @@ export class OnDemandRenditions extends pulumi.ComponentResource {
       { parent: this },
     );
 
+    if (onDemand.rateLimit) this.webAcl = rateLimitAcl(`${name}-waf`, tenant.name, onDemand.rateLimit, { parent: this });
     const [stored, renderer, variants] = ["stored-variants", "renderer", "variants"];
     this.distribution = new aws.cloudfront.Distribution(
       `${name}-cdn`,
@@ -200,6 +208,7 @@ export class OnDemandRenditions extends pulumi.ComponentResource {
           ],
         },
         restrictions: { geoRestriction: { restrictionType: "none" } },
+        ...(this.webAcl ? { webAclId: this.webAcl.arn } : {}),
         ...(onDemand.domain ? { aliases: [onDemand.domain.name] } : {}),
         // With the default *.cloudfront.net certificate CloudFront uses TLSv1 whatever is set, so it
         // says so; TLS 1.2 at least needs the tenant's own domain and certificate (SNI).
@@ -247,6 +256,40 @@ export class OnDemandRenditions extends pulumi.ComponentResource {
 }
 
 /**
+ * A web ACL for one distribution: everything allowed but what one viewer IP asks beyond the rate.
+ * CloudFront's web ACLs live in us-east-1 (scope CLOUDFRONT). Costs $5 a month, $1 a rule, $0.60
+ * a million requests (AWS WAF pricing); 100 web ACLs per account by default (`npm run check`).
+ */
+function rateLimitAcl(
+  name: string,
+  tenantName: string,
+  rate: { requestsPerWindow: number; windowSeconds: number },
+  opts: pulumi.CustomResourceOptions,
+): aws.wafv2.WebAcl {
+  const metric = (suffix: string) => `${name}-${suffix}`.replace(/[^\w-]/g, "-").slice(0, 128);
+  return new aws.wafv2.WebAcl(
+    name,
+    {
+      region: "us-east-1",
+      scope: "CLOUDFRONT",
+      description: `${tenantName}: on-demand rate limit per viewer IP`,
+      defaultAction: { allow: {} },
+      rules: [
+        {
+          name: "rate-per-ip",
+          priority: 0,
+          action: { block: {} },
+          statement: { rateBasedStatement: { limit: rate.requestsPerWindow, evaluationWindowSec: rate.windowSeconds, aggregateKeyType: "IP" } },
+          visibilityConfig: { cloudwatchMetricsEnabled: true, metricName: metric("rate"), sampledRequestsEnabled: true },
+        },
+      ],
+      visibilityConfig: { cloudwatchMetricsEnabled: true, metricName: metric("acl"), sampledRequestsEnabled: true },
+    },
+    opts,
+  );
+}
+
+/**
  * The renderer's rights: read its tenant's source objects (ListBucket so a missing key is a 404,
  * not a 403), read and write only the variants prefix of its proxy bucket, write its logs.
  */
@@ -254,6 +297,8 @@ function rendererPolicyDocument(arns: {
   sourceBucketArn: pulumi.Input<string>;
   proxyBucketArn: pulumi.Input<string>;
   logGroupArn: pulumi.Input<string>;
+  /** onDemand.maxVariantsPerSource: the renderer counts a source's stored variants (a listing of its prefix). */
+  countsVariants?: boolean;
 }): pulumi.Output<string> {
   return pulumi.jsonStringify({
     Version: "2012-10-17",
@@ -267,6 +312,17 @@ function rendererPolicyDocument(arns: {
         Resource: pulumi.interpolate`${arns.proxyBucketArn}/${VARIANTS_ROOT}*`,
       },
       { Sid: "WriteLogs", Effect: "Allow", Action: ["logs:CreateLogStream", "logs:PutLogEvents"], Resource: pulumi.interpolate`${arns.logGroupArn}:*` },
+      ...(arns.countsVariants
+        ? [
+            {
+              Sid: "CountVariants",
+              Effect: "Allow",
+              Action: ["s3:ListBucket"],
+              Resource: arns.proxyBucketArn,
+              Condition: { StringLike: { "s3:prefix": `${VARIANTS_ROOT}*` } },
+            },
+          ]
+        : []),
     ],
   });
 }

@@ -16,6 +16,8 @@ const TAGGABLE_TYPES = new Set([
   "aws:cloudfront/distribution:Distribution",
   "aws:cloudfront/keyValueStore:KeyValueStore",
   "aws:cloudfront/function:Function",
+  "aws:budgets/budget:Budget",
+  "aws:wafv2/webAcl:WebAcl",
 ]);
 
 /**

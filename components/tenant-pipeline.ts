@@ -1,4 +1,4 @@
-import type * as aws from "@pulumi/aws";
+import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { VARIANTS_ROOT } from "../contract/naming";
 import type { TenantConfig } from "../contract/tenant-config";
@@ -57,6 +57,8 @@ export class TenantPipeline extends pulumi.ComponentResource {
   public readonly onDemand?: OnDemandRenditions;
   /** Present when the tenant has onDemand.enabled: CDN invalidations owed. */
   public readonly purges?: PurgeQueue;
+  /** Present when the tenant sets `budget`. */
+  public readonly budget?: aws.budgets.Budget;
 
   public readonly sourceBucketName: pulumi.Output<string>;
   public readonly proxyBucketName: pulumi.Output<string>;
@@ -137,6 +139,8 @@ export class TenantPipeline extends pulumi.ComponentResource {
       { parent: this },
     );
 
+    if (tenant.budget) this.budget = tenantBudget(name, tenant.name, tenant.budget, { parent: this });
+
     this.sourceBucketName = this.buckets.sourceBucketName;
     this.proxyBucketName = this.buckets.proxyBucketName;
     this.tableName = this.metadata.table.name;
@@ -154,4 +158,33 @@ export class TenantPipeline extends pulumi.ComponentResource {
       deadLetterQueueUrl: this.deadLetterQueueUrl,
     });
   }
+}
+
+/**
+ * A monthly cost budget on the tenant's `tenant` tag (the stack tags every taggable resource; the tag
+ * must be activated as a cost allocation tag in Billing before it filters anything), with an e-mail
+ * notification at each threshold of actual spend. AWS Budgets: the filter is `user:<key>$<value>`;
+ * 20,000 budgets an account, the first two free, then $0.02 a day each.
+ * https://docs.aws.amazon.com/cost-management/latest/userguide/budgets-managing-costs.html
+ */
+function tenantBudget(name: string, tenantName: string, budget: NonNullable<TenantConfig["budget"]>, opts: pulumi.CustomResourceOptions): aws.budgets.Budget {
+  return new aws.budgets.Budget(
+    `${name}-budget`,
+    {
+      name,
+      budgetType: "COST",
+      timeUnit: "MONTHLY",
+      limitAmount: budget.monthlyUsd.toFixed(2),
+      limitUnit: "USD",
+      costFilters: [{ name: "TagKeyValue", values: [`user:tenant$${tenantName}`] }],
+      notifications: budget.thresholdsPercent.map((threshold) => ({
+        comparisonOperator: "GREATER_THAN",
+        notificationType: "ACTUAL",
+        threshold,
+        thresholdType: "PERCENTAGE",
+        subscriberEmailAddresses: budget.alertEmails,
+      })),
+    },
+    opts,
+  );
 }

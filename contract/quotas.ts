@@ -13,7 +13,8 @@
  *   region; 75 GB of function and layer storage; a reservation must leave 100 unreserved)
  * - CloudFront: https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/cloudfront-limits.html
  *   (500 distributions, 20 custom cache policies, 100 functions, 50 key value stores, 100 origin access controls)
- * SQS queues, CloudWatch alarms and log groups have no quota a stack of this size reaches.
+ * - AWS WAF: https://docs.aws.amazon.com/waf/latest/developerguide/limits.html (100 web ACLs)
+ * SQS queues, CloudWatch alarms and log groups, and AWS Budgets (20,000) have no quota a stack of this size reaches.
  */
 import type { TenantConfig } from "./tenant-config";
 
@@ -28,7 +29,8 @@ export type QuotaKey =
   | "cloudfrontCachePolicies"
   | "cloudfrontFunctions"
   | "cloudfrontKeyValueStores"
-  | "cloudfrontOriginAccessControls";
+  | "cloudfrontOriginAccessControls"
+  | "wafWebAcls";
 
 export interface Quota {
   key: QuotaKey;
@@ -166,6 +168,14 @@ export const QUOTAS: readonly Quota[] = [
     adjustable: true,
     perTenant: (t) => 2 * onDemand(t),
     remedy: "ask AWS Support for more origin access controls",
+  },
+  {
+    key: "wafWebAcls",
+    name: "AWS WAF web ACLs per account (CloudFront, us-east-1)",
+    defaultValue: 100,
+    adjustable: true,
+    perTenant: (t) => (t.onDemand.enabled && t.onDemand.rateLimit ? 1 : 0),
+    remedy: "request more web ACLs (Service Quotas, WAF)",
   },
 ];
 

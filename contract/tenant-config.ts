@@ -100,6 +100,28 @@ const onDemandSchema = z
       .optional(),
     /** CloudFront price class of the tenant's distribution. */
     priceClass: z.enum(["PriceClass_100", "PriceClass_200", "PriceClass_All"]).default("PriceClass_100"),
+    /**
+     * Requests one viewer IP may make in a window before AWS WAF blocks it (a web ACL with a
+     * rate-based rule on the distribution). Unset: no web ACL. AWS WAF: limit 10 to 2,000,000,000,
+     * window 60, 120, 300 or 600 s.
+     * https://docs.aws.amazon.com/waf/latest/developerguide/waf-rule-statement-type-rate-based-high-level-settings.html
+     */
+    rateLimit: z
+      .object({
+        requestsPerWindow: z.number().int().min(10).max(2_000_000_000),
+        windowSeconds: z
+          .number()
+          .int()
+          .refine((s) => [60, 120, 300, 600].includes(s), { message: "must be 60, 120, 300 or 600 (AWS WAF's evaluation windows)" })
+          .default(300),
+      })
+      .strict()
+      .optional(),
+    /**
+     * The most distinct variants one source may have stored: a miss beyond it answers 429 instead of
+     * rendering (the variant lists bound it already; this bounds it lower). Unset: the lists' bound.
+     */
+    maxVariantsPerSource: z.number().int().min(1).max(1_000).optional(),
   })
   .strict()
   .prefault({});
@@ -200,6 +222,19 @@ const tenantSchema = z
       .strict()
       .prefault({}),
     onDemand: onDemandSchema,
+    /**
+     * A monthly AWS Budget on the tenant's cost (the `tenant` cost allocation tag every resource
+     * carries, once activated in Billing): e-mail alerts at each threshold of actual spend. AWS
+     * Budgets: at most 5 notifications a budget, 10 e-mail subscribers each.
+     */
+    budget: z
+      .object({
+        monthlyUsd: z.number().int().min(1).max(1_000_000_000),
+        alertEmails: z.array(z.email()).min(1).max(10),
+        thresholdsPercent: z.array(z.number().int().min(1).max(1_000)).min(1).max(5).default([80, 100]),
+      })
+      .strict()
+      .optional(),
   })
   .strict();
 

@@ -23,7 +23,7 @@ import { CreateQueueCommand, GetQueueAttributesCommand, SQSClient } from "@aws-s
 import type { DestinationStream, Logger } from "pino";
 import { createLogger } from "../runtime/logger";
 import { processorEnvironment, rendererEnvironment } from "../contract/environment";
-import { METADATA_TABLE, STATUS_INDEX } from "../contract/table";
+import { METADATA_TABLE, STATUS_INDEX, statusShard } from "../contract/table";
 import { clientOptionsFrom, sdkConfig, type ClientOptions } from "../runtime/clients";
 import { documentClient, type Clients } from "../runtime/table-client";
 import { createDependencies } from "../runtime/dependencies";
@@ -207,8 +207,9 @@ async function createTable(dynamo: DynamoDBDocumentClient, table: string): Promi
 }
 
 /**
- * The tenant's table as the component defines it. A table kept in .local/ from before the status
- * index is rebuilt with it, items kept (dynalite cannot add an index to a table).
+ * The tenant's table as the component defines it. A table kept in .local/ from before the current
+ * status index (none, or the unsharded `byStatus`) is rebuilt with it, items kept and given their
+ * index key (dynalite cannot add an index to a table).
  */
 async function ensureTable(dynamo: DynamoDBDocumentClient, table: string): Promise<void> {
   let existing;
@@ -230,8 +231,14 @@ async function ensureTable(dynamo: DynamoDBDocumentClient, table: string): Promi
   await untilTable(dynamo, table, "gone");
   await createTable(dynamo, table);
   for (let i = 0; i < items.length; i += 25) {
-    await dynamo.send(new BatchWriteCommand({ RequestItems: { [table]: items.slice(i, i + 25).map((Item) => ({ PutRequest: { Item } })) } }));
+    const batch = items.slice(i, i + 25).map((item) => ({ ...item, ...withStatusShard(item) }));
+    await dynamo.send(new BatchWriteCommand({ RequestItems: { [table]: batch.map((Item) => ({ PutRequest: { Item } })) } }));
   }
+}
+
+/** An item's status index key, as the store writes it (contract/table.ts); none for an item without a status. */
+function withStatusShard(item: Record<string, unknown>): Record<string, string> {
+  return typeof item.status === "string" && typeof item.objectKey === "string" ? { [STATUS_INDEX.hashKey]: statusShard(item.status, item.objectKey) } : {};
 }
 
 async function provisionTenant(clients: LocalPlatform["clients"], stack: string, config: TenantConfig, visibilityTimeoutSeconds: number): Promise<LocalTenant> {

@@ -12,11 +12,15 @@
  * of one key are processed one at a time and the newest one always runs last.
  */
 import { BatchGetCommand, GetCommand, PutCommand, QueryCommand, UpdateCommand, type DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
-import { PARTITION_KEY, STATUS_INDEX } from "../contract/table";
+import { PARTITION_KEY, STATUS_INDEX, statusShard, statusShards } from "../contract/table";
 import { isConditionalCheckFailed, KeyBusyError } from "./errors";
 
-/** Where a listing of the status index stands: the index's keys and the table's, of one item. */
+/** Where a listing of the status index stands: the item last listed, in the listing's order (updatedAt, then key). */
 export type StatusIndexKey = Pick<ObjectItem, "objectKey" | "status" | "updatedAt">;
+
+/** Oldest first, then by key: the order of itemsByStatus, whichever shard an item is in. */
+const byTimeThenKey = (a: Pick<ObjectItem, "updatedAt" | "objectKey">, b: Pick<ObjectItem, "updatedAt" | "objectKey">) =>
+  a.updatedAt < b.updatedAt ? -1 : a.updatedAt > b.updatedAt ? 1 : a.objectKey < b.objectKey ? -1 : a.objectKey > b.objectKey ? 1 : 0;
 
 export function statusIndexKey(item: ObjectItem): StatusIndexKey {
   return { objectKey: item.objectKey, status: item.status, updatedAt: item.updatedAt };
@@ -123,12 +127,13 @@ export class MetadataStore {
           Key: { [PARTITION_KEY]: objectKey },
           // A tombstone's TTL must not outlive its tombstone: DynamoDB could delete the item mid-processing.
           UpdateExpression:
-            "SET #status = :processing, #sequencer = :seq, #lease = :lease, #updatedAt = :updatedAt, #eventName = :eventName" +
+            "SET #status = :processing, #shard = :shard, #sequencer = :seq, #lease = :lease, #updatedAt = :updatedAt, #eventName = :eventName" +
             (reprocess ? ", #run = :run REMOVE #expiresAt" : " REMOVE #expiresAt, #run"),
           ConditionExpression: [`attribute_not_exists(#pk)`, ...redo, ...retryOfTheSameEvent].join(" OR "),
           ExpressionAttributeNames: {
             "#pk": PARTITION_KEY,
             "#status": "status",
+            "#shard": STATUS_INDEX.hashKey,
             "#sequencer": "sequencer",
             "#lease": "leaseUntil",
             "#updatedAt": "updatedAt",
@@ -141,6 +146,7 @@ export class MetadataStore {
           },
           ExpressionAttributeValues: {
             ":processing": "processing",
+            ":shard": statusShard("processing", objectKey),
             ":failed": "failed",
             ":true": true,
             ":seq": sequencer,
@@ -186,8 +192,14 @@ export class MetadataStore {
     return items;
   }
 
-  /** Items with a status, newest first, updated at or after `since` (ISO time), through the status index. */
+  /** Items with a status, newest first, updated at or after `since` (ISO time): every shard of the status index, merged. */
   async listByStatus(status: ItemStatus, options: { since?: string; limit?: number } = {}): Promise<ObjectItem[]> {
+    const perShard = await Promise.all(statusShards(status).map((shard) => this.newestOfShard(shard, options)));
+    const newestFirst = perShard.flat().sort((a, b) => byTimeThenKey(b, a));
+    return options.limit === undefined ? newestFirst : newestFirst.slice(0, options.limit);
+  }
+
+  private async newestOfShard(shard: string, options: { since?: string; limit?: number }): Promise<ObjectItem[]> {
     const items: ObjectItem[] = [];
     let start: Record<string, unknown> | undefined;
     do {
@@ -195,9 +207,9 @@ export class MetadataStore {
         new QueryCommand({
           TableName: this.tableName,
           IndexName: STATUS_INDEX.name,
-          KeyConditionExpression: options.since ? "#status = :status AND #updatedAt >= :since" : "#status = :status",
-          ExpressionAttributeNames: { "#status": STATUS_INDEX.hashKey, ...(options.since ? { "#updatedAt": STATUS_INDEX.rangeKey } : {}) },
-          ExpressionAttributeValues: { ":status": status, ...(options.since ? { ":since": options.since } : {}) },
+          KeyConditionExpression: options.since ? "#shard = :shard AND #updatedAt >= :since" : "#shard = :shard",
+          ExpressionAttributeNames: { "#shard": STATUS_INDEX.hashKey, ...(options.since ? { "#updatedAt": STATUS_INDEX.rangeKey } : {}) },
+          ExpressionAttributeValues: { ":shard": shard, ...(options.since ? { ":since": options.since } : {}) },
           ScanIndexForward: false,
           ExclusiveStartKey: start,
           Limit: options.limit,
@@ -206,29 +218,56 @@ export class MetadataStore {
       items.push(...((page.Items ?? []) as ObjectItem[]));
       start = page.LastEvaluatedKey;
     } while (start && (options.limit === undefined || items.length < options.limit));
-    return options.limit === undefined ? items : items.slice(0, options.limit);
+    return items;
   }
 
   /**
-   * Items with a status, oldest first, updated in [since, until], after `startAfter` (the index key
-   * of an item returned before: how a long listing resumes). Only the index's projected attributes.
+   * Items with a status, oldest first (then by key), updated in [since, until], after `startAfter`
+   * (an item returned before: how a long listing resumes). Only the index's projected attributes.
+   * Every shard is read in order and the shards are merged, so the order is one total order.
    */
   async *itemsByStatus(status: ItemStatus, range: { since?: string; until: string; startAfter?: StatusIndexKey }): AsyncGenerator<ObjectItem> {
-    let start: Record<string, unknown> | undefined = range.startAfter;
+    const after = range.startAfter;
+    const since = after && after.updatedAt > (range.since ?? "0") ? after.updatedAt : (range.since ?? "0");
+    const streams = statusShards(status).map((shard) => this.oldestOfShard(shard, since, range.until));
+    const heads = await Promise.all(streams.map((stream) => stream.next()));
+    for (;;) {
+      let pick = -1;
+      heads.forEach((head, i) => {
+        if (!head.done && (pick < 0 || byTimeThenKey(head.value, (heads[pick] as IteratorYieldResult<ObjectItem>).value) < 0)) pick = i;
+      });
+      if (pick < 0) return;
+      const item = (heads[pick] as IteratorYieldResult<ObjectItem>).value;
+      heads[pick] = await streams[pick]!.next();
+      if (!after || byTimeThenKey(item, after) > 0) yield item;
+    }
+  }
+
+  /** One shard's items in [since, until], oldest first; items of the same instant by key (DynamoDB leaves their order open). */
+  private async *oldestOfShard(shard: string, since: string, until: string): AsyncGenerator<ObjectItem> {
+    let start: Record<string, unknown> | undefined;
+    let sameInstant: ObjectItem[] = [];
     do {
       const page = await this.doc.send(
         new QueryCommand({
           TableName: this.tableName,
           IndexName: STATUS_INDEX.name,
-          KeyConditionExpression: "#status = :status AND #updatedAt BETWEEN :since AND :until",
-          ExpressionAttributeNames: { "#status": STATUS_INDEX.hashKey, "#updatedAt": STATUS_INDEX.rangeKey },
-          ExpressionAttributeValues: { ":status": status, ":since": range.since ?? "0", ":until": range.until },
+          KeyConditionExpression: "#shard = :shard AND #updatedAt BETWEEN :since AND :until",
+          ExpressionAttributeNames: { "#shard": STATUS_INDEX.hashKey, "#updatedAt": STATUS_INDEX.rangeKey },
+          ExpressionAttributeValues: { ":shard": shard, ":since": since, ":until": until },
           ExclusiveStartKey: start,
         }),
       );
-      yield* (page.Items ?? []) as ObjectItem[];
+      for (const item of (page.Items ?? []) as ObjectItem[]) {
+        if (sameInstant.length && sameInstant[0]!.updatedAt !== item.updatedAt) {
+          yield* sameInstant.sort(byTimeThenKey);
+          sameInstant = [];
+        }
+        sameInstant.push(item);
+      }
       start = page.LastEvaluatedKey;
     } while (start);
+    yield* sameInstant.sort(byTimeThenKey);
   }
 
   /** Gives the claim up after a failed attempt, so the retry (or a newer event) need not wait out the lease. */
@@ -256,7 +295,7 @@ export class MetadataStore {
       await this.doc.send(
         new PutCommand({
           TableName: this.tableName,
-          Item: { ...item, updatedAt: new Date(this.now()).toISOString() },
+          Item: { ...item, [STATUS_INDEX.hashKey]: statusShard(item.status, item.objectKey), updatedAt: new Date(this.now()).toISOString() },
           ConditionExpression: "#sequencer = :seq AND #status = :processing",
           ExpressionAttributeNames: { "#sequencer": "sequencer", "#status": "status" },
           ExpressionAttributeValues: { ":seq": item.sequencer, ":processing": "processing" },

@@ -6,7 +6,7 @@
  * one render. Every failure is a precise status with a short text body.
  */
 import { createHash } from "node:crypto";
-import { DeleteObjectCommand, GetObjectCommand, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
+import { DeleteObjectCommand, GetObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 import type { Logger } from "pino";
 import { classify, isPreconditionFailed, type PermanentError, TransientError } from "../errors";
 import { HttpFailure } from "../http-failure";
@@ -15,7 +15,7 @@ import { checkSourceSize, renderFromSource } from "../render-source";
 import type { RenderedRendition, RenderOptions } from "../renditions";
 import { downloadObject, headIfExists, type ObjectHead } from "../s3-object";
 import type { TenantConfig } from "../../contract/tenant-config";
-import { parseStoredPath, resolveVariant, type ResolvedVariant, type StoredVariantPath } from "./variants";
+import { parseStoredPath, resolveVariant, variantsPrefix, type ResolvedVariant, type StoredVariantPath } from "./variants";
 
 export interface VariantServiceDeps {
   s3: S3Client;
@@ -108,7 +108,8 @@ export class VariantService {
   private async renderAndStore(stored: StoredVariantPath, variant: ResolvedVariant): Promise<VariantResponse> {
     const { s3, tenant, proxyBucket } = this.deps;
     const t0 = performance.now();
-    const source = await this.readSourceHead(stored.sourceKey);
+    // The cap's count and the source's HEAD are two round trips at once, not one after the other.
+    const [source] = await Promise.all([this.readSourceHead(stored.sourceKey), this.checkVariantCap(stored.sourceKey)]);
     const output = await this.render(stored.sourceKey, source, variant);
     const cacheControl = `public, max-age=${tenant.onDemand.browserMaxAgeSeconds}, s-maxage=${tenant.onDemand.maxAgeDays * 86_400}`;
     const headers = (eTag: string): Record<string, string> => ({
@@ -157,6 +158,19 @@ export class VariantService {
       "variant rendered",
     );
     return { statusCode: 200, headers: headers(eTag), body: output.body };
+  }
+
+  /**
+   * onDemand.maxVariantsPerSource: a source that already has that many stored variants gets no
+   * other (429, not cached). One listing of its prefix, at most `cap` keys.
+   */
+  private async checkVariantCap(sourceKey: string): Promise<void> {
+    const cap = this.deps.tenant.onDemand.maxVariantsPerSource;
+    if (cap === undefined) return;
+    const listing = await this.deps.s3.send(new ListObjectsV2Command({ Bucket: this.deps.proxyBucket, Prefix: variantsPrefix(sourceKey), MaxKeys: cap }));
+    if ((listing.KeyCount ?? 0) >= cap) {
+      throw new HttpFailure(429, `this source already has ${cap} variants, the most the tenant allows (onDemand.maxVariantsPerSource): ask for one of those`);
+    }
   }
 
   private async readSourceHead(sourceKey: string): Promise<ObjectHead> {

@@ -182,6 +182,58 @@ const ROWS: Row[] = [
       ),
   },
   { field: "storage.tombstoneTtlDays", min: 19, max: 36_500 },
+  {
+    field: "onDemand.rateLimit.requestsPerWindow",
+    min: 10,
+    max: 2_000_000_000,
+    sent: (runs) =>
+      both(
+        runs,
+        (run, t) => ({
+          value: run.one("aws:wafv2/webAcl:WebAcl", `tip-dev-${t}-od-waf`).inputs.rules[0].statement.rateBasedStatement.limit,
+          min: 10,
+          max: 2_000_000_000,
+        }),
+        "rate-based rule Limit",
+      ),
+  },
+  {
+    field: "onDemand.rateLimit.windowSeconds",
+    allowed: [60, 120, 300, 600],
+    sent: (runs) =>
+      both(
+        runs,
+        (run, t) => ({
+          value: run.one("aws:wafv2/webAcl:WebAcl", `tip-dev-${t}-od-waf`).inputs.rules[0].statement.rateBasedStatement.evaluationWindowSec,
+          min: 60,
+          max: 600,
+        }),
+        "EvaluationWindowSec",
+      ),
+  },
+  { field: "onDemand.maxVariantsPerSource", min: 1, max: 1_000 },
+  {
+    field: "budget.monthlyUsd",
+    min: 1,
+    max: 1_000_000_000,
+    sent: (runs) =>
+      both(
+        runs,
+        (run, t) => ({ value: Number(run.one("aws:budgets/budget:Budget", `tip-dev-${t}-budget`).inputs.limitAmount), min: 0, max: 1_000_000_000 }),
+        "budget limit",
+      ),
+  },
+  {
+    field: "budget.thresholdsPercent[]",
+    min: 1,
+    max: 1_000,
+    sent: (runs) =>
+      both(
+        runs,
+        (run, t) => ({ value: run.one("aws:budgets/budget:Budget", `tip-dev-${t}-budget`).inputs.notifications.length, min: 1, max: 5 }),
+        "notifications per budget",
+      ),
+  },
 ];
 
 /** Every numeric field of the schema, by path (`[]` for array items), walked through zod's definitions. */
@@ -213,6 +265,9 @@ function withValue(field: string, value: number): Record<string, unknown> {
   if (head === "renditions[]") tenant.renditions = [{ name: "r", width: 10, [rest[0]!]: value }];
   else if (field.startsWith("onDemand.presets[]")) tenant.onDemand.presets = [{ name: "p", width: 10, [field.split(".").pop()!]: value }];
   else if (field === "onDemand.widths[]") tenant.onDemand.widths = [value];
+  else if (field === "budget.thresholdsPercent[]") tenant.budget = { monthlyUsd: 10, alertEmails: ["ops@example.com"], thresholdsPercent: [value] };
+  else if (field.startsWith("budget.")) tenant.budget = { monthlyUsd: 10, alertEmails: ["ops@example.com"], [field.split(".")[1]!]: value };
+  else if (field.startsWith("onDemand.rateLimit.")) tenant.onDemand.rateLimit = { requestsPerWindow: 100, [field.split(".")[2]!]: value };
   else {
     let at = tenant;
     const parts = field.split(".");
@@ -231,6 +286,7 @@ const extreme = (name: string, pick: "min" | "max"): Record<string, unknown> => 
     parts.slice(0, -1).forEach((part) => (at = at[part] ??= {}));
     at[parts.at(-1)!] = value;
   }
+  tenant.budget.alertEmails = ["ops@example.com"];
   // The tombstone must outlive the events: at the DLQ's minimum retention, 19 days is its minimum (4 + 14 + 1).
   if (pick === "min") tenant.storage.tombstoneTtlDays = 4 + 1 + 1;
   return tenant;
@@ -266,7 +322,11 @@ describe.each(ROWS)("$field", (row) => {
         return true;
       } catch (err) {
         const message = (err as Error).message;
-        const fieldPath = row.field.replace("renditions[]", "renditions[0]").replace("presets[]", "presets[0]").replace("widths[]", "widths[0]");
+        const fieldPath = row.field
+          .replace("renditions[]", "renditions[0]")
+          .replace("presets[]", "presets[0]")
+          .replace("widths[]", "widths[0]")
+          .replace("thresholdsPercent[]", "thresholdsPercent[0]");
         // tombstoneTtlDays at its minimum is refused by the cross-field rule only with a longer DLQ retention.
         if (!message.includes(fieldPath)) throw err;
         return false;

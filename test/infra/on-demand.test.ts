@@ -185,6 +185,28 @@ describe.each(withOnDemand)("tenant %s's distribution", (tenant) => {
     expect(evaluate([policy], "cloudfront:CreateInvalidation", `arn:aws:cloudfront::${ACCOUNT}:distribution/other`)).toBe("ImplicitlyDenied");
   });
 
+  it("rate-limits viewers with an AWS WAF web ACL in us-east-1 when the tenant sets rateLimit", () => {
+    const config = tenants.find((t) => t.name === tenant)!;
+    const acls = run.byType("aws:wafv2/webAcl:WebAcl").filter((a) => a.name.startsWith(`${od(tenant)}-`));
+    if (!config.onDemand.rateLimit) return expect(acls).toEqual([]);
+    expect(acls).toHaveLength(1);
+    const acl = acls[0]!.inputs;
+    expect(acl).toMatchObject({ region: "us-east-1", scope: "CLOUDFRONT", defaultAction: { allow: {} } });
+    expect(acl.rules).toEqual([
+      expect.objectContaining({
+        action: { block: {} },
+        statement: {
+          rateBasedStatement: {
+            limit: config.onDemand.rateLimit.requestsPerWindow,
+            evaluationWindowSec: config.onDemand.rateLimit.windowSeconds,
+            aggregateKeyType: "IP",
+          },
+        },
+      }),
+    ]);
+    expect(run.one("aws:cloudfront/distribution:Distribution", `${od(tenant)}-cdn`).inputs.webAclId).toMatch(/waf/);
+  });
+
   it("lets the pipeline owe purges to its own purge queue and drain it, and no other", () => {
     const policy = JSON.parse(run.one("aws:iam/rolePolicy:RolePolicy", `tip-dev-${tenant}-processor-access`).inputs.policy) as PolicyDocument;
     const purgeQueue = run.one("aws:sqs/queue:Queue", `tip-dev-${tenant}-purges`);
@@ -226,6 +248,24 @@ describe.each(withOnDemand)("tenant %s's renderer role", (tenant) => {
         expect(evaluate([policy()], action, resource), `${action} ${resource}`).toBe("ImplicitlyDenied");
       }
     }
+  });
+});
+
+describe("a cap on variants per source", () => {
+  it("lets the renderer list its variants prefix only when the tenant sets maxVariantsPerSource", async () => {
+    const capped = await dryRun({
+      stack: "dev",
+      tenants: [
+        { name: "capped", onDemand: { enabled: true, maxVariantsPerSource: 20 } },
+        { name: "open", onDemand: { enabled: true } },
+      ],
+      settings: { layerZip: await fakeLayerZip() },
+    });
+    const policyOf = (name: string) => JSON.parse(capped.one("aws:iam/rolePolicy:RolePolicy", `tip-dev-${name}-od-access`).inputs.policy) as PolicyDocument;
+    const proxy = (name: string) => `arn:aws:s3:::tip-dev-${name}-proxy-abcdef1`;
+    expect(evaluate([policyOf("capped")], "s3:ListBucket", proxy("capped"), { "s3:prefix": "_variants/0123/" })).toBe("Allowed");
+    expect(evaluate([policyOf("capped")], "s3:ListBucket", proxy("capped"), { "s3:prefix": "thumb/" })).toBe("ImplicitlyDenied");
+    expect(evaluate([policyOf("open")], "s3:ListBucket", proxy("open"), { "s3:prefix": "_variants/0123/" })).toBe("ImplicitlyDenied");
   });
 });
 

@@ -66,15 +66,14 @@ const ON_DEMAND_TYPES: Record<string, number> = {
   "aws:cloudfront/originAccessControl:OriginAccessControl": 2,
   "aws:cloudfront/distribution:Distribution": 1,
 };
-const expectedTypes = (tenant: { onDemand: { enabled: boolean } }) =>
-  tenant.onDemand.enabled
-    ? Object.fromEntries(
-        [...new Set([...Object.keys(PER_TENANT_TYPES), ...Object.keys(ON_DEMAND_TYPES)])].map((type) => [
-          type,
-          (PER_TENANT_TYPES[type] ?? 0) + (ON_DEMAND_TYPES[type] ?? 0),
-        ]),
-      )
-    : PER_TENANT_TYPES;
+const expectedTypes = (tenant: { onDemand: { enabled: boolean; rateLimit?: unknown }; budget?: unknown }) => {
+  const types: Record<string, number> = { ...PER_TENANT_TYPES };
+  const add = (more: Record<string, number>) => Object.entries(more).forEach(([type, n]) => (types[type] = (types[type] ?? 0) + n));
+  if (tenant.onDemand.enabled) add(ON_DEMAND_TYPES);
+  if (tenant.onDemand.enabled && tenant.onDemand.rateLimit) add({ "aws:wafv2/webAcl:WebAcl": 1 });
+  if (tenant.budget) add({ "aws:budgets/budget:Budget": 1 });
+  return types;
+};
 
 const tenantResources = (run: DryRunResult, tenant: string, stack = "dev") =>
   run.resources.filter((r) => r.name.startsWith(`tip-${stack}-${tenant}`) && r.name !== `tip-${stack}-exiftool`);
@@ -199,22 +198,23 @@ describe("hardening", () => {
       ttl: { attributeName: "expiresAt", enabled: true },
     });
     expect(table.retainOnDelete).toBe(true);
-    // Failures by status and time: a query on this index (runtime/store.ts listByStatus), not a scan.
+    // Failures by status and time: queries on this index (runtime/store.ts listByStatus), not a
+    // scan; its partition is the status with one of 10 shards, not the status alone (one partition
+    // per status takes 1,000 writes a second: docs/operating.md).
     expect(table.inputs.globalSecondaryIndexes).toEqual([
       {
-        name: "byStatus",
-        hashKey: "status",
+        name: "byStatusShard",
+        hashKey: "statusShard",
         rangeKey: "updatedAt",
         projectionType: "INCLUDE",
-        nonKeyAttributes: ["error", "size", "format", "eventName", "etag"],
+        nonKeyAttributes: ["status", "error", "size", "format", "eventName", "etag"],
       },
     ]);
-    expect(table.inputs.attributes).toEqual(
-      expect.arrayContaining([
-        { name: "status", type: "S" },
-        { name: "updatedAt", type: "S" },
-      ]),
-    );
+    expect(table.inputs.attributes).toEqual([
+      { name: "objectKey", type: "S" },
+      { name: "statusShard", type: "S" },
+      { name: "updatedAt", type: "S" },
+    ]);
   });
 
   it("retains the source bucket when a tenant leaves the stack; the proxy bucket is rebuildable", () => {
@@ -353,6 +353,32 @@ describe("wiring", () => {
     const fn = dev.one("aws:lambda/function:Function", "tip-dev-acme-processor").inputs;
     expect(queue.visibilityTimeoutSeconds).toBeGreaterThanOrEqual(fn.timeout);
     expect(fn.environment.variables[ENV.purgeQueueUrl]).toMatch(/tip-dev-acme-purges/);
+  });
+});
+
+describe("cost bounds per tenant", () => {
+  it("gives a tenant with `budget` a monthly AWS Budget on its cost allocation tag, e-mailing at each threshold", () => {
+    const withBudget = devTenants.filter((t) => t.budget);
+    expect(withBudget.map((t) => t.name)).toEqual(["acme"]);
+    const budget = dev.one("aws:budgets/budget:Budget", "tip-dev-acme-budget").inputs;
+    expect(budget).toMatchObject({
+      name: "tip-dev-acme",
+      budgetType: "COST",
+      timeUnit: "MONTHLY",
+      limitAmount: "200.00",
+      limitUnit: "USD",
+      costFilters: [{ name: "TagKeyValue", values: ["user:tenant$acme"] }],
+    });
+    expect(budget.notifications).toEqual(
+      [80, 100].map((threshold) => ({
+        comparisonOperator: "GREATER_THAN",
+        notificationType: "ACTUAL",
+        threshold,
+        thresholdType: "PERCENTAGE",
+        subscriberEmailAddresses: ["platform-team@example.com"],
+      })),
+    );
+    expect(dev.byType("aws:budgets/budget:Budget")).toHaveLength(withBudget.length);
   });
 });
 

@@ -36,6 +36,7 @@ const COUNTED: Partial<Record<(typeof QUOTAS)[number]["key"], string>> = {
   cloudfrontFunctions: "aws:cloudfront/function:Function",
   cloudfrontKeyValueStores: "aws:cloudfront/keyValueStore:KeyValueStore",
   cloudfrontOriginAccessControls: "aws:cloudfront/originAccessControl:OriginAccessControl",
+  wafWebAcls: "aws:wafv2/webAcl:WebAcl",
 };
 
 describe("what a tenant takes", () => {

@@ -15,7 +15,8 @@ import { writeEndpointsFile } from "../../local/endpoints-file";
 import { startEmulators } from "../../local/emulators";
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from "../../local/local-aws";
 import { tenantResourceNames } from "../../contract/naming";
-import { STATUS_INDEX } from "../../contract/table";
+import { PutCommand } from "@aws-sdk/lib-dynamodb";
+import { STATUS_INDEX, STATUS_SHARDS, statusShard } from "../../contract/table";
 import { MetadataStore } from "../../runtime/store";
 import { parseTenant } from "../../contract/tenant-config";
 import { queueArn } from "../../cli/redrive";
@@ -72,6 +73,43 @@ describe("the status index", () => {
     expect((JSON.parse(since) as { objectKey: string }[]).map((i) => i.objectKey)).toEqual(["bad/second.png"]);
   });
 
+  it("spreads one status over every shard of the index, evenly, and lists it as one, oldest or newest first", async () => {
+    const perShard = new Map<string, number>();
+    for (let i = 0; i < 10_000; i++) perShard.set(statusShard("done", `spread/${i}.jpg`), (perShard.get(statusShard("done", `spread/${i}.jpg`)) ?? 0) + 1);
+    expect(perShard.size).toBe(STATUS_SHARDS);
+    expect(Math.max(...perShard.values())).toBeLessThan((10_000 / STATUS_SHARDS) * 1.1);
+    const keys = Array.from({ length: 30 }, (_, i) => `spread/${i}.jpg`);
+    const spread = new MetadataStore(t.platform.clients.dynamo, t.platform.tenants.get("ops")!.table, () => Date.parse("2026-03-01T00:00:00.000Z"));
+    for (const key of keys) {
+      await spread.claim(key, "01", 60_000, "ObjectCreated:Put");
+      await spread.finish({ objectKey: key, status: "done", sequencer: "01" });
+    }
+    const newest = (await store().listByStatus("done", { since: "2026-03-01T00:00:00.000Z" })).map((i) => i.objectKey).filter((k) => k.startsWith("spread/"));
+    expect(newest).toEqual([...keys].sort().reverse()); // one instant: by key
+    const oldest: string[] = [];
+    for await (const item of store().itemsByStatus("done", { since: "2026-03-01T00:00:00.000Z", until: "2026-03-02T00:00:00.000Z" }))
+      oldest.push(item.objectKey);
+    expect(oldest).toEqual([...keys].sort());
+    const resumed: string[] = [];
+    const cursor = { objectKey: [...keys].sort()[9]!, status: "done" as const, updatedAt: "2026-03-01T00:00:00.000Z" };
+    for await (const item of store().itemsByStatus("done", { since: "2026-03-01T00:00:00.000Z", until: "2026-03-02T00:00:00.000Z", startAfter: cursor }))
+      resumed.push(item.objectKey);
+    expect(resumed).toEqual([...keys].sort().slice(10));
+  });
+
+  it("npm run migrate-status-index gives items written before the sharded index their key, once", async () => {
+    const table = t.platform.tenants.get("ops")!.table;
+    await t.platform.clients.dynamo.send(
+      new PutCommand({ TableName: table, Item: { objectKey: "before/shards.jpg", status: "failed", sequencer: "00", updatedAt: "2026-02-01T00:00:00.000Z" } }),
+    );
+    expect((await store().listByStatus("failed")).map((i) => i.objectKey)).not.toContain("before/shards.jpg");
+    const { stdout } = await run(tsx, ["cli/migrate-status-index.ts", "--tenant", "ops", "--data-dir", dataDir]);
+    expect(stdout.trim()).toBe("1 items of tenant ops given their status index key");
+    expect((await store().listByStatus("failed")).map((i) => i.objectKey)).toContain("before/shards.jpg");
+    const again = await run(tsx, ["cli/migrate-status-index.ts", "--tenant", "ops", "--data-dir", dataDir]);
+    expect(again.stdout.trim()).toBe("0 items of tenant ops given their status index key");
+  });
+
   it("is added to a table kept in .local/ from before it, keeping its items", async () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), "old-table-"));
     const config = parseTenant({ name: "legacy" });
@@ -82,8 +120,23 @@ describe("the status index", () => {
       new CreateTableCommand({
         TableName: table,
         BillingMode: "PAY_PER_REQUEST",
-        AttributeDefinitions: [{ AttributeName: "objectKey", AttributeType: "S" }],
+        // The index before it was sharded: one partition per status.
+        AttributeDefinitions: [
+          { AttributeName: "objectKey", AttributeType: "S" },
+          { AttributeName: "status", AttributeType: "S" },
+          { AttributeName: "updatedAt", AttributeType: "S" },
+        ],
         KeySchema: [{ AttributeName: "objectKey", KeyType: "HASH" }],
+        GlobalSecondaryIndexes: [
+          {
+            IndexName: "byStatus",
+            KeySchema: [
+              { AttributeName: "status", KeyType: "HASH" },
+              { AttributeName: "updatedAt", KeyType: "RANGE" },
+            ],
+            Projection: { ProjectionType: "ALL" },
+          },
+        ],
       }),
     );
     await waitUntilTableExists({ client: dynamo, minDelay: 0.05, maxDelay: 1, maxWaitTime: 300 }, { TableName: table });

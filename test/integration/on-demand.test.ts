@@ -43,6 +43,7 @@ beforeAll(async () => {
       },
     },
     { name: "plain" },
+    { name: "capped", onDemand: { enabled: true, widths: [64, 128, 320], formats: ["jpeg"], maxVariantsPerSource: 2 } },
   ]);
 }, 120_000);
 
@@ -52,10 +53,10 @@ afterAll(async () => {
 
 const onDemand = () => t.platform.tenants.get("media")!.onDemand!;
 
-function urlFor(variant: string, key: string, options: { expiresIn?: number; keyId?: string } = {}): string {
-  const { endpoint, keys } = onDemand();
+function urlFor(variant: string, key: string, options: { expiresIn?: number; keyId?: string; tenant?: string } = {}): string {
+  const { endpoint, keys, url } = t.platform.tenants.get(options.tenant ?? "media")!.onDemand!;
   const keyId = options.keyId ?? keys.signingKeyId;
-  return `${onDemand().url}${signedPath(endpoint.edge, variant, key, Math.floor(Date.now() / 1000) + (options.expiresIn ?? 600), keyId, keys.keys[keyId]!)}`;
+  return `${url}${signedPath(endpoint.edge, variant, key, Math.floor(Date.now() / 1000) + (options.expiresIn ?? 600), keyId, keys.keys[keyId]!)}`;
 }
 
 async function get(url: string, accept = "image/avif,image/webp,*/*") {
@@ -308,6 +309,20 @@ describe("invalidation with the source", () => {
     const before = invalidatedPaths().length;
     await uploadAndProcess("albums/new.jpg", await jpegWithExif({ width: 300, height: 200 }));
     expect(invalidatedPaths().slice(before)).toEqual([]);
+  });
+
+  it("renders no more distinct variants of one source than onDemand.maxVariantsPerSource, and keeps serving those", async () => {
+    const key = "capped/photo.jpg";
+    await t.upload("capped", key, await jpegWithExif({ width: 800, height: 600 }), "image/jpeg");
+    await t.drain();
+    const capped = (variant: string) => get(urlFor(variant, key, { tenant: "capped" }));
+    expect((await capped("w64.jpeg")).status).toBe(200);
+    expect((await capped("w128.jpeg")).status).toBe(200);
+    const third = await capped("w320.jpeg");
+    expect([third.status, third.headers.get("cache-control")]).toEqual([429, "no-store"]);
+    expect(third.body.toString()).toMatch(/already has 2 variants.*maxVariantsPerSource/);
+    const again = await capped("w64.jpeg");
+    expect([again.status, again.headers.get("x-origin")]).toEqual([200, "proxy-bucket"]);
   });
 
   it("leaves tenants without on-demand renditions as they were", () => {

@@ -1,0 +1,22 @@
+/**
+ * `npm run migrate-status-index -- --tenant <name> [--stack <name> [--outputs file.json]]`: once
+ * after deploying the sharded status index, gives the tenant's older items their index key, so
+ * `failures` and `reprocess` see them again (ops/status-index.ts). Safe to run again.
+ */
+import { parseArgs } from "node:util";
+import { backfillStatusShards } from "../ops/status-index";
+import { fail, resolveTarget } from "./targets";
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: { tenant: { type: "string" }, stack: { type: "string" }, outputs: { type: "string" }, "data-dir": { type: "string" } },
+  });
+  if (!values.tenant) fail("migrate-status-index", "usage: npm run migrate-status-index -- --tenant <name> [--stack <name>]");
+  const target = resolveTarget(values.tenant, { stack: values.stack, outputs: values.outputs, dataDir: values["data-dir"] });
+  const { updated, changedMeanwhile } = await backfillStatusShards(target.clients.dynamo, target.tenant.table);
+  console.log(
+    `${updated} items of tenant ${values.tenant} given their status index key${changedMeanwhile ? ` (${changedMeanwhile} rewritten by the pipeline meanwhile)` : ""}`,
+  );
+}
+
+main().catch((err) => fail("migrate-status-index", err instanceof Error ? err.message : String(err)));

@@ -1,9 +1,9 @@
 /**
  * The Pulumi program itself at scale: a dry run of index.ts under mocks with N generated tenants
  * (one in ten with on-demand renditions), in a process of its own. Prints one JSON line: resources,
- * wall time, peak RSS and heap after a full GC. `--add-one` runs N and N+1 in two processes and
- * says which existing resources' inputs differ (a new tenant must touch nothing but its own).
- * `tsx bench/pulumi-scale.ts --tenants 100`
+ * wall and CPU time, peak RSS and heap after a full GC; `--inputs <file>` also writes every
+ * resource's inputs by URN, which the bench group compares between 1,000 and 1,001 tenants (a new
+ * tenant must touch nothing but its own). `tsx bench/pulumi-scale.ts --tenants 100`
  */
 import { spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
@@ -18,13 +18,9 @@ export function scaleTenants(count: number): Record<string, unknown>[] {
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
-    options: { tenants: { type: "string", default: "10" }, inputs: { type: "boolean", default: false }, "no-source-maps": { type: "boolean", default: false } },
+    options: { tenants: { type: "string", default: "10" }, inputs: { type: "string" } },
   });
   const count = Number(values.tenants);
-  // Pulumi's SDK takes a stack trace of every promise it makes (runtime/debuggable.js); with source
-  // maps on (tsx turns them on), each costs a source-map lookup per frame: most of the run's time.
-  // The Pulumi CLI runs programs the same way, so the bench keeps them on unless asked.
-  if (values["no-source-maps"]) process.setSourceMapsEnabled(false);
   const layerZip = await fakeLayerZip();
   let peakRss = 0;
   const sampler = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage().rss)), 50);

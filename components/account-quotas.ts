@@ -17,13 +17,16 @@ export function accountQuotaCheck(
   opts: pulumi.InvokeOutputOptions = {},
 ): pulumi.Output<Record<string, { needs: number; limit: number }>> {
   const checked = QUOTAS.filter((q) => q.serviceCode && q.quotaCode);
-  const values = checked.map(
-    (quota) =>
-      aws.servicequotas.getServiceQuotaOutput(
-        { serviceCode: quota.serviceCode!, quotaCode: quota.quotaCode!, ...(quota.global ? { region: "us-east-1" } : {}) },
-        opts,
-      ).value,
-  );
+  // One lookup per quota code: two rows of the model read Lambda's concurrency.
+  const lookups = new Map<string, pulumi.Output<number>>();
+  const values = checked.map((quota) => {
+    const code = `${quota.serviceCode}/${quota.quotaCode}`;
+    if (!lookups.has(code)) {
+      const args = { serviceCode: quota.serviceCode!, quotaCode: quota.quotaCode!, ...(quota.global ? { region: "us-east-1" } : {}) };
+      lookups.set(code, aws.servicequotas.getServiceQuotaOutput(args, opts).value);
+    }
+    return lookups.get(code)!;
+  });
   // One apply over every value: the preview fails once, naming every quota that does not fit.
   return pulumi.all(values).apply((limits) => {
     const uses = checked.map((quota, i) => quotaUse(quota, tenants, limits[i]!, "account"));

@@ -3,9 +3,11 @@
  * dead-letter queue, S3 notifications published to the tenant's queue, and a poller per tenant that
  * plays Lambda's SQS event source mapping around the very handler the Lambda runs.
  */
+import { createHash } from "node:crypto";
 import http from "node:http";
 import os from "node:os";
 import path from "node:path";
+import { CloudFrontClient } from "@aws-sdk/client-cloudfront";
 import { CreateBucketCommand, HeadObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import {
   CreateTableCommand,
@@ -34,8 +36,6 @@ import type { Outcome } from "../runtime/outcome";
 import type { TenantConfig } from "../contract/tenant-config";
 import { createVariantService } from "../runtime/on-demand/handler";
 import { CloudFrontInvalidator } from "../runtime/on-demand/purge";
-import { CloudFrontClient } from "@aws-sdk/client-cloudfront";
-import { createHash } from "node:crypto";
 import { PURGE_MAX_RECEIVE_COUNT, PURGE_QUEUE_RETENTION_DAYS } from "../contract/timing";
 import { startFakeCloudFront, type FakeCloudFront, type FakeCloudFrontOptions } from "./fake-cloudfront";
 import type { VariantService } from "../runtime/on-demand/render-variant";

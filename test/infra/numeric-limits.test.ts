@@ -31,6 +31,9 @@ const both = (runs: Runs, pick: (run: DryRunResult, tenant: string) => Omit<Sent
   { what: `${what} (high)`, ...pick(runs.high, "high") },
 ];
 const queue = (run: DryRunResult, name: string) => run.one("aws:sqs/queue:Queue", name).inputs;
+/** The tenant's web ACL's rate-based statement (onDemand.rateLimit). */
+const rateRule = (run: DryRunResult, tenant: string) =>
+  run.one("aws:wafv2/webAcl:WebAcl", `tip-dev-${tenant}-od-waf`).inputs.rules[0].statement.rateBasedStatement;
 const mapping = (run: DryRunResult, name: string) => run.one("aws:lambda/eventSourceMapping:EventSourceMapping", name).inputs;
 
 /** Sources: Lambda CreateFunction / PutFunctionConcurrency / CreateEventSourceMapping, SQS SetQueueAttributes, CloudWatch Logs PutRetentionPolicy, CloudFront CachePolicyConfig, S3 lifecycle. */
@@ -186,30 +189,12 @@ const ROWS: Row[] = [
     field: "onDemand.rateLimit.requestsPerWindow",
     min: 10,
     max: 2_000_000_000,
-    sent: (runs) =>
-      both(
-        runs,
-        (run, t) => ({
-          value: run.one("aws:wafv2/webAcl:WebAcl", `tip-dev-${t}-od-waf`).inputs.rules[0].statement.rateBasedStatement.limit,
-          min: 10,
-          max: 2_000_000_000,
-        }),
-        "rate-based rule Limit",
-      ),
+    sent: (runs) => both(runs, (run, t) => ({ value: rateRule(run, t).limit, min: 10, max: 2_000_000_000 }), "rate-based rule Limit"),
   },
   {
     field: "onDemand.rateLimit.windowSeconds",
     allowed: [60, 120, 300, 600],
-    sent: (runs) =>
-      both(
-        runs,
-        (run, t) => ({
-          value: run.one("aws:wafv2/webAcl:WebAcl", `tip-dev-${t}-od-waf`).inputs.rules[0].statement.rateBasedStatement.evaluationWindowSec,
-          min: 60,
-          max: 600,
-        }),
-        "EvaluationWindowSec",
-      ),
+    sent: (runs) => both(runs, (run, t) => ({ value: rateRule(run, t).evaluationWindowSec, min: 60, max: 600 }), "EvaluationWindowSec"),
   },
   { field: "onDemand.maxVariantsPerSource", min: 1, max: 1_000 },
   {

@@ -63,7 +63,7 @@ describe("at preview, against the account's quotas", () => {
         "iam/L-FE177D64@us-east-1",
         "lambda/L-2ACBD22F",
         "lambda/L-B99A9384",
-        "lambda/L-B99A9384",
+
         "s3/L-DC2B2D3D",
       ].sort(),
     );

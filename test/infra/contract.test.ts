@@ -3,21 +3,18 @@
  * metadata table, as the Pulumi program declares them (under mocks) and as the local platform makes
  * them, are compared here, from the one contract both are built from (contract/).
  */
-import { readFileSync } from "node:fs";
 import { beforeAll, describe, expect, it } from "vitest";
-import { parse } from "yaml";
 import { ENV } from "../../contract/environment";
 import { tenantResourceNames } from "../../contract/naming";
 import { parseTenants } from "../../contract/tenant-config";
 import { createTableInput, localProcessorEnvironment, localRendererEnvironment, type LocalTenant } from "../../local/platform";
-import { dryRun, fakeLayerZip, type DryRunResult } from "./dry-run";
+import { DEV_TENANTS, dryRun, fakeLayerZip, type DryRunResult } from "./dry-run";
 
-const tenantsRaw = parse(readFileSync("Pulumi.dev.yaml", "utf8")).config["tenant-image-platform:tenants"] as unknown[];
-const tenants = parseTenants(tenantsRaw);
+const tenants = parseTenants(DEV_TENANTS);
 let run: DryRunResult;
 
 beforeAll(async () => {
-  run = await dryRun({ stack: "dev", tenants: tenantsRaw, settings: { layerZip: await fakeLayerZip() } });
+  run = await dryRun({ stack: "dev", tenants: DEV_TENANTS, settings: { layerZip: await fakeLayerZip() } });
 });
 
 const localTenant = (name: string): LocalTenant => {

@@ -3,19 +3,16 @@
  * platform emits (runtime/metrics.ts, with the dimensions it emits them with) or one AWS publishes
  * for that tenant's own queue, dead-letter queue or function.
  */
-import { readFileSync } from "node:fs";
 import { beforeAll, describe, expect, it } from "vitest";
-import { parse } from "yaml";
 import { METRICS_NAMESPACE } from "../../contract/naming";
 import { METRICS, outcomeMetrics } from "../../runtime/metrics";
 import { dashboardBodies, TENANTS_PER_DASHBOARD } from "../../components/dashboard";
-import { dryRun, fakeLayerZip, type DryRunResult } from "./dry-run";
+import { DEV_TENANTS, dryRun, fakeLayerZip, type DryRunResult } from "./dry-run";
 
-const tenantsRaw = parse(readFileSync("Pulumi.dev.yaml", "utf8")).config["tenant-image-platform:tenants"] as { name: string }[];
 let run: DryRunResult;
 
 beforeAll(async () => {
-  run = await dryRun({ stack: "dev", tenants: tenantsRaw, settings: { layerZip: await fakeLayerZip() } });
+  run = await dryRun({ stack: "dev", tenants: DEV_TENANTS, settings: { layerZip: await fakeLayerZip() } });
 });
 
 /** What AWS publishes, by namespace, for the resources a tenant has. */
@@ -37,7 +34,7 @@ describe("the stack's dashboard", () => {
 
   it("has a row of throughput, failures, DLQ depth, queue age, p95 duration and bytes saved per tenant", () => {
     const titles = body().widgets.map((w) => w.properties.title);
-    for (const { name } of tenantsRaw) {
+    for (const { name } of DEV_TENANTS) {
       for (const what of ["objects", "failures", "dead-letter queue depth", "oldest queued event", "p95 duration", "bytes not read"]) {
         expect(
           titles.filter((t) => t.startsWith(`${name}:`) && t.includes(what)),

@@ -2,19 +2,16 @@
  * Tenant isolation, evaluated rather than eyeballed: each tenant role's policy documents from the
  * dry run, judged by an IAM evaluator, against every tenant's resources.
  */
-import { readFileSync } from "node:fs";
 import { beforeAll, describe, expect, it } from "vitest";
-import { parse } from "yaml";
-import { dryRun, fakeLayerZip, type DryRunResult } from "./dry-run";
+import { DEV_TENANTS, dryRun, fakeLayerZip, type DryRunResult } from "./dry-run";
 import { XRAY_WRITE_ACTIONS } from "../../components/processor-function";
 import { evaluate, statementsOf, type PolicyDocument } from "./iam-evaluator";
 
-const tenantsRaw = parse(readFileSync("Pulumi.dev.yaml", "utf8")).config["tenant-image-platform:tenants"] as { name: string }[];
-const names = tenantsRaw.map((t) => t.name);
+const names = DEV_TENANTS.map((t) => t.name);
 let run: DryRunResult;
 
 beforeAll(async () => {
-  run = await dryRun({ stack: "dev", tenants: tenantsRaw, settings: { layerZip: await fakeLayerZip() } });
+  run = await dryRun({ stack: "dev", tenants: DEV_TENANTS, settings: { layerZip: await fakeLayerZip() } });
 });
 
 const arns = (tenant: string) => ({
@@ -29,7 +26,7 @@ const arns = (tenant: string) => ({
 });
 
 /** What the runtime calls (runtime/s3-object.ts, process-object.ts, store.ts; Lambda's poller and logs). */
-const tracing = new Set(tenantsRaw.filter((t) => (t as { function?: { tracing?: boolean } }).function?.tracing).map((t) => t.name));
+const tracing = new Set(DEV_TENANTS.filter((t) => (t as { function?: { tracing?: boolean } }).function?.tracing).map((t) => t.name));
 
 const needed = (tenant: string): [string, string][] => {
   const a = arns(tenant);

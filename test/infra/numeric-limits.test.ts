@@ -243,6 +243,14 @@ function numericFields(schema: unknown, path = ""): string[] {
   }
 }
 
+/** Sets `value` at a dotted path (`function.memoryMb`), making the objects on the way. */
+function setPath(target: Record<string, any>, field: string, value: number): void {
+  const parts = field.split(".");
+  let at = target;
+  parts.slice(0, -1).forEach((part) => (at = at[part] ??= {}));
+  at[parts.at(-1)!] = value;
+}
+
 /** A tenant input with `value` at `field` (and what the field needs around it). */
 function withValue(field: string, value: number): Record<string, unknown> {
   const tenant: Record<string, any> = { name: "t", onDemand: { enabled: true } };
@@ -253,23 +261,14 @@ function withValue(field: string, value: number): Record<string, unknown> {
   else if (field === "budget.thresholdsPercent[]") tenant.budget = { monthlyUsd: 10, alertEmails: ["ops@example.com"], thresholdsPercent: [value] };
   else if (field.startsWith("budget.")) tenant.budget = { monthlyUsd: 10, alertEmails: ["ops@example.com"], [field.split(".")[1]!]: value };
   else if (field.startsWith("onDemand.rateLimit.")) tenant.onDemand.rateLimit = { requestsPerWindow: 100, [field.split(".")[2]!]: value };
-  else {
-    let at = tenant;
-    const parts = field.split(".");
-    parts.slice(0, -1).forEach((part) => (at = at[part] ??= {}));
-    at[parts.at(-1)!] = value;
-  }
+  else setPath(tenant, field, value);
   return tenant;
 }
 
 const extreme = (name: string, pick: "min" | "max"): Record<string, unknown> => {
   const tenant: Record<string, any> = { name, onDemand: { enabled: true, reservedConcurrency: 1 } };
   for (const row of ROWS.filter((r) => !r.field.includes("[]"))) {
-    const value = row.allowed ? (pick === "min" ? row.allowed[0]! : row.allowed.at(-1)!) : row[pick]!;
-    const parts = row.field.split(".");
-    let at = tenant;
-    parts.slice(0, -1).forEach((part) => (at = at[part] ??= {}));
-    at[parts.at(-1)!] = value;
+    setPath(tenant, row.field, row.allowed ? (pick === "min" ? row.allowed[0]! : row.allowed.at(-1)!) : row[pick]!);
   }
   tenant.budget.alertEmails = ["ops@example.com"];
   // The tombstone must outlive the events: at the DLQ's minimum retention, 19 days is its minimum (4 + 14 + 1).

@@ -3,16 +3,13 @@
  * origins and their access control, failover, the viewer function, cache policy, lifecycle,
  * function URL auth and who may invoke it, the key store, and what each role may do.
  */
-import { readFileSync } from "node:fs";
 import { beforeAll, describe, expect, it } from "vitest";
-import { parse } from "yaml";
 import { edgeFunctionCode, edgePolicy } from "../../edge/edge";
 import { parseTenants } from "../../contract/tenant-config";
-import { ACCOUNT, dryRun, fakeLayerZip, type DryRunResult } from "./dry-run";
+import { DEV_TENANTS, ACCOUNT, dryRun, fakeLayerZip, type DryRunResult } from "./dry-run";
 import { evaluate, type PolicyDocument } from "./iam-evaluator";
 
-const tenantsRaw = parse(readFileSync("Pulumi.dev.yaml", "utf8")).config["tenant-image-platform:tenants"] as { name: string }[];
-const tenants = parseTenants(tenantsRaw);
+const tenants = parseTenants(DEV_TENANTS);
 const withOnDemand = tenants.filter((t) => t.onDemand.enabled).map((t) => t.name);
 const without = tenants.filter((t) => !t.onDemand.enabled).map((t) => t.name);
 let run: DryRunResult;
@@ -20,7 +17,7 @@ let layerZip: string;
 
 beforeAll(async () => {
   layerZip = await fakeLayerZip();
-  run = await dryRun({ stack: "dev", tenants: tenantsRaw, settings: { layerZip } });
+  run = await dryRun({ stack: "dev", tenants: DEV_TENANTS, settings: { layerZip } });
 });
 
 const od = (tenant: string) => `tip-dev-${tenant}-od`;

@@ -2,22 +2,18 @@
  * index.ts under Pulumi's mocks with Pulumi.dev.yaml's config: the resource set, names, wiring,
  * hardening and outputs of every tenant pipeline.
  */
-import { readFileSync } from "node:fs";
 import { beforeAll, describe, expect, it } from "vitest";
-import { parse } from "yaml";
 import { ENV } from "../../contract/environment";
 import { OBJECTS_PER_CONTAINER, parseTenant, parseTenants } from "../../contract/tenant-config";
-import { dryRun, fakeLayerZip, type DryRunResult, type RecordedResource } from "./dry-run";
+import { DEV_TENANTS, dryRun, fakeLayerZip, type DryRunResult, type RecordedResource } from "./dry-run";
 
-const devConfig = parse(readFileSync("Pulumi.dev.yaml", "utf8")).config;
-const devTenantsRaw = devConfig["tenant-image-platform:tenants"] as unknown[];
-const devTenants = parseTenants(devTenantsRaw);
+const devTenants = parseTenants(DEV_TENANTS);
 let layerZip: string;
 let dev: DryRunResult;
 
 beforeAll(async () => {
   layerZip = await fakeLayerZip();
-  dev = await dryRun({ stack: "dev", tenants: devTenantsRaw, settings: { layerZip } });
+  dev = await dryRun({ stack: "dev", tenants: DEV_TENANTS, settings: { layerZip } });
 });
 
 const PER_TENANT_TYPES: Record<string, number> = {
@@ -116,7 +112,7 @@ describe("dry run of index.ts with Pulumi.dev.yaml", () => {
   });
 
   it("never collides with another stack of the same project", async () => {
-    const prod = await dryRun({ stack: "prod", tenants: devTenantsRaw, settings: { layerZip } });
+    const prod = await dryRun({ stack: "prod", tenants: DEV_TENANTS, settings: { layerZip } });
     const devNames = new Set(dev.resources.map((r) => r.name));
     expect(prod.resources.filter((r) => devNames.has(r.name))).toEqual([]);
     const physical = (run: DryRunResult) => Object.values(run.outputs.tenantOutputs).flatMap((o: any) => [o.sourceBucket, o.proxyBucket, o.table, o.function]);
@@ -127,7 +123,7 @@ describe("dry run of index.ts with Pulumi.dev.yaml", () => {
 
 describe("adding a tenant", () => {
   it("adds exactly that tenant's resources and changes no other resource's inputs", async () => {
-    const grown = await dryRun({ stack: "dev", tenants: [...devTenantsRaw, { name: "newco" }], settings: { layerZip } });
+    const grown = await dryRun({ stack: "dev", tenants: [...DEV_TENANTS, { name: "newco" }], settings: { layerZip } });
     const key = (r: RecordedResource) => `${r.type}::${r.name}`;
     const before = new Map(dev.resources.map((r) => [key(r), r]));
     const added = grown.resources.filter((r) => !before.has(key(r)));

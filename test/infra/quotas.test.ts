@@ -5,25 +5,24 @@
  * repository's stacks and a generated 1,000-tenant stack.
  */
 import { execFile } from "node:child_process";
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdtempSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
 import { beforeAll, describe, expect, it } from "vitest";
-import { parse, stringify } from "yaml";
+import { stringify } from "yaml";
 import { QUOTAS, stackQuotaUse } from "../../contract/quotas";
 import { parseTenants } from "../../contract/tenant-config";
-import { dryRun, fakeLayerZip, type DryRunResult } from "./dry-run";
+import { DEV_TENANTS, dryRun, fakeLayerZip, type DryRunResult } from "./dry-run";
 
 const run = promisify(execFile);
-const devRaw = parse(readFileSync("Pulumi.dev.yaml", "utf8")).config["tenant-image-platform:tenants"] as unknown[];
-const dev = parseTenants(devRaw);
+const dev = parseTenants(DEV_TENANTS);
 let layerZip: string;
 let devRun: DryRunResult;
 
 beforeAll(async () => {
   layerZip = await fakeLayerZip();
-  devRun = await dryRun({ stack: "dev", tenants: devRaw, settings: { layerZip } });
+  devRun = await dryRun({ stack: "dev", tenants: DEV_TENANTS, settings: { layerZip } });
 }, 120_000);
 
 /** Resources of each counted kind in the dry run. */
@@ -71,13 +70,18 @@ describe("at preview, against the account's quotas", () => {
   });
 
   it("fails the preview with the quota, the need and the tenants it allows when the account's is too small", async () => {
-    await expect(dryRun({ stack: "dev", tenants: devRaw, settings: { layerZip }, accountQuotas: { "L-F98FE922": 2 } })).rejects.toThrow(
+    await expect(dryRun({ stack: "dev", tenants: DEV_TENANTS, settings: { layerZip }, accountQuotas: { "L-F98FE922": 2 } })).rejects.toThrow(
       /stack "dev" needs 3 of "DynamoDB tables per region", above the account's 2: it allows 2 tenants like these, the stack has 3/,
     );
   });
 
   it("does not read quotas when checkAccountQuotas is false", async () => {
-    const unchecked = await dryRun({ stack: "dev", tenants: devRaw, settings: { layerZip, checkAccountQuotas: false }, accountQuotas: { "L-F98FE922": 2 } });
+    const unchecked = await dryRun({
+      stack: "dev",
+      tenants: DEV_TENANTS,
+      settings: { layerZip, checkAccountQuotas: false },
+      accountQuotas: { "L-F98FE922": 2 },
+    });
     expect(unchecked.quotaCalls).toEqual([]);
   });
 });

@@ -7,16 +7,14 @@
 import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
-import { parse } from "yaml";
 import { parseStackSettings } from "../../contract/stack-settings";
-import { dryRun, fakeLayerZip, type DryRunResult } from "./dry-run";
+import { DEV_TENANTS, dryRun, fakeLayerZip, type DryRunResult } from "./dry-run";
 
-const tenantsRaw = parse(readFileSync("Pulumi.dev.yaml", "utf8")).config["tenant-image-platform:tenants"] as { name: string }[];
 const STACK_TAGS = { team: "images", "cost-center": "42" };
 let run: DryRunResult;
 
 beforeAll(async () => {
-  run = await dryRun({ stack: "dev", tenants: tenantsRaw, settings: { layerZip: await fakeLayerZip(), tags: STACK_TAGS } });
+  run = await dryRun({ stack: "dev", tenants: DEV_TENANTS, settings: { layerZip: await fakeLayerZip(), tags: STACK_TAGS } });
 });
 
 /** Whether a type's Args (e.g. aws:s3/bucket:Bucket -> @pulumi/aws/s3/bucket.d.ts, BucketArgs) declares `tags`. */
@@ -41,7 +39,7 @@ describe("tags", () => {
         expect(resource.inputs.tags, label).toBeUndefined();
         continue;
       }
-      const tenant = tenantsRaw.find((t) => resource.name.startsWith(`tip-dev-${t.name}-`))?.name;
+      const tenant = DEV_TENANTS.find((t) => resource.name.startsWith(`tip-dev-${t.name}-`))?.name;
       expect(tenant, `${label} belongs to a tenant`).toBeDefined();
       expect(resource.inputs.tags, label).toEqual({ ...STACK_TAGS, stack: "dev", tenant });
     }

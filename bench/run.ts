@@ -26,10 +26,11 @@ import { bundleScript } from "../fixtures/bundle-script";
 import { corpus, type BenchObject } from "./corpus";
 import { pulumiScale } from "./pulumi-scale";
 import { onDemandLatency } from "./on-demand";
+import { peersBench } from "./peers/section";
 import { adversarialMemory, corpusThroughOneHelper, heicDecode } from "./real-world";
 
 const MiB = 1024 * 1024;
-const only = new Set((process.env.BENCH_ONLY ?? "bytes,latency,renditions,memory,e2e,corpus,heic,adversarial,on-demand,scale").split(","));
+const only = new Set((process.env.BENCH_ONLY ?? "bytes,latency,renditions,memory,e2e,corpus,heic,adversarial,on-demand,peers,scale").split(","));
 const report: Record<string, unknown> = { machine: { cpus: os.cpus().length, node: process.version, date: new Date().toISOString() } };
 
 const fileSource = (data: Buffer): ByteSource => ({ size: data.length, fetch: async (s, e) => data.subarray(s, e + 1) });
@@ -356,6 +357,7 @@ async function main(): Promise<void> {
   if (only.has("heic")) report.heic = await heicDecode(table);
   if (only.has("adversarial")) report.adversarialMemory = await adversarialMemory(table);
   if (only.has("on-demand")) report.onDemand = await onDemandLatency(objects, table);
+  if (only.has("peers")) report.peers = await peersBench(table);
   if (only.has("scale")) report.pulumiScale = pulumiScale(table);
   const dir = path.join(__dirname, "results");
   mkdirSync(dir, { recursive: true });

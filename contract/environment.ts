@@ -3,7 +3,7 @@
  * the environment each function gets for a tenant. components/ sets exactly this on the Lambda
  * functions; the local platform gives exactly this to the same handlers; runtime/ reads it.
  */
-import { callTimeoutMs, leaseSeconds, PURGE_RETRY_MAX_SECONDS } from "./timing";
+import { callTimeoutMs, leaseSeconds, purgeDelaySeconds, PURGE_RETRY_MAX_SECONDS } from "./timing";
 import type { TenantConfig } from "./tenant-config";
 
 export const ENV = {
@@ -22,6 +22,8 @@ export const ENV = {
   purgeQueueUrl: "PURGE_QUEUE_URL",
   /** The longest a deferred purge waits before CloudFront is asked again (timing.ts purgeRetryDelaySeconds). */
   purgeRetryMaxSeconds: "PURGE_RETRY_MAX_SECONDS",
+  /** How long an owed purge waits before it is drained (timing.ts purgeDelaySeconds). */
+  purgeDelaySeconds: "PURGE_DELAY_SECONDS",
   nodeOptions: "NODE_OPTIONS",
 } as const;
 
@@ -40,13 +42,13 @@ export interface ProcessorResources<V> {
 }
 
 /**
- * The processing function's environment for a tenant. `leaseSeconds` and `purgeRetryMaxSeconds`
- * are the values the local platform sets apart: its queues come back after seconds, not minutes.
+ * The processing function's environment for a tenant. `leaseSeconds`, `purgeRetryMaxSeconds` and
+ * `purgeDelaySeconds` are the values the local platform sets apart: its queues come back after seconds, not minutes.
  */
 export function processorEnvironment<V>(
   tenant: TenantConfig,
   resources: ProcessorResources<V>,
-  overrides: { leaseSeconds?: number; purgeRetryMaxSeconds?: number } = {},
+  overrides: { leaseSeconds?: number; purgeRetryMaxSeconds?: number; purgeDelaySeconds?: number } = {},
 ): Record<string, V | string> {
   const timeout = tenant.function.timeoutSeconds;
   return {
@@ -63,6 +65,7 @@ export function processorEnvironment<V>(
           [ENV.distributionId]: resources.distributionId,
           [ENV.purgeQueueUrl]: resources.purgeQueueUrl,
           [ENV.purgeRetryMaxSeconds]: String(overrides.purgeRetryMaxSeconds ?? PURGE_RETRY_MAX_SECONDS),
+          [ENV.purgeDelaySeconds]: String(overrides.purgeDelaySeconds ?? purgeDelaySeconds(tenant.onDemand.timeoutSeconds)),
         }
       : {}),
     [ENV.nodeOptions]: NODE_OPTIONS,

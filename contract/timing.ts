@@ -53,4 +53,15 @@ export function purgeRetryDelaySeconds(receiveCount: number, maxSeconds: number)
  * maximum), so a purge is only ever lost by being dead-lettered, which is alarmed.
  */
 export const PURGE_MAX_RECEIVE_COUNT = 1000;
+
+/**
+ * How long an owed purge waits in the queue before the drain may take it: past the longest render
+ * the tenant's renderer can be in (its function timeout, at most 60 s by the schema) with a margin.
+ * A render that read the old bytes before the source changed has then stored its variant, and the
+ * drain removes it before CloudFront forgets the old ones. SQS's DelaySeconds is 0 to 900
+ * (https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_SendMessage.html).
+ */
+export function purgeDelaySeconds(rendererTimeoutSeconds: number): number {
+  return Math.min(900, rendererTimeoutSeconds + 15);
+}
 export const PURGE_QUEUE_RETENTION_DAYS = 14;

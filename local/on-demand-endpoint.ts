@@ -39,7 +39,8 @@ export interface OnDemandEndpointOptions {
   proxyBucket: string;
   /** Reads the proxy bucket as CloudFront's origin access does. */
   s3: S3Client;
-  service: VariantService;
+  /** The renderer: the service in this process, or anything that answers as it does (the peers bench's renderer in its own process). */
+  service: Pick<VariantService, "serve">;
   keys: SigningKeys;
   port?: number;
   log: Logger;

@@ -26,7 +26,7 @@ import type { DestinationStream, Logger } from "pino";
 import { createLogger } from "../runtime/logger";
 import { processorEnvironment, rendererEnvironment } from "../contract/environment";
 import { METADATA_TABLE, STATUS_INDEX, statusShard } from "../contract/table";
-import { clientOptionsFrom, sdkConfig, type ClientOptions } from "../runtime/clients";
+import { clientOptionsFrom, RENDERER_S3_CHECKSUMS, sdkConfig, type ClientOptions } from "../runtime/clients";
 import { documentClient, type Clients } from "../runtime/table-client";
 import { createDependencies } from "../runtime/dependencies";
 import { s3Notification } from "../runtime/events";
@@ -122,12 +122,12 @@ function localDistributionId(tenant: Pick<TenantConfig, "name">): string {
 
 /**
  * The processing function's environment for a local tenant: the deployed function's
- * (contract/environment.ts), with the local names. `leaseSeconds` and `purgeRetryMaxSeconds` are
+ * (contract/environment.ts), with the local names. `leaseSeconds`, `purgeRetryMaxSeconds` and `purgeDelaySeconds` are
  * set apart when the local queues' visibility timeout is (the deployed rules assume minutes).
  */
 export function localProcessorEnvironment(
   tenant: LocalTenant,
-  overrides: { leaseSeconds?: number; purgeRetryMaxSeconds?: number } = {},
+  overrides: { leaseSeconds?: number; purgeRetryMaxSeconds?: number; purgeDelaySeconds?: number } = {},
 ): Record<string, string> {
   return processorEnvironment(
     tenant.config,
@@ -158,15 +158,24 @@ const EMULATOR_IDLE_SOCKET_MS = 4_000;
 /** A purge CloudFront refused comes back within seconds locally (deployed: up to 15 minutes, contract/timing.ts). */
 const LOCAL_PURGE_RETRY_MAX_SECONDS = 2;
 
+/** A local render's purge is not held back past the renderer's timeout (deployed: timing.ts purgeDelaySeconds); the drain's sweep still runs. */
+const LOCAL_PURGE_DELAY_SECONDS = 0;
+
 function localRequestHandler(options: ClientOptions) {
   const agent = new http.Agent({ keepAlive: true, maxSockets: 50, timeout: EMULATOR_IDLE_SOCKET_MS });
   return { ...sdkConfig(options).requestHandler, httpAgent: agent };
 }
 
-export function localClients(awsEndpoint: string, dynamoEndpoint: string, options: ClientOptions = clientOptionsFrom({})): Clients & { sqs: SQSClient } {
+/** `s3Settings`: the renderer's (clients.ts RENDERER_S3_CHECKSUMS), as its deployed client has them. */
+export function localClients(
+  awsEndpoint: string,
+  dynamoEndpoint: string,
+  options: ClientOptions = clientOptionsFrom({}),
+  s3Settings: Partial<typeof RENDERER_S3_CHECKSUMS> = {},
+): Clients & { sqs: SQSClient } {
   const common = { region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS, ...sdkConfig(options) };
   return {
-    s3: new S3Client({ ...common, requestHandler: localRequestHandler(options), endpoint: awsEndpoint, forcePathStyle: true }),
+    s3: new S3Client({ ...common, requestHandler: localRequestHandler(options), endpoint: awsEndpoint, forcePathStyle: true, ...s3Settings }),
     dynamo: documentClient(new DynamoDBClient({ ...common, requestHandler: localRequestHandler(options), endpoint: dynamoEndpoint })),
     sqs: new SQSClient({ ...common, requestHandler: localRequestHandler(options), endpoint: awsEndpoint }),
   };
@@ -391,7 +400,11 @@ export async function startLocalPlatform(options: LocalPlatformOptions): Promise
         ...process.env,
         // As in production (lease = timeout + 30 s, visibility = 6 x timeout): a retried message
         // comes back after the lease of the attempt that crashed without releasing it.
-        ...localProcessorEnvironment(tenant, { leaseSeconds: visibilityTimeoutSeconds / 2, purgeRetryMaxSeconds: LOCAL_PURGE_RETRY_MAX_SECONDS }),
+        ...localProcessorEnvironment(tenant, {
+          leaseSeconds: visibilityTimeoutSeconds / 2,
+          purgeRetryMaxSeconds: LOCAL_PURGE_RETRY_MAX_SECONDS,
+          purgeDelaySeconds: LOCAL_PURGE_DELAY_SECONDS,
+        }),
         ...localEnv,
       };
       let invalidator: CloudFrontInvalidator | undefined;
@@ -410,7 +423,7 @@ export async function startLocalPlatform(options: LocalPlatformOptions): Promise
         conditionalWrites ??= await startConditionalWriteProxy(emulators.awsEndpoint);
         const service = createVariantService(
           { ...process.env, ...localRendererEnvironment(tenant), ...localEnv },
-          localClients(conditionalWrites.url, emulators.dynamoEndpoint, options.runtimeClientOptions),
+          { s3: localClients(conditionalWrites.url, emulators.dynamoEndpoint, options.runtimeClientOptions, RENDERER_S3_CHECKSUMS).s3 },
           log,
         );
         const keys = options.signingKeys?.[config.name] ?? signingKeysFor(config);

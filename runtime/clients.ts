@@ -28,7 +28,17 @@ export function sdkConfig(options: ClientOptions) {
   return { maxAttempts: options.maxAttempts, requestHandler: { requestTimeout: options.requestTimeoutMs, connectionTimeout: 5_000 } };
 }
 
+/**
+ * S3 settings of the on-demand renderer's client, whose every miss waits on a GET of the whole
+ * source: no CRC of the body computed and checked by the SDK in JavaScript (its default since
+ * 3.729.0, a setting S3 does not require:
+ * https://docs.aws.amazon.com/sdkref/latest/guide/feature-dataintegrity.html). TLS already
+ * guarantees the bytes in transit, the body's length is checked (s3-object.ts readExactly), and a
+ * damaged image fails its decode. The processor keeps the SDK's defaults: it stores what it reads.
+ */
+export const RENDERER_S3_CHECKSUMS = { requestChecksumCalculation: "WHEN_REQUIRED", responseChecksumValidation: "WHEN_REQUIRED" } as const;
+
 /** The container's S3 client (both functions). The endpoint comes from the SDK's own AWS_ENDPOINT_URL_S3 when set. */
-export function createS3Client(env: NodeJS.ProcessEnv = process.env): S3Client {
-  return new S3Client({ ...sdkConfig(clientOptionsFrom(env)), forcePathStyle: env[ENV.forcePathStyle] === "true" });
+export function createS3Client(env: NodeJS.ProcessEnv = process.env, settings: Partial<typeof RENDERER_S3_CHECKSUMS> = {}): S3Client {
+  return new S3Client({ ...sdkConfig(clientOptionsFrom(env)), forcePathStyle: env[ENV.forcePathStyle] === "true", ...settings });
 }

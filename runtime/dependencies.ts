@@ -7,7 +7,7 @@ import { CloudFrontClient } from "@aws-sdk/client-cloudfront";
 import type { S3Client } from "@aws-sdk/client-s3";
 import { SQSClient } from "@aws-sdk/client-sqs";
 import { ENV } from "../contract/environment";
-import { callTimeoutMs, leaseSeconds, PURGE_RETRY_MAX_SECONDS, SPOOL_ABOVE_BYTES } from "../contract/timing";
+import { callTimeoutMs, leaseSeconds, purgeDelaySeconds, PURGE_RETRY_MAX_SECONDS, SPOOL_ABOVE_BYTES } from "../contract/timing";
 import { clientOptionsFrom, required, sdkConfig } from "./clients";
 import { createClients, type Clients } from "./table-client";
 import { createLogger } from "./logger";
@@ -51,9 +51,11 @@ function onDemandParts(
   const cloudfront =
     invalidator ?? new CloudFrontInvalidator(tracer.client(new CloudFrontClient(sdkConfig(clientOptionsFrom(env)))), required(env, ENV.distributionId));
   const retryMaxSeconds = Number(env[ENV.purgeRetryMaxSeconds] ?? PURGE_RETRY_MAX_SECONDS);
+  const delaySeconds = Number(env[ENV.purgeDelaySeconds] ?? purgeDelaySeconds(tenant.onDemand.timeoutSeconds));
+  const variants = new VariantPurger(s3, proxyBucket, new PurgeQueue(sqs, queueUrl, delaySeconds));
   return {
-    variants: new VariantPurger(s3, proxyBucket, new PurgeQueue(sqs, queueUrl)),
-    purges: new PurgeDrain(cloudfront, sqs, queueUrl, retryMaxSeconds, tenant.name),
+    variants,
+    purges: new PurgeDrain(cloudfront, sqs, queueUrl, retryMaxSeconds, tenant.name, (key) => variants.removeStored(key)),
   };
 }
 

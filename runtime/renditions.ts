@@ -117,9 +117,34 @@ export async function renderRenditions(
     `a ${width}x${height} ${header.format ?? "image"}${header.isProgressive ? " (progressive)" : ""}`,
   );
   try {
+    // One rendition (an on-demand variant): one pipeline from the encoded input, as raw sharp does,
+    // with no raw copy in between. Several: decode once, then fan out from the shared pixels.
+    if (renditions.length === 1) return await renderAlone(input, upright, header, renditions[0]!, options);
     return await decodeAndEncode(input, upright, scale, header, renditions, options);
   } finally {
     release?.();
+  }
+}
+
+const sourceImage = (upright: { width: number; height: number }, header: sharp.Metadata): SourceImage => ({
+  width: upright.width,
+  height: upright.height,
+  format: header.format ?? "unknown",
+  pages: header.pages ?? 1,
+});
+
+async function renderAlone(
+  input: RenderInput,
+  upright: { width: number; height: number },
+  header: sharp.Metadata,
+  rendition: Rendition,
+  options: RenderOptions,
+): Promise<{ source: SourceImage; outputs: RenderedRendition[] }> {
+  const pipeline = open(input, options.maxInputPixels, options.timeoutSeconds).autoOrient().toColourspace("srgb");
+  try {
+    return { source: sourceImage(upright, header), outputs: [await encode(pipeline, upright, rendition, options)] };
+  } catch (err) {
+    throw toImageError(err);
   }
 }
 
@@ -143,8 +168,8 @@ async function decodeAndEncode(
     throw toImageError(err);
   }
   const raw = { width: decoded.info.width, height: decoded.info.height, channels: decoded.info.channels };
-  const outputs = await Promise.all(renditions.map((r) => renderOne(decoded.data, raw, r, options)));
-  return { source: { width: upright.width, height: upright.height, format: header.format ?? "unknown", pages: header.pages ?? 1 }, outputs };
+  const outputs = await Promise.all(renditions.map((r) => encode(sharp(decoded.data, { raw }), raw, r, options)));
+  return { source: sourceImage(upright, header), outputs };
 }
 
 /** The largest width or height each encoder writes (measured with sharp's libvips; JPEG: libjpeg-turbo's 65,500, below sharp's own check of 65,535). */
@@ -167,14 +192,10 @@ export function clampToEncoder(width: number, height: number, rendition: Renditi
   return { width: Math.max(1, Math.min(max, Math.round(w * k))), height: Math.max(1, Math.min(max, Math.round(h * k))) };
 }
 
-async function renderOne(
-  pixels: Buffer,
-  raw: { width: number; height: number; channels: 1 | 2 | 3 | 4 },
-  rendition: Rendition,
-  options: RenderOptions,
-): Promise<RenderedRendition> {
-  const clamped = clampToEncoder(raw.width, raw.height, rendition);
-  let pipeline = sharp(pixels, { raw }).resize(
+/** Resizes an upright `size` image (decoded pixels, or an input still to decode) to the rendition, and encodes it. */
+async function encode(image: sharp.Sharp, size: { width: number; height: number }, rendition: Rendition, options: RenderOptions): Promise<RenderedRendition> {
+  const clamped = clampToEncoder(size.width, size.height, rendition);
+  let pipeline = image.resize(
     clamped ? { ...clamped, fit: "fill" } : { width: rendition.width, height: rendition.height, fit: rendition.fit, withoutEnlargement: true },
   );
   if (rendition.format === "jpeg") pipeline = pipeline.flatten({ background: "#ffffff" });

@@ -9,7 +9,7 @@ import path from "node:path";
 import { type Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { GetObjectCommand, HeadObjectCommand, type S3Client } from "@aws-sdk/client-s3";
-import { isNotFound } from "./errors";
+import { isNotFound, TransientError } from "./errors";
 import type { ByteSource } from "./metadata/range-reader";
 
 export interface ObjectHead {
@@ -74,6 +74,13 @@ export function cleanStaleSpools(env: NodeJS.ProcessEnv = process.env): void {
   mkdirSync(spoolRoot(env), { recursive: true });
 }
 
+export interface Download {
+  head: ObjectHead;
+  /** The bytes, or the spool file that holds them. */
+  input: Buffer | string;
+  cleanup: () => Promise<void>;
+}
+
 /** Downloads the object whole: into memory when small, into a temp file (Lambda's /tmp) when large. */
 export async function downloadObject(
   s3: S3Client,
@@ -84,16 +91,77 @@ export async function downloadObject(
   spoolDir: string,
 ): Promise<{ input: Buffer | string; cleanup: () => Promise<void> }> {
   const response = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key, IfMatch: quote(head.eTag) }));
-  if (head.size <= spoolAboveBytes) {
-    return { input: Buffer.from(await response.Body!.transformToByteArray()), cleanup: async () => undefined };
+  return readBody(response.Body as Readable, head.size, spoolAboveBytes, spoolDir);
+}
+
+/**
+ * The object's current version in one round trip (the on-demand renderer's read): `accept` sees its
+ * head (size, ETag) from the response's headers before a byte of the body is read, and may refuse
+ * it (the body is then dropped unread). Undefined when there is no such key.
+ */
+export async function downloadCurrent(
+  s3: S3Client,
+  bucket: string,
+  key: string,
+  accept: (head: ObjectHead) => void,
+  spoolAboveBytes: number,
+  spoolDir: string,
+): Promise<Download | undefined> {
+  let response;
+  try {
+    response = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+  } catch (err) {
+    if (isNotFound(err)) return undefined;
+    throw err;
   }
+  const head: ObjectHead = {
+    size: response.ContentLength ?? 0,
+    eTag: (response.ETag ?? "").replace(/"/g, ""),
+    versionId: response.VersionId ?? undefined,
+    contentType: response.ContentType ?? undefined,
+    lastModified: response.LastModified?.toISOString(),
+  };
+  const body = response.Body as Readable;
+  try {
+    accept(head);
+  } catch (err) {
+    body.destroy();
+    throw err;
+  }
+  return { head, ...(await readBody(body, head.size, spoolAboveBytes, spoolDir)) };
+}
+
+/**
+ * The body into one buffer of the size S3 announced, chunk by chunk as it arrives: no list of
+ * chunks joined at the end (the SDK's transformToByteArray), so one copy and one allocation.
+ * A body longer or shorter than announced is an error of this read (retried), never an image.
+ */
+async function readExactly(body: AsyncIterable<Buffer>, size: number): Promise<Buffer> {
+  const bytes = Buffer.allocUnsafe(size);
+  let at = 0;
+  for await (const chunk of body) {
+    if (at + chunk.length > size) throw new TransientError("SHORT_READ", `the object's body is longer than the ${size} bytes S3 announced`);
+    chunk.copy(bytes, at);
+    at += chunk.length;
+  }
+  if (at !== size) throw new TransientError("SHORT_READ", `the object's body ended after ${at} of ${size} bytes`);
+  return bytes;
+}
+
+async function readBody(
+  body: Readable,
+  size: number,
+  spoolAboveBytes: number,
+  spoolDir: string,
+): Promise<{ input: Buffer | string; cleanup: () => Promise<void> }> {
+  if (size <= spoolAboveBytes) return { input: await readExactly(body, size), cleanup: async () => undefined };
   // sharp buffers a stream whole and copies it; from a file path it reads what it needs.
   await mkdir(spoolDir, { recursive: true });
   const dir = await mkdtemp(path.join(spoolDir, "source-"));
   const file = path.join(dir, "object");
   const cleanup = () => rm(dir, { recursive: true, force: true });
   try {
-    await pipeline(response.Body as Readable, createWriteStream(file));
+    await pipeline(body, createWriteStream(file));
   } catch (err) {
     await cleanup();
     throw err;

@@ -10,7 +10,7 @@ import type { S3Client } from "@aws-sdk/client-s3";
 import type { Logger } from "pino";
 import { ENV } from "../../contract/environment";
 import { SPOOL_ABOVE_BYTES } from "../../contract/timing";
-import { createS3Client, required } from "../clients";
+import { createS3Client, RENDERER_S3_CHECKSUMS, required } from "../clients";
 import { createLogger } from "../logger";
 import { decodeBudgetBytes, MemoryBudget } from "../memory-budget";
 import { cleanStaleSpools, spoolRoot } from "../s3-object";
@@ -44,7 +44,7 @@ export async function writeResponse(api: StreamingApi, responseStream: Writable,
 
 export function createVariantService(
   env: NodeJS.ProcessEnv = process.env,
-  clients: { s3: S3Client } = { s3: createS3Client(env) },
+  clients: { s3: S3Client } = { s3: createS3Client(env, RENDERER_S3_CHECKSUMS) },
   log: Logger = createLogger(env),
 ): VariantService {
   const tenant = parseTenant(JSON.parse(required(env, ENV.tenantConfig)));

@@ -12,6 +12,7 @@ import { ChangeMessageVisibilityBatchCommand, type SQSClient } from "@aws-sdk/cl
 import type { Logger } from "pino";
 import { purgeRetryDelaySeconds } from "../../contract/timing";
 import { VARIANTS_ROOT } from "../../contract/naming";
+import { mapLimit } from "../concurrency";
 import { classify } from "../errors";
 import { purgeMetrics } from "../metrics";
 import type { Invalidator, OwedPurge } from "./purge";
@@ -56,6 +57,8 @@ export class PurgeDrain {
     readonly queueUrl: string,
     private readonly retryMaxSeconds: number,
     private readonly tenant: string,
+    /** Removes a source's stored variants (VariantPurger.removeStored); returns how many there were. */
+    private readonly removeStored: (sourceKey: string) => Promise<number>,
   ) {}
 
   /** Whether an SQS record came from this queue (one function consumes the event queue and this one). */
@@ -83,6 +86,13 @@ export class PurgeDrain {
       .digest("hex")
       .slice(0, 32);
     try {
+      // Variants a render of the old bytes stored after the pipeline's purge: gone before the
+      // invalidation, so that the edge's next miss renders the new bytes (the purge was delayed
+      // past the renderer's longest render for this, contract/timing.ts purgeDelaySeconds).
+      const sourceKeys = [...new Set(owed.map((p) => p.sourceKey).filter((k) => typeof k === "string"))];
+      let late = 0;
+      await mapLimit(sourceKeys, 8, async (key) => (late += await this.removeStored(key)));
+      if (late > 0) log.info({ lateVariants: late, sources: sourceKeys.length }, "removed variants stored after their source changed");
       await this.invalidator.invalidate(paths, reference);
       log.info({ paths, purges: owed.length, reference }, "invalidation requested");
       log.info(purgeMetrics({ tenant: this.tenant, sent: owed.length, paths: paths.length, deferred: 0 }), "metrics");

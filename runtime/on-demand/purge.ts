@@ -40,13 +40,15 @@ export interface OwedPurge {
 }
 
 export class PurgeQueue {
+  /** `delaySeconds`: contract/timing.ts purgeDelaySeconds (past the renderer's longest render). */
   constructor(
     private readonly sqs: SQSClient,
     private readonly queueUrl: string,
+    private readonly delaySeconds: number,
   ) {}
 
   async owe(purge: OwedPurge): Promise<void> {
-    await this.sqs.send(new SendMessageCommand({ QueueUrl: this.queueUrl, MessageBody: JSON.stringify(purge) }));
+    await this.sqs.send(new SendMessageCommand({ QueueUrl: this.queueUrl, MessageBody: JSON.stringify(purge), DelaySeconds: this.delaySeconds }));
   }
 }
 
@@ -64,6 +66,18 @@ export class VariantPurger {
    * attempt of this event deleted them), so the invalidation is queued even when nothing was deleted.
    */
   async purge(sourceKey: string, sequencer: string, owed: boolean): Promise<number> {
+    const removed = await this.removeStored(sourceKey);
+    // Deleted first: an edge that misses after the invalidation must find the bucket without them.
+    if (removed > 0 || owed) await this.purges.owe({ path: invalidationPath(sourceKey), sourceKey, sequencer });
+    return removed;
+  }
+
+  /**
+   * Deletes every stored variant of a source key; returns how many there were. The pipeline calls it
+   * when the source changes, and the purge drain again just before the invalidation: a render that
+   * read the old bytes before the change may store its variant after the first (purge-drain.ts).
+   */
+  async removeStored(sourceKey: string): Promise<number> {
     const prefix = variantsPrefix(sourceKey);
     let removed = 0;
     let token: string | undefined;
@@ -78,8 +92,6 @@ export class VariantPurger {
       }
       token = page.IsTruncated ? page.NextContinuationToken : undefined;
     } while (token);
-    // Deleted first: an edge that misses after the invalidation must find the bucket without them.
-    if (removed > 0 || owed) await this.purges.owe({ path: invalidationPath(sourceKey), sourceKey, sequencer });
     return removed;
   }
 }

@@ -1,19 +1,18 @@
 /**
  * The rendering origin behind CloudFront: a miss for `/_variants/<hash>/<variant>/<key>` reads the
- * source (If-Match, size limit, pixel limit, memory budget, as the pipeline does), renders it with
+ * source in one GET (size limit from its headers, pixel limit, memory budget, as the pipeline does), renders it with
  * the pipeline's own sharp code, stores it with a conditional PUT (the first writer across
  * containers is kept) and answers with it. Concurrent misses of one variant in a container share
  * one render. Every failure is a precise status with a short text body.
  */
-import { createHash } from "node:crypto";
-import { DeleteObjectCommand, GetObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
+import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 import type { Logger } from "pino";
 import { classify, isPreconditionFailed, type PermanentError, TransientError } from "../errors";
 import { HttpFailure } from "../http-failure";
 import type { MemoryBudget } from "../memory-budget";
 import { checkSourceSize, renderFromSource } from "../render-source";
 import type { RenderedRendition, RenderOptions } from "../renditions";
-import { downloadObject, headIfExists, type ObjectHead } from "../s3-object";
+import { downloadCurrent, type ObjectHead } from "../s3-object";
 import type { TenantConfig } from "../../contract/tenant-config";
 import { parseStoredPath, resolveVariant, variantsPrefix, type ResolvedVariant, type StoredVariantPath } from "./variants";
 
@@ -105,12 +104,18 @@ export class VariantService {
     }
   }
 
+  /**
+   * Two S3 round trips before the first byte: the source's GET (its head checked from the response's
+   * headers) and the conditional PUT (whose answer carries the ETag). A source replaced while it
+   * rendered leaves a variant of the old bytes behind only until the pipeline's owed purge, which
+   * is delayed past the longest render and removes such late variants before CloudFront forgets
+   * them (purge.ts): a check of the source after the PUT on every miss is not needed for that.
+   */
   private async renderAndStore(stored: StoredVariantPath, variant: ResolvedVariant): Promise<VariantResponse> {
     const { s3, tenant, proxyBucket } = this.deps;
     const t0 = performance.now();
-    // The cap's count and the source's HEAD are two round trips at once, not one after the other.
-    const [source] = await Promise.all([this.readSourceHead(stored.sourceKey), this.checkVariantCap(stored.sourceKey)]);
-    const output = await this.render(stored.sourceKey, source, variant);
+    // The cap's count and the source's GET are two round trips at once, not one after the other.
+    const [{ source, output }] = await Promise.all([this.render(stored.sourceKey, variant), this.checkVariantCap(stored.sourceKey)]);
     const cacheControl = `public, max-age=${tenant.onDemand.browserMaxAgeSeconds}, s-maxage=${tenant.onDemand.maxAgeDays * 86_400}`;
     const headers = (eTag: string): Record<string, string> => ({
       "content-type": output.contentType,
@@ -118,8 +123,9 @@ export class VariantService {
       etag: eTag,
       ...(variant.negotiated ? { vary: "accept" } : {}),
     });
+    let put: { ETag?: string };
     try {
-      await s3.send(
+      put = await s3.send(
         new PutObjectCommand({
           Bucket: proxyBucket,
           Key: stored.objectKey,
@@ -138,13 +144,6 @@ export class VariantService {
       return { statusCode: 200, headers: headers(first.ETag ?? ""), body: Buffer.from(await first.Body!.transformToByteArray()) };
     }
     this.stats.stored++;
-    const eTag = `"${createHash("md5").update(output.body).digest("hex")}"`;
-    // A source replaced while it rendered: the pipeline may have purged the variants before this
-    // PUT landed, and would not purge again. Remove it, and keep the CDN from caching it.
-    if (!(await this.sourceStillIs(stored.sourceKey, source))) {
-      await s3.send(new DeleteObjectCommand({ Bucket: proxyBucket, Key: stored.objectKey }));
-      return { statusCode: 200, headers: { ...headers(eTag), "cache-control": "no-store" }, body: output.body };
-    }
     this.deps.log.info(
       {
         key: stored.sourceKey,
@@ -157,7 +156,8 @@ export class VariantService {
       },
       "variant rendered",
     );
-    return { statusCode: 200, headers: headers(eTag), body: output.body };
+    // S3's ETag of a single-part PUT is the body's MD5: its answer says it, nothing to compute here.
+    return { statusCode: 200, headers: headers(put.ETag ?? ""), body: output.body };
   }
 
   /**
@@ -173,19 +173,17 @@ export class VariantService {
     }
   }
 
-  private async readSourceHead(sourceKey: string): Promise<ObjectHead> {
-    const head = await headIfExists(this.deps.s3, this.deps.sourceBucket, sourceKey);
-    if (!head) throw new HttpFailure(404, "no such source object");
-    checkSourceSize(head.size, this.deps.tenant.limits.maxObjectBytes); // 413 or 415, as PERMANENT_STATUS maps them
-    return head;
-  }
-
-  private async sourceStillIs(sourceKey: string, source: ObjectHead): Promise<boolean> {
-    return (await headIfExists(this.deps.s3, this.deps.sourceBucket, sourceKey))?.eTag === source.eTag;
-  }
-
-  private async render(sourceKey: string, source: ObjectHead, variant: ResolvedVariant): Promise<RenderedRendition> {
+  private async render(sourceKey: string, variant: ResolvedVariant): Promise<{ source: ObjectHead; output: RenderedRendition }> {
     const { s3, tenant, sourceBucket, spoolAboveBytes, spoolDir, memoryBudget } = this.deps;
+    const download = await downloadCurrent(
+      s3,
+      sourceBucket,
+      sourceKey,
+      (head) => checkSourceSize(head.size, tenant.limits.maxObjectBytes), // 413 or 415, as PERMANENT_STATUS maps them
+      spoolAboveBytes,
+      spoolDir,
+    );
+    if (!download) throw new HttpFailure(404, "no such source object");
     this.stats.renders++;
     const options: RenderOptions = {
       maxInputPixels: tenant.limits.maxInputPixels,
@@ -193,17 +191,9 @@ export class VariantService {
       budget: memoryBudget,
       timeoutSeconds: this.deps.renderTimeoutSeconds,
     };
-    let download: Awaited<ReturnType<typeof downloadObject>>;
-    try {
-      // If-Match: the bytes are the version the HEAD saw, or S3 answers 412.
-      download = await downloadObject(s3, sourceBucket, sourceKey, source, spoolAboveBytes, spoolDir);
-    } catch (err) {
-      if (isPreconditionFailed(err)) throw new TransientError("SOURCE_CHANGED", "the source was replaced while it was read", { cause: err });
-      throw err;
-    }
     try {
       const rendered = await renderFromSource({ input: download.input, renditions: [variant.rendition], options, log: this.deps.log });
-      return rendered.outputs[0]!;
+      return { source: download.head, output: rendered.outputs[0]! };
     } finally {
       await download.cleanup();
     }

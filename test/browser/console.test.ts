@@ -12,7 +12,7 @@ import { chromium, type Browser, type Page } from "playwright-core";
 import sharp from "sharp";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startConsole, type ConsoleServer } from "../../local/console/server";
-import { FaultProxy } from "../support/fault-proxy";
+import { FaultProxy } from "../../fixtures/fault-proxy";
 import { jpegWithExif } from "../../fixtures/images";
 import { startTestPlatform, type TestPlatform } from "../support/platform";
 

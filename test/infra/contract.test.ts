@@ -48,6 +48,7 @@ describe("the functions' environment", () => {
         ENV.requestTimeoutMs,
         ENV.nodeOptions,
         ENV.purgeRetryMaxSeconds,
+        ENV.purgeDelaySeconds,
       ]) {
         expect(local[name], `${tenant.name} ${name}`).toBe(deployed[name]);
       }

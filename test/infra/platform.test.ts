@@ -276,7 +276,7 @@ describe("wiring", () => {
         loggingConfig: { logGroup: `/aws/lambda/tip-dev-${tenant.name}-processor` },
       });
       const env = fn.inputs.environment.variables;
-      const onDemandOnly: string[] = [ENV.distributionId, ENV.purgeQueueUrl, ENV.purgeRetryMaxSeconds];
+      const onDemandOnly: string[] = [ENV.distributionId, ENV.purgeQueueUrl, ENV.purgeRetryMaxSeconds, ENV.purgeDelaySeconds];
       for (const variable of Object.values(ENV).filter((v) => v !== ENV.forcePathStyle && !onDemandOnly.includes(v)))
         expect(env, variable).toHaveProperty(variable);
       for (const variable of onDemandOnly) expect(env[variable] !== undefined, variable).toBe(tenant.onDemand.enabled);

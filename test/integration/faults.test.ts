@@ -10,7 +10,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { renditionKey, sidecarKey } from "../../runtime/keys";
 import { resolveExiftoolPaths } from "../../runtime/metadata/exiftool-paths";
 import { jpegWithExif } from "../../fixtures/images";
-import type { FaultProxy } from "../support/fault-proxy";
+import type { FaultProxy } from "../../fixtures/fault-proxy";
 import { startFaultyPlatform } from "../support/faulty-platform";
 import type { TenantInput } from "../../contract/tenant-config";
 import { deliver, notification, startTestPlatform } from "../support/platform";

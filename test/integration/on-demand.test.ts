@@ -16,7 +16,7 @@ import { VariantService } from "../../runtime/on-demand/render-variant";
 import { keyHash, variantsPrefix } from "../../runtime/on-demand/variants";
 import { localRendererEnvironment, localClients } from "../../local/platform";
 import { MemoryBudget } from "../../runtime/memory-budget";
-import { FaultProxy } from "../support/fault-proxy";
+import { FaultProxy } from "../../fixtures/fault-proxy";
 import { heifEncode, heifEncUnavailable } from "../../fixtures/heif";
 import { jpegWithExif, pdf, pngBomb } from "../../fixtures/images";
 import { startTestPlatform, type TestPlatform } from "../support/platform";

@@ -21,7 +21,7 @@ import { notificationKeys } from "../../ops/dead-letters";
 import { CheckpointFile, runReprocess, startOrResume, type ReprocessTarget } from "../../ops/reprocess";
 import { MetadataStore, type ObjectItem } from "../../runtime/store";
 import { outputConfigHash, parseTenants, type TenantInput } from "../../contract/tenant-config";
-import { FaultProxy } from "../support/fault-proxy";
+import { FaultProxy } from "../../fixtures/fault-proxy";
 import { jpegWithExif } from "../../fixtures/images";
 import { startTestPlatform, type TestPlatform } from "../support/platform";
 

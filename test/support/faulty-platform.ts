@@ -2,7 +2,7 @@
 import type { ClientOptions } from "../../runtime/clients";
 import type { LocalPlatformOptions } from "../../local/platform";
 import type { TenantInput } from "../../contract/tenant-config";
-import { FaultProxy } from "./fault-proxy";
+import { FaultProxy } from "../../fixtures/fault-proxy";
 import { startTestPlatform, type TestPlatform } from "./platform";
 
 export interface FaultyPlatform {

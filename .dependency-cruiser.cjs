@@ -34,6 +34,14 @@ module.exports = {
       to: { dependencyTypes: ["npm-dev"], dependencyTypesNot: ["type-only"] },
     },
     {
+      name: "runtime-loads-no-schema-library",
+      severity: "error",
+      comment:
+        "The functions read their tenant with contract/tenant-runtime.ts: zod and the schema (contract/tenant-config.ts) cost every cold start ~85 ms for a value the deployment validated. Types only.",
+      from: { path: "^(runtime/|contract/(tenant-runtime|naming|environment|timing|table|quotas)\\.ts$)" },
+      to: { path: "^contract/tenant-config\\.ts$", dependencyTypesNot: ["type-only"] },
+    },
+    {
       name: "contract-is-pure",
       severity: "error",
       comment: "contract/ is read by the Pulumi program and the functions alike: no clients, no Pulumi, nothing but itself, node's own modules and zod.",

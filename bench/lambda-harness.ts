@@ -44,7 +44,7 @@ const nodeStartMs = performance.now();
   },
 };
 
-const dir = process.env.HARNESS_ARCHIVE_DIR!;
+const dir = path.resolve(process.env.HARNESS_ARCHIVE_DIR!);
 const [file, exportName] = (process.env.HARNESS_HANDLER ?? "index.handler").split(".") as [string, string];
 const t0 = performance.now();
 const handler = (createRequire(path.join(dir, "package.json"))(path.join(dir, `${file}.js`)) as Record<string, Handler>)[exportName]!;

@@ -27,10 +27,11 @@ import { corpus, type BenchObject } from "./corpus";
 import { pulumiScale } from "./pulumi-scale";
 import { onDemandLatency } from "./on-demand";
 import { peersBench } from "./peers/section";
+import { coldStarts } from "./cold-start";
 import { adversarialMemory, corpusThroughOneHelper, heicDecode } from "./real-world";
 
 const MiB = 1024 * 1024;
-const only = new Set((process.env.BENCH_ONLY ?? "bytes,latency,renditions,memory,e2e,corpus,heic,adversarial,on-demand,peers,scale").split(","));
+const only = new Set((process.env.BENCH_ONLY ?? "bytes,latency,renditions,memory,e2e,corpus,heic,adversarial,on-demand,peers,cold,scale").split(","));
 const report: Record<string, unknown> = { machine: { cpus: os.cpus().length, node: process.version, date: new Date().toISOString() } };
 
 const fileSource = (data: Buffer): ByteSource => ({ size: data.length, fetch: async (s, e) => data.subarray(s, e + 1) });
@@ -358,6 +359,7 @@ async function main(): Promise<void> {
   if (only.has("adversarial")) report.adversarialMemory = await adversarialMemory(table);
   if (only.has("on-demand")) report.onDemand = await onDemandLatency(objects, table);
   if (only.has("peers")) report.peers = await peersBench(table);
+  if (only.has("cold")) report.coldStarts = await coldStarts(table);
   if (only.has("scale")) report.pulumiScale = pulumiScale(table);
   const dir = path.join(__dirname, "results");
   mkdirSync(dir, { recursive: true });

@@ -28,6 +28,16 @@ export type FunctionName = keyof typeof FUNCTIONS;
 /** Folders whose sources the bundles are made from: what ships, and the contract it reads. */
 const BUNDLED_FOLDERS = ["runtime", "contract"];
 
+/**
+ * Packages kept out of the bundle and shipped as the few files they load, because most objects
+ * never need them: bundled, libheif's 2 MB of JavaScript-wrapped WebAssembly would be compiled
+ * by every cold start (the INIT phase, which Lambda bills), HEIC or not. (WebAssembly: one build
+ * for both architectures.)
+ */
+const LAZY_FILES: Record<string, string[]> = {
+  "libheif-js": ["package.json", "LICENSE", "wasm-bundle.js", "libheif-wasm/libheif-bundle.js"],
+};
+
 const ROOT = path.resolve(__dirname, "..");
 const NPM_CPU: Record<LambdaArchitecture, string> = { arm64: "arm64", x86_64: "x64" };
 
@@ -73,12 +83,13 @@ function copyTree(from: string, to: string): void {
   execFileSync("cp", ["-RL", from, to]);
 }
 
-/** What the archive is made of: the bundled folders' sources, the lockfile, the function, the architecture. */
+/** What the archive is made of: the bundled folders' sources, the lockfile, this recipe, the function, the architecture. */
 function inputsHash(fn: FunctionName, architecture: LambdaArchitecture): string {
   const hash = createHash("sha256")
     .update(fn)
     .update(architecture)
-    .update(readFileSync(path.join(ROOT, "package-lock.json")));
+    .update(readFileSync(path.join(ROOT, "package-lock.json")))
+    .update(readFileSync(__filename)); // how it is built: this file
   for (const folder of BUNDLED_FOLDERS) {
     for (const rel of listFiles(path.join(ROOT, folder))) hash.update(`${folder}/${rel}`).update(readFileSync(path.join(ROOT, folder, rel)));
   }
@@ -120,8 +131,9 @@ export async function buildFunctionArchive(
     minify: false,
     sourcemap: false,
     legalComments: "none",
-    // sharp ships native code per platform; exiftool-vendored.pl is replaced by the layer's /opt/bin.
-    external: ["sharp", "exiftool-vendored.pl", "exiftool-vendored.exe"],
+    // sharp ships native code per platform; exiftool-vendored.pl is replaced by the layer's /opt/bin;
+    // libheif-js is copied as files (LAZY_FILES), read only by the first HEIC a container sees.
+    external: ["sharp", "exiftool-vendored.pl", "exiftool-vendored.exe", ...Object.keys(LAZY_FILES)],
     logLevel: "silent",
   });
   if (result.errors.length) throw new Error(`bundling ${entry} failed: ${result.errors.map((e) => e.text).join("; ")}`);
@@ -129,6 +141,12 @@ export async function buildFunctionArchive(
   for (const name of ["sharp", "@img", "detect-libc", "semver"]) {
     const from = path.join(sharpDir, "node_modules", name);
     if (existsSync(from)) copyTree(from, path.join(staging, "node_modules", name));
+  }
+  for (const [name, files] of Object.entries(LAZY_FILES)) {
+    for (const file of files) {
+      mkdirSync(path.dirname(path.join(staging, "node_modules", name, file)), { recursive: true });
+      copyTree(path.join(ROOT, "node_modules", name, file), path.join(staging, "node_modules", name, file));
+    }
   }
   const finalZip = path.join(outDir, `${stem}.zip`);
   const zip = await zipDirectory(staging, `${finalZip}.${process.pid}`);

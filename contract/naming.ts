@@ -3,7 +3,8 @@
  * same account (dev, prod) never collide. Shared by components/ (as Pulumi logical names) and the
  * local platform (as the emulated resources' physical names).
  */
-import { bucketNameProblem, type TenantConfig } from "./tenant-config";
+import type { TenantConfig } from "./tenant-config";
+import { bucketNameProblem } from "./tenant-runtime";
 
 const DEFAULT_NAME_PREFIX = "tip";
 

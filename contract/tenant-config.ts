@@ -3,9 +3,13 @@
  * `Pulumi.<stack>.yaml`), the Lambda runtime (which receives its tenant's settings as JSON in
  * `TENANT_CONFIG`) and the local platform. Parse once, at the edge, into plain typed objects.
  */
-import { createHash } from "node:crypto";
 import { z } from "zod";
 import { QUEUE_RETENTION_DAYS } from "./timing";
+import { bucketNameProblem, EPHEMERAL_HEADROOM_MB, ephemeralStorageMb, MAX_EPHEMERAL_MB, OBJECTS_PER_CONTAINER } from "./tenant-runtime";
+
+// The parts the functions need at run time live in tenant-runtime.ts (no zod there); re-exported
+// here so that the program, the local platform and the tools find everything in one place.
+export { ephemeralStorageMb, OBJECTS_PER_CONTAINER, outputConfigHash } from "./tenant-runtime";
 
 /** S3 bucket names derived from a tenant name must stay valid, so tenant names are a strict subset. */
 const TENANT_NAME = /^[a-z0-9](?:[a-z0-9-]{0,30}[a-z0-9])?$/;
@@ -131,19 +135,6 @@ export const DEFAULT_RENDITIONS: readonly Rendition[] = [
   { name: "preview", width: 1024, height: 1024, fit: "inside", format: "jpeg", quality: 82 },
 ];
 
-/** S3 bucket naming rules (general purpose buckets), checked here so a bad name fails at config time. */
-export function bucketNameProblem(name: string): string | undefined {
-  if (name.length < 3 || name.length > 63) return "must be 3 to 63 characters long";
-  if (!/^[a-z0-9][a-z0-9.-]*[a-z0-9]$/.test(name)) {
-    return "may hold only lower-case letters, digits, '.' and '-', and must start and end with a letter or digit";
-  }
-  if (name.includes("..")) return "must not contain two adjacent periods";
-  if (/^\d+\.\d+\.\d+\.\d+$/.test(name)) return "must not be formatted as an IP address";
-  if (/^(xn--|sthree-|amzn-s3-demo-)/.test(name)) return "must not start with a reserved prefix";
-  if (/(-s3alias|--ol-s3|--x-s3|--table-s3|\.mrap)$/.test(name)) return "must not end with a reserved suffix";
-  return undefined;
-}
-
 const bucketName = z.string().superRefine((name, ctx) => {
   const problem = bucketNameProblem(name);
   if (problem) ctx.addIssue({ code: "custom", message: `invalid S3 bucket name "${name}": ${problem}` });
@@ -242,46 +233,6 @@ export type TenantConfig = z.infer<typeof tenantSchema>;
 
 /** The schema itself, for tools that walk its fields (the numeric-limits table). */
 export const TENANT_SCHEMA = tenantSchema;
-
-/**
- * Bump when the pipeline's code changes what it writes for the same config (a new sidecar field, a
- * fix to the renditions): every item then differs from the current output config, and
- * `npm run reprocess` redoes them.
- */
-const OUTPUT_VERSION = 1;
-
-function canonicalJson(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(",")}]`;
-  if (value && typeof value === "object") {
-    const entries = Object.entries(value)
-      .filter(([, v]) => v !== undefined)
-      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(",")}}`;
-  }
-  return JSON.stringify(value);
-}
-
-/**
- * What an item's outputs were made with: the renditions, what they and the item keep of the
- * metadata, and the pipeline's OUTPUT_VERSION. Stored on every item the pipeline writes;
- * `npm run reprocess` skips items that carry the current one. 16 hex digits of a SHA-256.
- */
-export function outputConfigHash(tenant: Pick<TenantConfig, "renditions" | "metadata">): string {
-  const identity = { version: OUTPUT_VERSION, renditions: tenant.renditions, metadata: tenant.metadata };
-  return createHash("sha256").update(canonicalJson(identity)).digest("hex").slice(0, 16);
-}
-
-/** Objects one function container processes at once (records of a batch in parallel). */
-export const OBJECTS_PER_CONTAINER = 2;
-
-/** Lambda's largest /tmp, and what the runtime keeps free beside the spooled objects. */
-const MAX_EPHEMERAL_MB = 10_240;
-const EPHEMERAL_HEADROOM_MB = 512;
-
-/** /tmp a function needs: one spooled copy of the largest allowed object per object in flight, plus headroom. */
-export function ephemeralStorageMb(maxObjectBytes: number): number {
-  return Math.max(512, OBJECTS_PER_CONTAINER * Math.ceil(maxObjectBytes / 1024 / 1024) + EPHEMERAL_HEADROOM_MB);
-}
 
 /**
  * Rules across fields. A tombstone must outlive every event that can still arrive for its key: an

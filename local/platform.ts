@@ -7,7 +7,6 @@ import { createHash } from "node:crypto";
 import http from "node:http";
 import os from "node:os";
 import path from "node:path";
-import { CloudFrontClient } from "@aws-sdk/client-cloudfront";
 import { CreateBucketCommand, HeadObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import {
   CreateTableCommand,
@@ -417,7 +416,7 @@ export async function startLocalPlatform(options: LocalPlatformOptions): Promise
         const distributionId = localDistributionId(config);
         cloudfront.addDistribution(distributionId);
         invalidator = new CloudFrontInvalidator(
-          new CloudFrontClient({ region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS, endpoint: cloudfront.url, ...sdkConfig(clientOptionsFrom({})) }),
+          { region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS, endpoint: cloudfront.url, ...sdkConfig(clientOptionsFrom({})) },
           distributionId,
         );
         conditionalWrites ??= await startConditionalWriteProxy(emulators.awsEndpoint);

@@ -3,7 +3,6 @@
  * environment (contract/environment.ts: the component sets it, the local platform gives the same).
  */
 import type { Logger } from "pino";
-import { CloudFrontClient } from "@aws-sdk/client-cloudfront";
 import type { S3Client } from "@aws-sdk/client-s3";
 import { SQSClient } from "@aws-sdk/client-sqs";
 import { ENV } from "../contract/environment";
@@ -19,7 +18,8 @@ import type { ProcessDeps } from "./process-object";
 import { MetadataStore } from "./store";
 import { decodeBudgetBytes, MemoryBudget } from "./memory-budget";
 import { cleanStaleSpools, spoolRoot } from "./s3-object";
-import { OBJECTS_PER_CONTAINER, outputConfigHash, parseTenant, type TenantConfig } from "../contract/tenant-config";
+import type { TenantConfig } from "../contract/tenant-config";
+import { OBJECTS_PER_CONTAINER, outputConfigHash, readTenantConfig } from "../contract/tenant-runtime";
 import { createTracer, NO_TRACING, type Tracer } from "./tracing";
 
 export interface HandlerDeps extends ProcessDeps {
@@ -49,7 +49,7 @@ function onDemandParts(
   const sqs = tracer.client(clients.sqs ?? new SQSClient(sdkConfig(clientOptionsFrom(env))));
   const queueUrl = required(env, ENV.purgeQueueUrl);
   const cloudfront =
-    invalidator ?? new CloudFrontInvalidator(tracer.client(new CloudFrontClient(sdkConfig(clientOptionsFrom(env)))), required(env, ENV.distributionId));
+    invalidator ?? new CloudFrontInvalidator(sdkConfig(clientOptionsFrom(env)), required(env, ENV.distributionId), (client) => tracer.client(client));
   const retryMaxSeconds = Number(env[ENV.purgeRetryMaxSeconds] ?? PURGE_RETRY_MAX_SECONDS);
   const delaySeconds = Number(env[ENV.purgeDelaySeconds] ?? purgeDelaySeconds(tenant.onDemand.timeoutSeconds));
   const variants = new VariantPurger(s3, proxyBucket, new PurgeQueue(sqs, queueUrl, delaySeconds));
@@ -65,7 +65,7 @@ export function createDependencies(
   log: Logger = createLogger(env),
   invalidator?: Invalidator,
 ): HandlerDeps {
-  const tenant = parseTenant(JSON.parse(required(env, ENV.tenantConfig)));
+  const tenant = readTenantConfig<TenantConfig>(required(env, ENV.tenantConfig), ENV.tenantConfig);
   const proxyBucket = required(env, ENV.proxyBucket);
   const tracer = tenant.function.tracing ? createTracer(env) : NO_TRACING;
   const s3 = tracer.client(clients.s3);

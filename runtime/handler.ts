@@ -3,6 +3,7 @@
  * report the SQS messages that should come back (`ReportBatchItemFailures`). An on-demand tenant's
  * purge queue invokes the same function: its batches go to the purge drain.
  */
+import "./metadata/early-helper"; // first: see the file
 import type { Logger } from "pino";
 import { mapLimit } from "./concurrency";
 import { classify } from "./errors";
@@ -111,6 +112,17 @@ export function createHandler(deps: HandlerDeps, hooks: HandlerHooks = {}) {
 }
 
 let containerHandler: ReturnType<typeof createHandler> | undefined;
+
+/**
+ * In a Lambda container (Lambda sets AWS_LAMBDA_FUNCTION_NAME), the dependencies are built during
+ * INIT rather than by the first object, and adopt the exiftool helper early-helper.ts started
+ * there: perl loads ExifTool while Node loads, instead of the first object waiting for both in turn.
+ */
+if (process.env.AWS_LAMBDA_FUNCTION_NAME) {
+  const deps = createDependencies();
+  deps.extractor.helper.prestart();
+  containerHandler = createHandler(deps);
+}
 
 /** The function's handler: dependencies (clients, exiftool process) live as long as the container. */
 export const handler = (event: unknown, context?: LambdaContextLike): Promise<BatchResponse> => {

@@ -206,6 +206,7 @@ async function startRenderer(archive: UnpackedArchive, awsChild: ChildProcess, t
     ...rendererEnvironment(tenant, { sourceBucket: SOURCE_BUCKET, proxyBucket: PROXY_BUCKET }),
     AWS_ENDPOINT_URL_S3: s3Endpoint,
     S3_FORCE_PATH_STYLE: "true",
+    AWS_LAMBDA_FUNCTION_NAME: "tip-local-peers-renderer",
     AWS_REGION: LOCAL_REGION,
     AWS_ACCESS_KEY_ID: LOCAL_CREDENTIALS.accessKeyId,
     AWS_SECRET_ACCESS_KEY: LOCAL_CREDENTIALS.secretAccessKey,

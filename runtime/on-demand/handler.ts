@@ -14,7 +14,8 @@ import { createS3Client, RENDERER_S3_CHECKSUMS, required } from "../clients";
 import { createLogger } from "../logger";
 import { decodeBudgetBytes, MemoryBudget } from "../memory-budget";
 import { cleanStaleSpools, spoolRoot } from "../s3-object";
-import { parseTenant } from "../../contract/tenant-config";
+import type { TenantConfig } from "../../contract/tenant-config";
+import { readTenantConfig } from "../../contract/tenant-runtime";
 import { VariantService, type VariantResponse } from "./render-variant";
 
 /** The part of a function URL event (payload 2.0) the handler reads. */
@@ -47,7 +48,7 @@ export function createVariantService(
   clients: { s3: S3Client } = { s3: createS3Client(env, RENDERER_S3_CHECKSUMS) },
   log: Logger = createLogger(env),
 ): VariantService {
-  const tenant = parseTenant(JSON.parse(required(env, ENV.tenantConfig)));
+  const tenant = readTenantConfig<TenantConfig>(required(env, ENV.tenantConfig), ENV.tenantConfig);
   cleanStaleSpools(env);
   return new VariantService({
     s3: clients.s3,
@@ -74,7 +75,8 @@ function isStreamingApi(api: Partial<StreamingApi> | undefined): api is Streamin
   return typeof api?.streamifyResponse === "function" && typeof api.HttpResponseStream?.from === "function";
 }
 
-let containerService: VariantService | undefined;
+/** Built during INIT in a Lambda container (AWS_LAMBDA_FUNCTION_NAME is Lambda's), else by the first request. */
+let containerService: VariantService | undefined = process.env.AWS_LAMBDA_FUNCTION_NAME ? createVariantService() : undefined;
 // The AWS SDK defines an empty `awslambda` of its own outside Lambda: look for the method.
 const streaming = (globalThis as { awslambda?: Partial<StreamingApi> }).awslambda;
 

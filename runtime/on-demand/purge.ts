@@ -4,7 +4,8 @@
  * cache through the tenant's purge queue (one invalidation path covering the prefix), which
  * purge-drain.ts hands to CloudFront within its limits. The object's outcome never waits on the CDN.
  */
-import { type CloudFrontClient, CreateInvalidationCommand } from "@aws-sdk/client-cloudfront";
+import type * as CloudFrontSdk from "@aws-sdk/client-cloudfront";
+import type { CloudFrontClient, CloudFrontClientConfig } from "@aws-sdk/client-cloudfront";
 import { DeleteObjectsCommand, ListObjectsV2Command, type S3Client } from "@aws-sdk/client-s3";
 import { SendMessageCommand, type SQSClient } from "@aws-sdk/client-sqs";
 import { TransientError } from "../errors";
@@ -15,15 +16,25 @@ export interface Invalidator {
   invalidate(paths: string[], reference: string): Promise<void>;
 }
 
+/**
+ * CloudFront's CreateInvalidation. The SDK is loaded by the first invalidation a container asks
+ * for, not by its cold start: most invocations (objects) never purge.
+ */
 export class CloudFrontInvalidator implements Invalidator {
+  private client: Promise<{ cloudfront: CloudFrontClient; sdk: typeof CloudFrontSdk }> | undefined;
+
+  /** `instrument`: what the container does to every SDK client (X-Ray, when the tenant traces). */
   constructor(
-    private readonly cloudfront: CloudFrontClient,
+    private readonly config: CloudFrontClientConfig,
     private readonly distributionId: string,
+    private readonly instrument: (client: CloudFrontClient) => CloudFrontClient = (client) => client,
   ) {}
 
   async invalidate(paths: string[], reference: string): Promise<void> {
-    await this.cloudfront.send(
-      new CreateInvalidationCommand({
+    this.client ??= import("@aws-sdk/client-cloudfront").then((sdk) => ({ cloudfront: this.instrument(new sdk.CloudFrontClient(this.config)), sdk }));
+    const { cloudfront, sdk } = await this.client;
+    await cloudfront.send(
+      new sdk.CreateInvalidationCommand({
         DistributionId: this.distributionId,
         InvalidationBatch: { CallerReference: reference, Paths: { Quantity: paths.length, Items: paths } },
       }),

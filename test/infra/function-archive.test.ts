@@ -72,6 +72,17 @@ it("bundles into each function only what its entry imports: the renderer has no 
   expect(renderer.zippedBytes).toBeLessThan(processor.zippedBytes);
 });
 
+it("keeps what a cold start need not load out of both bundles: zod (the deployment validated the tenant) and libheif, shipped as files", async () => {
+  for (const fn of ["processor", "renderer"] as const) {
+    const dir = unzip((await buildFunctionArchive("arm64", fn)).path, path.join(tmp, `${fn}-lean`));
+    const code = readFileSync(path.join(dir, "index.js"), "utf8");
+    // esbuild names every bundled module's path in a comment.
+    expect(code, fn).not.toMatch(/node_modules\/zod\//);
+    expect(code, fn).not.toMatch(/node_modules\/libheif-js\//);
+    expect(readdirSync(path.join(dir, "node_modules", "libheif-js", "libheif-wasm")), fn).toEqual(["libheif-bundle.js"]);
+  }
+});
+
 it("zips the same tree to the same bytes", async () => {
   const archive = await buildFunctionArchive("arm64");
   const dir = unzip(archive.path, path.join(tmp, "again"));
@@ -85,6 +96,7 @@ it("zips the same tree to the same bytes", async () => {
 async function runBundledProcessor(
   uploads: (t: TestPlatform) => Promise<{ key: string; eTag: string }[]>,
   check: (t: TestPlatform, output: string) => Promise<void>,
+  extraEnv: Record<string, string> = {},
 ): Promise<void> {
   const archive = await buildFunctionArchive("x86_64");
   const dir = unzip(archive.path, path.join(tmp, `run-${Math.random().toString(36).slice(2)}`));
@@ -108,8 +120,10 @@ async function runBundledProcessor(
         },
       ],
     };
-    const script = `require(${JSON.stringify(path.join(dir, "index.js"))}).handler(${JSON.stringify(event)}, { awsRequestId: "r-1" }).then((r) => { process.stdout.write("RESULT " + JSON.stringify(r) + "\\n"); process.exit(0); }, (e) => { console.error(e); process.exit(1); });`;
-    await check(t, await runInBundle(dir, script, t, localProcessorEnvironment(tenant)));
+    // HELPERS: the perl processes this process started, before loading the bundle, after (INIT), after the object.
+    const helpers = `require("fs").readdirSync("/proc").filter((p) => /^\\d+$/.test(p)).filter((p) => { try { const s = require("fs").readFileSync("/proc/" + p + "/stat", "utf8"); return s.includes("(perl)") && s.slice(s.lastIndexOf(")") + 2).split(" ")[1] === String(process.pid); } catch { return false; } }).join(",")`;
+    const script = `const h0 = ${helpers}; const fn = require(${JSON.stringify(path.join(dir, "index.js"))}); const h1 = ${helpers}; fn.handler(${JSON.stringify(event)}, { awsRequestId: "r-1" }).then((r) => { process.stdout.write("HELPERS " + JSON.stringify([h0, h1, ${helpers}]) + "\\nRESULT " + JSON.stringify(r) + "\\n"); process.exit(0); }, (e) => { console.error(e); process.exit(1); });`;
+    await check(t, await runInBundle(dir, script, t, { ...localProcessorEnvironment(tenant), ...extraEnv }));
   } finally {
     await t.stop();
   }
@@ -124,6 +138,22 @@ it("runs the bundled x64 handler, unpacked outside the repository, against the e
       expect(output).toMatch(/"msg":"object processed"/);
       expect(await t.item("bundle", key)).toMatchObject({ status: "done", width: 600, height: 900, metadataMethod: "ranged" });
     },
+  );
+});
+
+it("in a Lambda container, starts the exiftool helper during INIT, and the first object uses that one", async () => {
+  const key = "bundled/first.jpg";
+  await runBundledProcessor(
+    async (t) => [{ key, eTag: await t.upload("bundle", key, await jpegWithExif({ width: 640, height: 480 })) }],
+    async (t, output) => {
+      expect(output).toContain('RESULT {"batchItemFailures":[]}');
+      const [before, afterInit, afterObject] = JSON.parse(/HELPERS (.*)/.exec(output)![1]!) as string[];
+      expect(before).toBe("");
+      expect(afterInit).toMatch(/^\d+$/); // one helper, started while the module loaded
+      expect(afterObject).toBe(afterInit); // the same one served the object
+      expect(await t.item("bundle", key)).toMatchObject({ status: "done", metadataMethod: "ranged" });
+    },
+    { AWS_LAMBDA_FUNCTION_NAME: "tip-test-bundle-processor" },
   );
 });
 

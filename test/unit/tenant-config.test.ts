@@ -3,7 +3,9 @@ import os from "node:os";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { loadStackTenants, TENANTS_KEY } from "../../local/stack-config";
-import { DEFAULT_RENDITIONS, outputConfigHash, parseTenants, TenantConfigError } from "../../contract/tenant-config";
+import { DEFAULT_RENDITIONS, outputConfigHash, parseTenants, TenantConfigError, type TenantConfig } from "../../contract/tenant-config";
+import { readTenantConfig } from "../../contract/tenant-runtime";
+import { DEV_TENANTS } from "../infra/dry-run";
 
 function problemsOf(raw: unknown): string[] {
   try {
@@ -152,5 +154,20 @@ describe("a stack's config file, as npm start reads it", () => {
     expect(problemsOfStack("empty")).toEqual([`${path.join(root, "Pulumi.empty.yaml")} has no "${TENANTS_KEY}" config key`]);
     writeFileSync(path.join(root, "Pulumi.ok.yaml"), `config:\n  ${TENANTS_KEY}:\n    - name: acme\n`);
     expect(loadStackTenants("ok", root).map((t) => t.name)).toEqual(["acme"]);
+  });
+});
+
+describe("the functions' reading of TENANT_CONFIG (no schema library at cold start)", () => {
+  it("gives back exactly what the schema validated, for every tenant of the dev stack", () => {
+    for (const tenant of parseTenants(DEV_TENANTS)) {
+      expect(readTenantConfig<TenantConfig>(JSON.stringify(tenant), "TENANT_CONFIG")).toEqual(tenant);
+    }
+  });
+
+  it("refuses what the deployment did not write, naming the variable and what is missing", () => {
+    expect(() => readTenantConfig("{oops", "TENANT_CONFIG")).toThrow(/^TENANT_CONFIG is not JSON/);
+    expect(() => readTenantConfig(JSON.stringify({ name: "acme" }), "TENANT_CONFIG")).toThrow(
+      "TENANT_CONFIG is not a tenant configuration written by the deployment (missing renditions, metadata, limits, function, queue, storage, onDemand): deploy the stack again",
+    );
   });
 });

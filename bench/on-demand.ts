@@ -1,7 +1,7 @@
 /**
  * `on-demand`: a 12 MP JPEG to a 1024 px WebP through the local on-demand endpoint (the viewer
- * function's code, a proxy-bucket miss, the renderer: HEAD, GET, decode, encode, conditional PUT,
- * HEAD again), against raw sharp doing the same resize from a local file; hits (served from the
+ * function's code, a proxy-bucket miss, the renderer: GET, decode, encode, conditional PUT),
+ * against raw sharp doing the same resize from a local file; hits (served from the
  * proxy bucket) against misses; and the classic design's miss (Pillow, whole object in memory).
  */
 import { execFileSync } from "node:child_process";

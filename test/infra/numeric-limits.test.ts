@@ -7,6 +7,7 @@
  */
 import { readFileSync } from "node:fs";
 import { beforeAll, describe, expect, it } from "vitest";
+import { ENV } from "../../contract/environment";
 import { parseTenant, TENANT_SCHEMA } from "../../contract/tenant-config";
 import { dryRun, fakeLayerZip, type DryRunResult } from "./dry-run";
 
@@ -80,7 +81,15 @@ const ROWS: Row[] = [
     min: 5,
     max: 60,
     // Beyond CloudFront's origin read timeout (60 s without a quota increase), a render would be cut off at the edge.
-    sent: (runs) => both(runs, (run, t) => ({ value: fn(run, `tip-dev-${t}-od-renderer`).timeout, min: 1, max: 60 }), "renderer Timeout"),
+    sent: (runs) => [
+      ...both(runs, (run, t) => ({ value: fn(run, `tip-dev-${t}-od-renderer`).timeout, min: 1, max: 60 }), "renderer Timeout"),
+      // + 15 s: how long an owed purge waits in the queue (SendMessage DelaySeconds, 0-900 s).
+      ...both(
+        runs,
+        (run, t) => ({ value: Number(fn(run, `tip-dev-${t}-processor`).environment.variables[ENV.purgeDelaySeconds]), min: 0, max: 900 }),
+        "owed purges' DelaySeconds",
+      ),
+    ],
   },
   {
     field: "onDemand.reservedConcurrency",

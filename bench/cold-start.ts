@@ -33,16 +33,8 @@ function runArchive(archive: UnpackedArchive, env: Record<string, string>, event
   return new Promise((resolve, reject) => {
     child.on("error", reject);
     child.on("exit", (code) => {
-      if (process.env.COLD_LOGS)
-        console.error(
-          output
-            .split("\n")
-            .filter((l) => l.includes("object processed") || l.includes("durations"))
-            .map((l) => JSON.stringify(JSON.parse(l).durations ?? JSON.parse(l).stages ?? l))
-            .join("\n"),
-        );
       if (code !== 0) return reject(new Error(`${archive.handler} exited with ${code}: ${output.slice(-2000)}`));
-      // The handler's logs come first (stdout, as on Lambda); the report is the last line.
+      // The handler's logs share stdout with the report (as on Lambda): the report is the line that starts so.
       const report = output
         .trim()
         .split("\n")

@@ -12,7 +12,7 @@ import { HttpFailure } from "../http-failure";
 import type { MemoryBudget } from "../memory-budget";
 import { checkSourceSize, renderFromSource } from "../render-source";
 import type { RenderedRendition, RenderOptions } from "../renditions";
-import { downloadCurrent, type ObjectHead } from "../s3-object";
+import { downloadCurrent, type Download, type ObjectHead } from "../s3-object";
 import type { TenantConfig } from "../../contract/tenant-config";
 import { parseStoredPath, resolveVariant, variantsPrefix, type ResolvedVariant, type StoredVariantPath } from "./variants";
 
@@ -114,8 +114,7 @@ export class VariantService {
   private async renderAndStore(stored: StoredVariantPath, variant: ResolvedVariant): Promise<VariantResponse> {
     const { s3, tenant, proxyBucket } = this.deps;
     const t0 = performance.now();
-    // The cap's count and the source's GET are two round trips at once, not one after the other.
-    const [{ source, output }] = await Promise.all([this.render(stored.sourceKey, variant), this.checkVariantCap(stored.sourceKey)]);
+    const { source, output } = await this.render(stored.sourceKey, variant);
     const cacheControl = `public, max-age=${tenant.onDemand.browserMaxAgeSeconds}, s-maxage=${tenant.onDemand.maxAgeDays * 86_400}`;
     const headers = (eTag: string): Record<string, string> => ({
       "content-type": output.contentType,
@@ -173,17 +172,32 @@ export class VariantService {
     }
   }
 
+  /** The source's bytes, when the tenant's variant cap allows one more: the cap's count and the GET are two round trips at once. */
+  private async download(sourceKey: string): Promise<Download> {
+    const { s3, tenant, sourceBucket, spoolAboveBytes, spoolDir } = this.deps;
+    const [download, cap] = await Promise.allSettled([
+      downloadCurrent(
+        s3,
+        sourceBucket,
+        sourceKey,
+        (head) => checkSourceSize(head.size, tenant.limits.maxObjectBytes), // 413 or 415, as PERMANENT_STATUS maps them
+        spoolAboveBytes,
+        spoolDir,
+      ),
+      this.checkVariantCap(sourceKey),
+    ]);
+    if (cap.status === "rejected") {
+      if (download.status === "fulfilled") await download.value?.cleanup();
+      throw cap.reason;
+    }
+    if (download.status === "rejected") throw download.reason;
+    if (!download.value) throw new HttpFailure(404, "no such source object");
+    return download.value;
+  }
+
   private async render(sourceKey: string, variant: ResolvedVariant): Promise<{ source: ObjectHead; output: RenderedRendition }> {
-    const { s3, tenant, sourceBucket, spoolAboveBytes, spoolDir, memoryBudget } = this.deps;
-    const download = await downloadCurrent(
-      s3,
-      sourceBucket,
-      sourceKey,
-      (head) => checkSourceSize(head.size, tenant.limits.maxObjectBytes), // 413 or 415, as PERMANENT_STATUS maps them
-      spoolAboveBytes,
-      spoolDir,
-    );
-    if (!download) throw new HttpFailure(404, "no such source object");
+    const { tenant, memoryBudget } = this.deps;
+    const download = await this.download(sourceKey);
     this.stats.renders++;
     const options: RenderOptions = {
       maxInputPixels: tenant.limits.maxInputPixels,

@@ -11,8 +11,7 @@
  * another process so that its work is not counted as the renderer's; our hit. Then the miss again
  * with 15 ms added to every S3 round trip, and the sequential S3 round trips before a miss's first byte.
  */
-import { spawn, type ChildProcess } from "node:child_process";
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import path from "node:path";
 import { CreateBucketCommand, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import sharp from "sharp";
@@ -45,7 +44,7 @@ interface Run {
   latenciesMs: number[];
   /** CPU of the process that did the work, per request (ms), when known. */
   cpuMsPerRequest?: number;
-  /** CPU of S3's process per request (ms), for the rows that use it. */
+  /** CPU of the AWS process (S3 and the CDN) per request (ms), for the rows that use it. */
   s3CpuMsPerRequest?: number;
   /** Output size of each request, in order, to check that every row made the same images. */
   sizes: string[];

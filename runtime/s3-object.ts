@@ -8,7 +8,7 @@ import os from "node:os";
 import path from "node:path";
 import { type Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import { GetObjectCommand, HeadObjectCommand, type S3Client } from "@aws-sdk/client-s3";
+import { GetObjectCommand, HeadObjectCommand, type GetObjectCommandOutput, type HeadObjectCommandOutput, type S3Client } from "@aws-sdk/client-s3";
 import { isNotFound, TransientError } from "./errors";
 import type { ByteSource } from "./metadata/range-reader";
 
@@ -22,15 +22,19 @@ export interface ObjectHead {
 
 const quote = (eTag: string) => `"${eTag.replace(/"/g, "")}"`;
 
-export async function headObject(s3: S3Client, bucket: string, key: string, eTag?: string): Promise<ObjectHead> {
-  const head = await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: key, IfMatch: eTag ? quote(eTag) : undefined }));
+/** The head S3 answers with, from a HEAD or from a GET's headers alike. */
+function toHead(answer: HeadObjectCommandOutput | GetObjectCommandOutput): ObjectHead {
   return {
-    size: head.ContentLength ?? 0,
-    eTag: (head.ETag ?? "").replace(/"/g, ""),
-    versionId: head.VersionId ?? undefined,
-    contentType: head.ContentType ?? undefined,
-    lastModified: head.LastModified?.toISOString(),
+    size: answer.ContentLength ?? 0,
+    eTag: (answer.ETag ?? "").replace(/"/g, ""),
+    versionId: answer.VersionId ?? undefined,
+    contentType: answer.ContentType ?? undefined,
+    lastModified: answer.LastModified?.toISOString(),
   };
+}
+
+export async function headObject(s3: S3Client, bucket: string, key: string, eTag?: string): Promise<ObjectHead> {
+  return toHead(await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: key, IfMatch: eTag ? quote(eTag) : undefined })));
 }
 
 /** The object's head, or undefined when there is no such key (404; with s3:ListBucket, S3 says 404, not 403). */
@@ -89,7 +93,7 @@ export async function downloadObject(
   head: ObjectHead,
   spoolAboveBytes: number,
   spoolDir: string,
-): Promise<{ input: Buffer | string; cleanup: () => Promise<void> }> {
+): Promise<Omit<Download, "head">> {
   const response = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key, IfMatch: quote(head.eTag) }));
   return readBody(response.Body as Readable, head.size, spoolAboveBytes, spoolDir);
 }
@@ -114,13 +118,7 @@ export async function downloadCurrent(
     if (isNotFound(err)) return undefined;
     throw err;
   }
-  const head: ObjectHead = {
-    size: response.ContentLength ?? 0,
-    eTag: (response.ETag ?? "").replace(/"/g, ""),
-    versionId: response.VersionId ?? undefined,
-    contentType: response.ContentType ?? undefined,
-    lastModified: response.LastModified?.toISOString(),
-  };
+  const head = toHead(response);
   const body = response.Body as Readable;
   try {
     accept(head);
@@ -140,20 +138,15 @@ async function readExactly(body: AsyncIterable<Buffer>, size: number): Promise<B
   const bytes = Buffer.allocUnsafe(size);
   let at = 0;
   for await (const chunk of body) {
-    if (at + chunk.length > size) throw new TransientError("SHORT_READ", `the object's body is longer than the ${size} bytes S3 announced`);
+    if (at + chunk.length > size) throw new TransientError("BODY_LENGTH_MISMATCH", `the object's body is longer than the ${size} bytes S3 announced`);
     chunk.copy(bytes, at);
     at += chunk.length;
   }
-  if (at !== size) throw new TransientError("SHORT_READ", `the object's body ended after ${at} of ${size} bytes`);
+  if (at !== size) throw new TransientError("BODY_LENGTH_MISMATCH", `the object's body ended after ${at} of ${size} bytes`);
   return bytes;
 }
 
-async function readBody(
-  body: Readable,
-  size: number,
-  spoolAboveBytes: number,
-  spoolDir: string,
-): Promise<{ input: Buffer | string; cleanup: () => Promise<void> }> {
+async function readBody(body: Readable, size: number, spoolAboveBytes: number, spoolDir: string): Promise<Omit<Download, "head">> {
   if (size <= spoolAboveBytes) return { input: await readExactly(body, size), cleanup: async () => undefined };
   // sharp buffers a stream whole and copies it; from a file path it reads what it needs.
   await mkdir(spoolDir, { recursive: true });

@@ -8,7 +8,7 @@ import type { ItemStatus } from "../runtime/store";
 import { MetadataStore } from "../runtime/store";
 import { fail, parseSince, resolveTarget } from "./targets";
 
-const STATUSES: ItemStatus[] = ["failed", "done", "processing", "deleted"];
+const STATUSES: ItemStatus[] = ["failed", "quarantined", "done", "processing", "deleted"];
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
@@ -26,7 +26,7 @@ async function main(): Promise<void> {
   if (!values.tenant)
     fail(
       "failures",
-      "usage: npm run failures -- --tenant <name> [--since <date>] [--status failed|done|processing|deleted] [--limit 100] [--json] [--stack <name>]",
+      "usage: npm run failures -- --tenant <name> [--since <date>] [--status failed|quarantined|done|processing|deleted] [--limit 100] [--json] [--stack <name>]",
     );
   const status = values.status as ItemStatus;
   if (!STATUSES.includes(status)) fail("failures", `--status must be one of ${STATUSES.join(", ")}`);

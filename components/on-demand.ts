@@ -2,7 +2,7 @@ import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import { rendererEnvironment } from "../contract/environment";
-import { VARIANTS_ROOT } from "../contract/naming";
+import { SIDECAR_ROOT, VARIANTS_ROOT } from "../contract/naming";
 import { edgeFunctionCode, edgePolicy, signingKeyEntry } from "../edge/edge";
 import { ephemeralStorageMb, type TenantConfig } from "../contract/tenant-config";
 import type { FunctionArchive } from "./function-code";
@@ -291,7 +291,7 @@ function rateLimitAcl(
 
 /**
  * The renderer's rights: read its tenant's source objects (ListBucket so a missing key is a 404,
- * not a 403), read and write only the variants prefix of its proxy bucket, write its logs.
+ * not a 403), read and write only the variants prefix of its proxy bucket, read its sidecars, write its logs.
  */
 function rendererPolicyDocument(arns: {
   sourceBucketArn: pulumi.Input<string>;
@@ -310,6 +310,14 @@ function rendererPolicyDocument(arns: {
         Effect: "Allow",
         Action: ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
         Resource: pulumi.interpolate`${arns.proxyBucketArn}/${VARIANTS_ROOT}*`,
+      },
+      {
+        // HeadObject of a sidecar: the focus its cover crops keep, and a quarantine. Without
+        // s3:ListBucket a missing sidecar answers 403, which the renderer reads as absent.
+        Sid: "ReadAnalysis",
+        Effect: "Allow",
+        Action: ["s3:GetObject"],
+        Resource: [pulumi.interpolate`${arns.proxyBucketArn}/${SIDECAR_ROOT}/*`, pulumi.interpolate`${arns.proxyBucketArn}/${SIDECAR_ROOT}.long/*`],
       },
       { Sid: "WriteLogs", Effect: "Allow", Action: ["logs:CreateLogStream", "logs:PutLogEvents"], Resource: pulumi.interpolate`${arns.logGroupArn}:*` },
       ...(arns.countsVariants

@@ -3,6 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { processorEnvironment } from "../contract/environment";
 import { VARIANTS_ROOT } from "../contract/naming";
 import { ephemeralStorageMb, type TenantConfig } from "../contract/tenant-config";
+import { reviewSettings } from "../contract/tenant-runtime";
 import type { FunctionArchive } from "./function-code";
 import { lambdaRole } from "./lambda-role";
 import { movedFromParent } from "./moved-children";
@@ -61,7 +62,10 @@ export class ProcessorFunction extends pulumi.ComponentResource {
     this.role = lambdaRole(`${name}-processor-role`, moved);
     const rolePolicy = new aws.iam.RolePolicy(
       `${name}-processor-access`,
-      { role: this.role.id, policy: tenantPolicyDocument({ ...resources, logGroupArn: this.logGroup.arn, tracing: fn.tracing }) },
+      {
+        role: this.role.id,
+        policy: tenantPolicyDocument({ ...resources, logGroupArn: this.logGroup.arn, tracing: fn.tracing, rekognition: rekognitionActions(tenant) }),
+      },
       moved,
     );
     this.function = new aws.lambda.Function(
@@ -183,10 +187,27 @@ interface TenantResourceArns {
   distributionArn?: pulumi.Input<string>;
   /** function.tracing: the function sends its trace segments to X-Ray. */
   tracing?: boolean;
+  /** analysis.rekognition: the Rekognition APIs the tenant asked for. */
+  rekognition?: string[];
 }
 
 /** X-Ray's write actions, which IAM grants on no narrower resource than "*". */
 export const XRAY_WRITE_ACTIONS = ["xray:PutTraceSegments", "xray:PutTelemetryRecords"];
+
+/**
+ * The Rekognition actions of a tenant's `analysis.rekognition`: exactly the APIs it asked for. They
+ * have no resource type, so IAM grants them on "*" only
+ * (https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazonrekognition.html).
+ */
+export function rekognitionActions(tenant: Pick<TenantConfig, "analysis">): string[] {
+  const review = reviewSettings(tenant.analysis);
+  if (!review) return [];
+  return [
+    ...(review.faces ? ["rekognition:DetectFaces"] : []),
+    ...(review.labels ? ["rekognition:DetectLabels"] : []),
+    ...(review.moderationMinConfidence !== undefined ? ["rekognition:DetectModerationLabels"] : []),
+  ];
+}
 
 /**
  * Exactly what the runtime does, on exactly the tenant's own resources. s3:ListBucket on the source
@@ -199,7 +220,13 @@ function tenantPolicyDocument(arns: TenantResourceArns): pulumi.Output<string> {
       { Sid: "ReadSourceObjects", Effect: "Allow", Action: ["s3:GetObject", "s3:GetObjectVersion"], Resource: pulumi.interpolate`${arns.sourceBucketArn}/*` },
       { Sid: "ListSourceBucket", Effect: "Allow", Action: ["s3:ListBucket"], Resource: arns.sourceBucketArn },
       { Sid: "WriteProxyObjects", Effect: "Allow", Action: ["s3:PutObject", "s3:DeleteObject"], Resource: pulumi.interpolate`${arns.proxyBucketArn}/*` },
-      { Sid: "MetadataItems", Effect: "Allow", Action: ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"], Resource: arns.tableArn },
+      {
+        Sid: "MetadataItems",
+        Effect: "Allow",
+        // BatchGetItem: the similarity index's buckets, and the items that confirm them (runtime/analysis/).
+        Action: ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:BatchGetItem"],
+        Resource: arns.tableArn,
+      },
       {
         Sid: "ConsumeEvents",
         Effect: "Allow",
@@ -230,6 +257,7 @@ function tenantPolicyDocument(arns: TenantResourceArns): pulumi.Output<string> {
           ]
         : []),
       ...(arns.tracing ? [{ Sid: "WriteTraces", Effect: "Allow", Action: XRAY_WRITE_ACTIONS, Resource: "*" }] : []),
+      ...(arns.rekognition?.length ? [{ Sid: "ReviewImages", Effect: "Allow", Action: arns.rekognition, Resource: "*" }] : []),
     ],
   });
 }

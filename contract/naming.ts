@@ -14,6 +14,12 @@ const DEFAULT_NAME_PREFIX = "tip";
  */
 export const VARIANTS_ROOT = "_variants/";
 
+/**
+ * Sidecars' prefix in the proxy bucket (`metadata/<source key>.json`, or `metadata.long/<sha256>.json`
+ * for a key too long for it: runtime/keys.ts). The renderer reads their heads (focus, status).
+ */
+export const SIDECAR_ROOT = "metadata";
+
 /** The CloudWatch namespace of the runtime's EMF metrics, which the stack's dashboard graphs. */
 export const METRICS_NAMESPACE = "TenantImagePlatform";
 

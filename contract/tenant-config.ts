@@ -23,6 +23,12 @@ export type OnDemandFormat = (typeof ON_DEMAND_FORMATS)[number];
 const KEY_ID = /^[A-Za-z0-9_-]{1,32}$/;
 const RENDITION_FITS = ["cover", "contain", "fill", "inside", "outside"] as const;
 export type RenditionFormat = (typeof RENDITION_FORMATS)[number];
+/**
+ * Where `fit: cover` crops: "focus" (the default) around the object's stored focus (analysis at
+ * upload: faces when Rekognition found any, else saliency), a compass point or the centre as sharp
+ * names them, or "attention"/"entropy" computed by libvips at each render.
+ */
+const GRAVITIES = ["focus", "centre", "north", "northeast", "east", "southeast", "south", "southwest", "west", "northwest", "attention", "entropy"] as const;
 
 const positiveInt = (max: number) => z.number().int().positive().max(max);
 
@@ -39,6 +45,8 @@ function variantSchema<const F extends readonly [string, ...string[]]>(formats: 
       fit: z.enum(RENDITION_FITS).default("inside"),
       format: z.enum(formats).default(defaultFormat),
       quality: z.number().int().min(1).max(100).default(80),
+      /** Where `fit: cover` crops (GRAVITIES). Unset: around the object's focus. */
+      gravity: z.enum(GRAVITIES).optional(),
     })
     .strict()
     .refine((r) => r.width !== undefined || r.height !== undefined, {
@@ -130,6 +138,49 @@ const onDemandSchema = z
   .strict()
   .prefault({});
 
+/**
+ * What is computed once at upload from the decoded pixels (docs/metadata.md): the placeholder, the
+ * colours, the perceptual hash and its near-duplicates, the focus; Amazon Rekognition's opinions
+ * when the tenant opts in (one call per asked API and object, on a small JPEG).
+ */
+const analysisSchema = z
+  .object({
+    /** A BlurHash beside the ThumbHash (many front-end libraries expect it). Default false. */
+    blurhash: z.boolean().default(false),
+    /**
+     * Objects whose perceptual hashes differ in at most this many of 64 bits are listed as similar.
+     * Default 12: edited copies of the measured photos mostly at 0-2 bits, crops at 6-36, distinct
+     * photos at 20 and more (docs/metadata.md). The index finds every pair up to 7 bits, most beyond.
+     */
+    similarDistance: z.number().int().min(0).max(16).default(12),
+    rekognition: z
+      .object({
+        /** DetectFaces: the union of the faces becomes the focus. */
+        faces: z.boolean().default(false),
+        /** DetectLabels: the top 10 labels (name and confidence). */
+        labels: z.boolean().default(false),
+        /**
+         * DetectModerationLabels (`true`, or the settings below; `false` or unset: not asked); with
+         * `quarantine`, an object with a label at `minConfidence` or more gets no renditions.
+         */
+        moderation: z.preprocess(
+          (value) => (value === true ? {} : value === false ? undefined : value),
+          z
+            .object({
+              quarantine: z.boolean().default(false),
+              /** Rekognition's MinConfidence for moderation labels (percent). */
+              minConfidence: z.number().int().min(50).max(100).default(80),
+            })
+            .strict()
+            .optional(),
+        ),
+      })
+      .strict()
+      .optional(),
+  })
+  .strict()
+  .prefault({});
+
 export const DEFAULT_RENDITIONS: readonly Rendition[] = [
   { name: "thumb", width: 256, height: 256, fit: "cover", format: "webp", quality: 75 },
   { name: "preview", width: 1024, height: 1024, fit: "inside", format: "jpeg", quality: 82 },
@@ -213,6 +264,7 @@ const tenantSchema = z
       .strict()
       .prefault({}),
     onDemand: onDemandSchema,
+    analysis: analysisSchema,
     /**
      * A monthly AWS Budget on the tenant's cost (the `tenant` cost allocation tag every resource
      * carries, once activated in Billing): e-mail alerts at each threshold of actual spend. AWS

@@ -8,7 +8,7 @@
 import { createHash } from "node:crypto";
 
 /** Top-level fields every validated tenant configuration has (the schema fills their defaults). */
-const CONFIG_FIELDS = ["name", "renditions", "metadata", "limits", "function", "queue", "storage", "onDemand"] as const;
+const CONFIG_FIELDS = ["name", "renditions", "metadata", "limits", "function", "queue", "storage", "onDemand", "analysis"] as const;
 
 /**
  * A function's tenant, from the JSON the deployment wrote into `variable` (`Config`: the schema's
@@ -58,7 +58,7 @@ export function ephemeralStorageMb(maxObjectBytes: number): number {
  * fix to the renditions): every item then differs from the current output config, and
  * `npm run reprocess` redoes them.
  */
-const OUTPUT_VERSION = 1;
+const OUTPUT_VERSION = 2; // 2: analysis at upload (issue 20)
 
 function canonicalJson(value: unknown): string {
   if (Array.isArray(value)) return `[${value.map(canonicalJson).join(",")}]`;
@@ -73,10 +73,33 @@ function canonicalJson(value: unknown): string {
 
 /**
  * What an item's outputs were made with: the renditions, what they and the item keep of the
- * metadata, and the pipeline's OUTPUT_VERSION. Stored on every item the pipeline writes;
+ * metadata, what the analysis computes, and the pipeline's OUTPUT_VERSION. Stored on every item the pipeline writes;
  * `npm run reprocess` skips items that carry the current one. 16 hex digits of a SHA-256.
  */
-export function outputConfigHash(tenant: { renditions: readonly object[]; metadata: object }): string {
-  const identity = { version: OUTPUT_VERSION, renditions: tenant.renditions, metadata: tenant.metadata };
+export function outputConfigHash(tenant: { renditions: readonly object[]; metadata: object; analysis: object }): string {
+  const identity = { version: OUTPUT_VERSION, renditions: tenant.renditions, metadata: tenant.metadata, analysis: tenant.analysis };
   return createHash("sha256").update(canonicalJson(identity)).digest("hex").slice(0, 16);
+}
+
+/** The Rekognition APIs a tenant asks for, as its function calls them and its role allows them. */
+export interface ReviewSettings {
+  faces: boolean;
+  labels: boolean;
+  /** DetectModerationLabels' MinConfidence; undefined: moderation not asked. */
+  moderationMinConfidence?: number;
+  /** Moderation labels withhold the renditions. */
+  quarantine: boolean;
+}
+
+/** What the schema leaves of `moderation` (`true` becomes the defaults, `false` nothing). */
+type ModerationSetting = { quarantine: boolean; minConfidence: number } | undefined;
+
+/** A tenant's `analysis.rekognition`, or undefined when it asks for no Rekognition API. */
+export function reviewSettings(analysis: {
+  rekognition?: { faces: boolean; labels: boolean; moderation?: ModerationSetting } | undefined;
+}): ReviewSettings | undefined {
+  const asked = analysis.rekognition;
+  if (!asked || (!asked.faces && !asked.labels && !asked.moderation)) return undefined;
+  const moderation = asked.moderation;
+  return { faces: asked.faces, labels: asked.labels, moderationMinConfidence: moderation?.minConfidence, quarantine: moderation?.quarantine ?? false };
 }

@@ -5,9 +5,10 @@ const kib = (bytes?: number) => (bytes === undefined ? "-" : bytes < 1024 ? `${b
 
 /** One readable line per processed upload. */
 export function formatOutcome(o: Outcome): string {
-  const mark = { done: "✓", deleted: "✗", failed: "!", skipped: "·" }[o.status];
+  const mark = { done: "✓", deleted: "✗", failed: "!", skipped: "·", quarantined: "⊘" }[o.status];
   const parts = [`${mark} [${o.tenant}] ${o.key}: ${o.status}${o.event === REPROCESS_EVENT_NAME ? " (reprocess)" : ""}`];
   if (o.status === "done") parts.push(`${o.renditions ?? 0} renditions`);
+  if (o.analysis?.similar?.length) parts.push(`similar to ${o.analysis.similar.map((s) => `${s.key} (${s.distance})`).join(", ")}`);
   if (o.metadataMethod) {
     const how = o.metadataMethod === "ranged" ? `in ${o.metadataRequests ?? 0} requests` : "by the streaming fallback";
     parts.push(`metadata read ${kib(o.metadataBytesRead)} of ${kib(o.size)} ${how}`);

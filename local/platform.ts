@@ -33,10 +33,13 @@ import { createHandler } from "../runtime/handler";
 import { tenantResourceNames, type TenantResourceNames } from "../contract/naming";
 import type { Outcome } from "../runtime/outcome";
 import type { TenantConfig } from "../contract/tenant-config";
+import { reviewSettings } from "../contract/tenant-runtime";
 import { createVariantService } from "../runtime/on-demand/handler";
 import { CloudFrontInvalidator } from "../runtime/on-demand/purge";
 import { PURGE_MAX_RECEIVE_COUNT, PURGE_QUEUE_RETENTION_DAYS } from "../contract/timing";
 import { startFakeCloudFront, type FakeCloudFront, type FakeCloudFrontOptions } from "./fake-cloudfront";
+import { startFakeRekognition, type FakeRekognition } from "./fake-rekognition";
+import { RekognitionReviewer } from "../runtime/analysis/rekognition";
 import type { VariantService } from "../runtime/on-demand/render-variant";
 import { startConditionalWriteProxy, type ConditionalWriteProxy } from "./conditional-writes";
 import { startEmulators, type Emulators } from "./emulators";
@@ -109,6 +112,8 @@ export interface LocalPlatform {
   subscribe(listener: (outcome: Outcome) => void): () => void;
   /** CloudFront's invalidation API on loopback, when a tenant has on-demand renditions. */
   cloudfront?: FakeCloudFront;
+  /** Rekognition's image APIs on loopback, when a tenant asks for them (analysis.rekognition). */
+  rekognition?: FakeRekognition;
   /** Resolves once every queue is empty and nothing is in flight (`purges: false`: not waiting for purge queues). */
   drain(timeoutMs?: number, options?: { purges?: boolean }): Promise<void>;
   stop(): Promise<void>;
@@ -387,6 +392,7 @@ export async function startLocalPlatform(options: LocalPlatformOptions): Promise
   const purgePollers: QueuePoller[] = [];
   const closers: (() => Promise<void>)[] = [];
   let cloudfront: FakeCloudFront | undefined;
+  let rekognition: FakeRekognition | undefined;
   let conditionalWrites: ConditionalWriteProxy | undefined;
   let onDemandIndex = 0;
   try {
@@ -395,6 +401,20 @@ export async function startLocalPlatform(options: LocalPlatformOptions): Promise
       tenants.set(config.name, tenant);
       // One spool folder per local platform process: parallel test workers share /tmp.
       const localEnv = { SPOOL_DIR: path.join(os.tmpdir(), `tip-spool-${process.pid}`), ...options.extraEnv };
+      let reviewer: RekognitionReviewer | undefined;
+      if (reviewSettings(config.analysis)) {
+        if (!rekognition) {
+          const started = await startFakeRekognition();
+          closers.push(() => started.close());
+          rekognition = started;
+        }
+        reviewer = new RekognitionReviewer({
+          region: LOCAL_REGION,
+          credentials: LOCAL_CREDENTIALS,
+          endpoint: rekognition.url,
+          ...sdkConfig(options.runtimeClientOptions ?? clientOptionsFrom({})),
+        });
+      }
       const env = {
         ...process.env,
         // As in production (lease = timeout + 30 s, visibility = 6 x timeout): a retried message
@@ -431,7 +451,7 @@ export async function startLocalPlatform(options: LocalPlatformOptions): Promise
         closers.push(() => endpoint.close());
         tenant.onDemand = { url: endpoint.url, keys, endpoint, service, distributionId };
       }
-      const deps = createDependencies(env, runtimeClients, log, invalidator);
+      const deps = createDependencies(env, runtimeClients, log, invalidator, reviewer);
       closers.push(() => deps.extractor.close());
       const handler = createHandler(deps, { onOutcome });
       pollers.push(new QueuePoller(clients.sqs, tenant.queueUrl, handler, { batchSize: config.function.batchSize, log }));
@@ -454,6 +474,7 @@ export async function startLocalPlatform(options: LocalPlatformOptions): Promise
     clients,
     tenants,
     cloudfront,
+    rekognition,
     endpoints: {
       s3: emulators.awsEndpoint,
       sqs: emulators.awsEndpoint,

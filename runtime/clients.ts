@@ -23,9 +23,16 @@ export function clientOptionsFrom(env: NodeJS.ProcessEnv): ClientOptions {
   return { maxAttempts: Number(env.AWS_MAX_ATTEMPTS ?? 4), requestTimeoutMs: Number(env[ENV.requestTimeoutMs] ?? 20_000) };
 }
 
-/** Shared by the Lambda's clients and the local platform's, so both time out and retry alike. */
+/**
+ * Shared by the Lambda's clients and the local platform's, so both time out and retry alike. The
+ * timeout is the socket's idle time (a stalled answer is abandoned; a large body that keeps coming
+ * is not): `socketTimeout`, which fails the call with a TimeoutError (retried as transient).
+ * @smithy/node-http-handler 4.x's `requestTimeout` only logs a warning unless `throwOnRequestTimeout`
+ * is set, and then bounds the whole transfer: the setting this used before did nothing (found when
+ * the fake Rekognition held an answer and the call waited forever).
+ */
 export function sdkConfig(options: ClientOptions) {
-  return { maxAttempts: options.maxAttempts, requestHandler: { requestTimeout: options.requestTimeoutMs, connectionTimeout: 5_000 } };
+  return { maxAttempts: options.maxAttempts, requestHandler: { socketTimeout: options.requestTimeoutMs, connectionTimeout: 5_000 } };
 }
 
 /**

@@ -19,8 +19,10 @@ import { MetadataStore } from "./store";
 import { decodeBudgetBytes, MemoryBudget } from "./memory-budget";
 import { cleanStaleSpools, spoolRoot } from "./s3-object";
 import type { TenantConfig } from "../contract/tenant-config";
-import { OBJECTS_PER_CONTAINER, outputConfigHash, readTenantConfig } from "../contract/tenant-runtime";
+import { OBJECTS_PER_CONTAINER, outputConfigHash, readTenantConfig, reviewSettings } from "../contract/tenant-runtime";
 import { createTracer, NO_TRACING, type Tracer } from "./tracing";
+import { NearDuplicates } from "./analysis/near-duplicates";
+import { RekognitionReviewer, type Reviewer } from "./analysis/rekognition";
 
 export interface HandlerDeps extends ProcessDeps {
   log: Logger;
@@ -64,6 +66,8 @@ export function createDependencies(
   clients: Clients = createClients(env),
   log: Logger = createLogger(env),
   invalidator?: Invalidator,
+  /** Replaces Amazon Rekognition for tenants that ask for it (the local platform's fake). */
+  reviewer?: Reviewer,
 ): HandlerDeps {
   const tenant = readTenantConfig<TenantConfig>(required(env, ENV.tenantConfig), ENV.tenantConfig);
   const proxyBucket = required(env, ENV.proxyBucket);
@@ -73,9 +77,15 @@ export function createDependencies(
   // the spool files of the one that died: /tmp outlives processes, and nothing else removes them.
   cleanStaleSpools(env);
   const lease = Number(env[ENV.leaseSeconds] ?? leaseSeconds(tenant.function.timeoutSeconds));
+  const dynamo = tracer.client(clients.dynamo);
+  const store = new MetadataStore(dynamo, required(env, ENV.tableName));
   return {
     s3,
-    store: new MetadataStore(tracer.client(clients.dynamo), required(env, ENV.tableName)),
+    store,
+    nearDuplicates: new NearDuplicates(dynamo, store, tenant.analysis.similarDistance),
+    reviewer: reviewSettings(tenant.analysis)
+      ? (reviewer ?? new RekognitionReviewer(sdkConfig(clientOptionsFrom(env)), (client) => tracer.client(client)))
+      : undefined,
     extractor: new MetadataExtractor(resolveExiftoolPaths(env), {
       requestTimeoutMs: Number(env[ENV.exiftoolTimeoutMs] ?? callTimeoutMs(tenant.function.timeoutSeconds)),
     }),

@@ -15,7 +15,8 @@ export type PermanentCode =
   | "ACCESS_DENIED"
   | "OBJECT_ARCHIVED"
   | "ITEM_TOO_LARGE"
-  | "OVER_MEMORY_BUDGET";
+  | "OVER_MEMORY_BUDGET"
+  | "ANALYSIS_FAILED";
 
 export class PermanentError extends Error {
   readonly permanent = true;

@@ -5,6 +5,7 @@
  */
 import { createHash } from "node:crypto";
 import type { RenditionFormat } from "../contract/tenant-config";
+import { SIDECAR_ROOT } from "../contract/naming";
 
 const MAX_KEY_BYTES = 1024;
 
@@ -30,10 +31,21 @@ export function renditionKey(renditionName: string, sourceKey: string, format: R
 }
 
 export function sidecarKey(sourceKey: string): string {
-  return derivedKey("metadata", sourceKey, "json");
+  return derivedKey(SIDECAR_ROOT, sourceKey, "json");
 }
 
 /** "Folders" made by the S3 console and sync tools: 0-byte keys ending in '/', never uploads. */
 export function isFolderMarker(key: string, size: number | undefined): boolean {
   return key.endsWith("/") && (size ?? 0) === 0;
+}
+
+/**
+ * The platform's own prefix: source objects under it are never processed (overlays, and other files
+ * the platform reads), and table keys under it are the platform's (the similarity index), which no
+ * object's item can therefore ever collide with.
+ */
+export const PLATFORM_PREFIX = "_platform/";
+
+export function isPlatformKey(key: string): boolean {
+  return key.startsWith(PLATFORM_PREFIX);
 }

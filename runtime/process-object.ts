@@ -8,7 +8,7 @@ import { DeleteObjectsCommand, PutObjectCommand, type S3Client } from "@aws-sdk/
 import type { Logger } from "pino";
 import { classify, isPreconditionFailed, PermanentError, TransientError } from "./errors";
 import type { ObjectEvent } from "./events";
-import { isFolderMarker, renditionKey, sidecarKey } from "./keys";
+import { isFolderMarker, isPlatformKey, PLATFORM_PREFIX, renditionKey, sidecarKey } from "./keys";
 import type { MetadataExtractor } from "./metadata/extractor";
 import { RangeReader } from "./metadata/range-reader";
 import { summarizeTags } from "./metadata/summary";
@@ -22,6 +22,11 @@ import type { TenantConfig } from "../contract/tenant-config";
 import type { VariantPurger } from "./on-demand/purge";
 import type { Outcome } from "./outcome";
 import { NO_TRACING, type Tracer } from "./tracing";
+import { UploadAnalysis, type AnalysisRecord } from "./analysis/upload-analysis";
+import type { NearDuplicates } from "./analysis/near-duplicates";
+import type { Reviewer } from "./analysis/rekognition";
+import type { SimilarObject } from "./analysis/similar-index";
+import { FOCUS_METADATA, focusMetadata, STATUS_METADATA } from "./analysis/focus";
 
 /** Names that promise an image: content that is not one is an error, not a document to catalogue. */
 const IMAGE_EXTENSIONS = new Set([
@@ -68,6 +73,10 @@ export interface ProcessDeps {
   tracer?: Tracer;
   /** outputConfigHash(tenant), computed once per container: written on items, checked by reprocess claims. */
   configHash: string;
+  /** The tenant's similarity index: `similar` on items, kept free of phantoms. Default: none (no `similar`). */
+  nearDuplicates?: NearDuplicates;
+  /** Amazon Rekognition, for tenants that opt in (analysis.rekognition). */
+  reviewer?: Reviewer;
 }
 
 export interface Attempt {
@@ -147,6 +156,7 @@ export async function processEvent(deps: ProcessDeps, event: ObjectEvent, attemp
   if (folderMarker) {
     return { ...base, status: "skipped", reason: "a folder marker (a 0-byte key ending in '/'), not an upload" };
   }
+  if (isPlatformKey(event.key)) return { ...base, status: "skipped", reason: `under ${PLATFORM_PREFIX}, the platform's own prefix: never processed` };
   const { configHash } = deps;
   const reprocess = event.reprocess ? { ...event.reprocess, configHash } : undefined;
   const claim = await deps.store.claim(event.key, event.sequencer, deps.leaseMs, event.eventName, reprocess);
@@ -185,6 +195,9 @@ export async function processEvent(deps: ProcessDeps, event: ObjectEvent, attemp
     );
     await purgeVariants(deps, event, attempt, claim.previous).catch((cleanupErr) =>
       log.warn({ err: cleanupErr }, "could not remove on-demand variants of a failed object"),
+    );
+    await forgetHash(deps, event.key, claim.previous).catch((cleanupErr) =>
+      log.warn({ err: cleanupErr }, "could not take a failed object out of the similarity index"),
     );
     const retryable = failure instanceof TransientError;
     const durationsMs = timer.total();
@@ -252,6 +265,7 @@ async function reconcileWithSource(job: Job): Promise<Outcome> {
   }
   await timer.time("cleanup", () => deleteKeys(deps, derivedKeys(deps, event.key, previous)));
   await timer.time("purge", () => purgeVariants(deps, event, job.attempt, previous));
+  await timer.time("index", () => forgetHash(deps, event.key, previous));
   await recordTombstone(deps, event, timer.total());
   return { ...base, status: "deleted", durationsMs: timer.total() };
 }
@@ -293,6 +307,7 @@ async function createObject(job: Job): Promise<Outcome> {
   let renditionsSkipped: string | undefined;
   let source: { width: number; height: number; format: string } | undefined;
   let renderFailure: PermanentError | undefined;
+  const analysis = new UploadAnalysis(tenant.analysis, deps.reviewer, (stage, work) => timer.time(stage, work));
   try {
     const extension = path.extname(event.key).toLowerCase();
     if (!isImage && IMAGE_EXTENSIONS.has(extension)) {
@@ -313,6 +328,7 @@ async function createObject(job: Job): Promise<Outcome> {
             profile: tenant.metadata.renditionProfile,
             timeoutSeconds: timer.budgetSeconds(),
             budget: deps.memoryBudget,
+            inspect: analysis,
           },
           fileType: summary.fileType,
           preview: () => deps.extractor.extractPreview(reader, event.key),
@@ -330,6 +346,12 @@ async function createObject(job: Job): Promise<Outcome> {
     renderFailure = err;
   }
 
+  const record = renderFailure ? undefined : analysis.record;
+  const analysisSkipped = record ? undefined : (renditionsSkipped ?? renderFailure?.message ?? "rendered from no decoded image");
+  const similar =
+    record && deps.nearDuplicates && !analysis.quarantine ? await timer.time("similar", () => deps.nearDuplicates!.find(event.key, record.phash)) : undefined;
+  const status = renderFailure ? "failed" : analysis.quarantine ? "quarantined" : "done";
+
   const sidecar = sidecarKey(event.key);
   const common = { Bucket: deps.proxyBucket, Metadata: { "source-etag": head.eTag, "source-sequencer": event.sequencer } };
   const sidecarTags = tenant.metadata.keepGps ? metadata.raw : withoutLocation(metadata.raw);
@@ -346,6 +368,8 @@ async function createObject(job: Job): Promise<Outcome> {
       deps.s3.send(
         new PutObjectCommand({
           ...common,
+          // The on-demand renderer reads the focus (its cover crops) and the status (quarantine) from here, in a HEAD.
+          Metadata: { ...common.Metadata, [STATUS_METADATA]: status, ...(record ? { [FOCUS_METADATA]: focusMetadata(record.focus) } : {}) },
           Key: sidecar,
           ContentType: "application/json",
           Body: JSON.stringify({
@@ -355,6 +379,7 @@ async function createObject(job: Job): Promise<Outcome> {
             size: head.size,
             contentType: head.contentType,
             method: metadata.method,
+            ...(record ? { analysis: { ...record, similar } } : { analysisSkipped }),
             tags: sidecarTags,
           }),
         }),
@@ -364,13 +389,15 @@ async function createObject(job: Job): Promise<Outcome> {
   });
   // After the new outputs: variants of the bytes this version replaced must not outlive them. The
   // same bytes again (a re-upload, a deleted noncurrent version) leave them valid.
-  if (previous?.etag !== head.eTag) await timer.time("purge", () => purgeVariants(deps, event, attempt, previous));
+  // A quarantined source keeps none either, whatever its bytes were before (moderation just turned on).
+  if (previous?.etag !== head.eTag || status === "quarantined") await timer.time("purge", () => purgeVariants(deps, event, attempt, previous));
+  await timer.time("index", () => updateIndex(deps, event.key, previous, status === "done" ? record?.phash : undefined));
 
   const renditions: RenditionRecord[] = outputs.map(({ name, key, width, height, bytes, format }) => ({ name, key, width, height, bytes, format }));
   const durationsMs = timer.total();
   const finished = await deps.store.finish({
     objectKey: event.key,
-    status: renderFailure ? "failed" : "done",
+    status,
     sequencer: event.sequencer,
     eventName: event.eventName,
     size: head.size,
@@ -391,6 +418,8 @@ async function createObject(job: Job): Promise<Outcome> {
     metadataMethod: metadata.method,
     metadataBytesRead: reader.stats.bytesFetched,
     metadataRequests: reader.stats.requests,
+    ...analysisFields(record, similar),
+    analysisSkipped,
     durationsMs,
     error: renderFailure
       ? { code: renderFailure.code, message: renderFailure.message.slice(0, 2000), retryable: false, attempts: attempt.receiveCount }
@@ -400,9 +429,10 @@ async function createObject(job: Job): Promise<Outcome> {
   if (!finished) return { ...base, status: "skipped", reason: "a newer event took the key over while processing" };
   return {
     ...base,
-    status: renderFailure ? "failed" : "done",
+    status,
     code: renderFailure?.code,
-    reason: renderFailure?.message ?? renditionsSkipped,
+    reason: renderFailure?.message ?? analysis.quarantine ?? renditionsSkipped,
+    analysis: record && { ...record, similar },
     renditions: renditions.length,
     size: head.size,
     metadataMethod: metadata.method,
@@ -420,6 +450,29 @@ async function createObject(job: Job): Promise<Outcome> {
 async function purgeVariants(deps: ProcessDeps, event: ObjectEvent, attempt: Attempt, previous: ObjectItem | undefined): Promise<void> {
   const hadUpload = previous !== undefined && previous.status !== "deleted";
   await deps.variants?.purge(event.key, event.sequencer, hadUpload || attempt.receiveCount > 1);
+}
+
+/** The item's fields of an analysis (docs/metadata.md). */
+function analysisFields(record: AnalysisRecord | undefined, similar: SimilarObject[] | undefined): Partial<ObjectItem> {
+  if (!record) return {};
+  const { thumbhash, blurhash, dominantColor, palette, phash, focus, faces, labels, moderation } = record;
+  return { thumbhash, blurhash, dominantColor, palette, phash, focus, similar, faces, labels, moderation };
+}
+
+/**
+ * Keeps the similarity index true to the key's current bytes: the hash the previous item had is
+ * forgotten (with every list naming the key) unless the key still has it, done; `phash` (the new,
+ * done object's) is added.
+ */
+async function updateIndex(deps: ProcessDeps, key: string, previous: ObjectItem | undefined, phash: string | undefined): Promise<void> {
+  if (!deps.nearDuplicates) return;
+  if (previous?.phash && !(previous.phash === phash && previous.status === "done")) await deps.nearDuplicates.forget(key, previous.phash);
+  if (phash) await deps.nearDuplicates.index.add(key, phash);
+}
+
+/** The key's hash is no longer current (deleted, failed): out of the index and out of every list. */
+async function forgetHash(deps: ProcessDeps, key: string, previous: ObjectItem | undefined): Promise<void> {
+  if (deps.nearDuplicates && previous?.phash) await deps.nearDuplicates.forget(key, previous.phash);
 }
 
 /** Waits for every promise; then rethrows the first failure, if any. */

@@ -48,6 +48,9 @@ const PREVIEW_FILE_TYPES = new Set([
   "HEIF",
 ]);
 
+/** Failures of a decoded HEIF that no other decoder would change. */
+const IMAGE_INDEPENDENT = new Set<PermanentError["code"]>(["TOO_MANY_PIXELS", "OVER_MEMORY_BUDGET", "ANALYSIS_FAILED"]);
+
 /** HEIF-family types by exiftool's FileType: decoded by libheif before anything else is tried. */
 const HEIF_FILE_TYPES = new Set(["HEIC", "HEIF"]);
 
@@ -96,7 +99,7 @@ export async function renderFromSource(request: SourceRender): Promise<SourceRen
         (decode) => time("decode", decode),
       );
     } catch (err) {
-      if (!(err instanceof PermanentError) || err.code === "TOO_MANY_PIXELS" || err.code === "OVER_MEMORY_BUDGET") throw err;
+      if (!(err instanceof PermanentError) || IMAGE_INDEPENDENT.has(err.code)) throw err;
       request.log?.info({ err: err.message }, "libheif could not decode the file; trying sharp, then the embedded preview");
     }
   }

@@ -9,6 +9,8 @@ import { checkPixelLimit, type RawImage } from "./decoded-image";
 import { decoderWorkingSetBytes, type MemoryBudget } from "./memory-budget";
 import { CONTENT_TYPES } from "./keys";
 import type { Rendition, TenantConfig } from "../contract/tenant-config";
+import { focusCrop, type Focus } from "./analysis/focus";
+import type { Pixels } from "./analysis/image-analysis";
 
 // libvips' operation cache holds decoded inputs, and with them the spool files they came from, open
 // after they are deleted (7 deleted files still open after 6 WebPs): /tmp space that never comes back
@@ -40,6 +42,19 @@ export interface RenderOptions {
   timeoutSeconds?: number;
   /** The container's decode memory: reserved before decoding. Default: none (tools, tests of pixels). */
   budget?: MemoryBudget;
+  /** Where `fit: cover` renditions crop (their gravity "focus"): the object's stored focus. Default: the centre. */
+  focus?: Pick<Focus, "x" | "y" | "width" | "height">;
+  /**
+   * Looks at the decoded pixels before any rendition is encoded (the processor's analysis at upload):
+   * its focus replaces `focus`, and `withhold` (a reason) means no rendition is encoded.
+   */
+  inspect?: Inspector;
+}
+
+export interface Inspector {
+  /** The long side the decoded pixels must keep for the inspection, whatever the renditions need. */
+  minSide: number;
+  look(pixels: Pixels): Promise<{ focus?: Focus; withhold?: string }>;
 }
 
 /**
@@ -102,7 +117,8 @@ export async function renderRenditions(
   checkPixelLimit(width, height, options.maxInputPixels);
   const rotated = (header.orientation ?? 1) >= 5;
   const upright = rotated ? { width: height, height: width } : { width, height };
-  let scale = sharedScale(upright.width, upright.height, renditions);
+  const inspectScale = options.inspect ? Math.min(1, options.inspect.minSide / Math.max(upright.width, upright.height)) : 0;
+  let scale = Math.max(sharedScale(upright.width, upright.height, renditions), inspectScale);
   const channels = header.hasAlpha ? 4 : 3;
   let rawBytes = upright.width * upright.height * scale * scale * channels;
   // The one buffer every rendition is cut from stays within a quarter of the budget: a cover
@@ -119,7 +135,7 @@ export async function renderRenditions(
   try {
     // One rendition (an on-demand variant): one pipeline from the encoded input, as raw sharp does,
     // with no raw copy in between. Several: decode once, then fan out from the shared pixels.
-    if (renditions.length === 1) return await renderAlone(input, upright, header, renditions[0]!, options);
+    if (renditions.length === 1 && !options.inspect) return await renderAlone(input, upright, header, renditions[0]!, options);
     return await decodeAndEncode(input, upright, scale, header, renditions, options);
   } finally {
     release?.();
@@ -168,7 +184,13 @@ async function decodeAndEncode(
     throw toImageError(err);
   }
   const raw = { width: decoded.info.width, height: decoded.info.height, channels: decoded.info.channels };
-  const outputs = await Promise.all(renditions.map((r) => encode(sharp(decoded.data, { raw }), raw, r, options)));
+  let focus = options.focus;
+  if (options.inspect) {
+    const seen = await options.inspect.look({ data: decoded.data, ...raw });
+    if (seen.withhold) return { source: sourceImage(upright, header), outputs: [] };
+    focus = seen.focus ?? focus;
+  }
+  const outputs = await Promise.all(renditions.map((r) => encode(sharp(decoded.data, { raw }), raw, r, { ...options, focus })));
   return { source: sourceImage(upright, header), outputs };
 }
 
@@ -192,12 +214,28 @@ export function clampToEncoder(width: number, height: number, rendition: Renditi
   return { width: Math.max(1, Math.min(max, Math.round(w * k))), height: Math.max(1, Math.min(max, Math.round(h * k))) };
 }
 
+/** The cut of a `fit: cover` rendition whose gravity is the focus (the default), when there is one to keep. */
+function coverAroundFocus(size: { width: number; height: number }, rendition: Rendition, focus: RenderOptions["focus"]) {
+  if (rendition.fit !== "cover" || !rendition.width || !rendition.height || !focus) return undefined;
+  if (rendition.gravity !== undefined && rendition.gravity !== "focus") return undefined;
+  return focusCrop(size.width, size.height, { width: rendition.width, height: rendition.height }, focus);
+}
+
 /** Resizes an upright `size` image (decoded pixels, or an input still to decode) to the rendition, and encodes it. */
 async function encode(image: sharp.Sharp, size: { width: number; height: number }, rendition: Rendition, options: RenderOptions): Promise<RenderedRendition> {
   const clamped = clampToEncoder(size.width, size.height, rendition);
-  let pipeline = image.resize(
-    clamped ? { ...clamped, fit: "fill" } : { width: rendition.width, height: rendition.height, fit: rendition.fit, withoutEnlargement: true },
-  );
+  const crop = coverAroundFocus(size, rendition, options.focus);
+  let pipeline = clamped
+    ? image.resize({ ...clamped, fit: "fill" })
+    : crop
+      ? image.resize({ ...crop.resize, fit: "fill" }).extract(crop.extract)
+      : image.resize({
+          width: rendition.width,
+          height: rendition.height,
+          fit: rendition.fit,
+          withoutEnlargement: true,
+          position: rendition.gravity === undefined || rendition.gravity === "focus" ? "centre" : rendition.gravity,
+        });
   if (rendition.format === "jpeg") pipeline = pipeline.flatten({ background: "#ffffff" });
   if (options.profile === "icc") pipeline = pipeline.withIccProfile("srgb");
   switch (rendition.format) {

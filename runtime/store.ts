@@ -11,9 +11,13 @@
  * A newer event that finds a live lease waits (KeyBusyError, retried through the queue), so events
  * of one key are processed one at a time and the newest one always runs last.
  */
-import { BatchGetCommand, GetCommand, PutCommand, QueryCommand, UpdateCommand, type DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
+import { GetCommand, PutCommand, QueryCommand, UpdateCommand, type DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { PARTITION_KEY, STATUS_INDEX, statusShard, statusShards } from "../contract/table";
 import { isConditionalCheckFailed, KeyBusyError } from "./errors";
+import { batchGetAll } from "./batch-get";
+import type { Focus } from "./analysis/focus";
+import type { Label, ModerationLabel } from "./analysis/rekognition";
+import type { SimilarObject } from "./analysis/similar-index";
 
 /** Where a listing of the status index stands: the item last listed, in the listing's order (updatedAt, then key). */
 export type StatusIndexKey = Pick<ObjectItem, "objectKey" | "status" | "updatedAt">;
@@ -26,7 +30,8 @@ export function statusIndexKey(item: ObjectItem): StatusIndexKey {
   return { objectKey: item.objectKey, status: item.status, updatedAt: item.updatedAt };
 }
 
-export type ItemStatus = "processing" | "done" | "failed" | "deleted";
+/** `quarantined`: Rekognition's moderation labels withheld the renditions (metadata and analysis kept). */
+export type ItemStatus = "processing" | "done" | "failed" | "deleted" | "quarantined";
 
 export interface RenditionRecord {
   name: string;
@@ -69,6 +74,19 @@ export interface ObjectItem {
   configHash?: string;
   /** The `npm run reprocess` run that last redid the item. */
   reprocessRun?: string;
+  // The analysis at upload (runtime/analysis/, docs/metadata.md): absent where it cannot apply,
+  // with the reason in `analysisSkipped`.
+  thumbhash?: string;
+  blurhash?: string;
+  dominantColor?: string;
+  palette?: string[];
+  phash?: string;
+  focus?: Focus;
+  similar?: SimilarObject[];
+  faces?: number;
+  labels?: Label[];
+  moderation?: ModerationLabel[];
+  analysisSkipped?: string;
 }
 
 /** A reprocess claim: redo the item the synthetic event saw, unless this run did or it is already current. */
@@ -88,7 +106,9 @@ export type ClaimResult =
 
 /** Whether an item is decided under this config: done, or failed for a reason a retry would not change. */
 export function matchesConfig(item: Pick<ObjectItem, "status" | "configHash" | "error">, configHash: string): boolean {
-  return item.configHash === configHash && (item.status === "done" || (item.status === "failed" && item.error?.retryable !== true));
+  return (
+    item.configHash === configHash && (item.status === "done" || item.status === "quarantined" || (item.status === "failed" && item.error?.retryable !== true))
+  );
 }
 
 export class MetadataStore {
@@ -178,18 +198,9 @@ export class MetadataStore {
     throw new KeyBusyError(objectKey);
   }
 
-  /** The items of up to 100 keys (consistent reads), by key; missing keys have none. */
-  async getMany(objectKeys: string[]): Promise<Map<string, ObjectItem>> {
-    const items = new Map<string, ObjectItem>();
-    let pending: Record<string, unknown>[] = [...new Set(objectKeys)].map((k) => ({ [PARTITION_KEY]: k }));
-    for (let attempt = 0; pending.length > 0; attempt++) {
-      if (attempt > 0) await new Promise((resolve) => setTimeout(resolve, Math.min(2_000, 50 * 2 ** attempt)));
-      const result = await this.doc.send(new BatchGetCommand({ RequestItems: { [this.tableName]: { Keys: pending, ConsistentRead: true } } }));
-      for (const item of (result.Responses?.[this.tableName] ?? []) as ObjectItem[]) items.set(item.objectKey, item);
-      // DynamoDB returns what it could not read (throttling, 16 MB) for the caller to ask again.
-      pending = (result.UnprocessedKeys?.[this.tableName]?.Keys ?? []) as Record<string, unknown>[];
-    }
-    return items;
+  /** The items of some keys (consistent reads), by key; missing keys have none. `attributes`: only these (and the key). */
+  async getMany(objectKeys: string[], attributes?: (keyof ObjectItem)[]): Promise<Map<string, ObjectItem>> {
+    return (await batchGetAll(this.doc, this.tableName, objectKeys, { attributes })).items as unknown as Map<string, ObjectItem>;
   }
 
   /** Items with a status, newest first, updated at or after `since` (ISO time): every shard of the status index, merged. */

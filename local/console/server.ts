@@ -75,7 +75,8 @@ async function listItems(platform: LocalPlatform, t: LocalTenant): Promise<Objec
   let start: Record<string, unknown> | undefined;
   do {
     const page = await platform.clients.dynamo.send(new ScanCommand({ TableName: t.table, ExclusiveStartKey: start }));
-    items.push(...((page.Items ?? []) as ObjectItem[]));
+    // Items only: the table also holds the similarity index's buckets (keys under _platform/, no status).
+    items.push(...((page.Items ?? []) as ObjectItem[]).filter((item) => item.status !== undefined));
     start = page.LastEvaluatedKey;
   } while (start);
   return items.sort((a, b) => b.updatedAt.localeCompare(a.updatedAt)).slice(0, LIST_LIMIT);

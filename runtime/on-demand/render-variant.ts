@@ -5,15 +5,18 @@
  * containers is kept) and answers with it. Concurrent misses of one variant in a container share
  * one render. Every failure is a precise status with a short text body.
  */
-import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
+import { GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 import type { Logger } from "pino";
-import { classify, isPreconditionFailed, type PermanentError, TransientError } from "../errors";
+import { classify, isNotFound, isPreconditionFailed, type PermanentError, TransientError } from "../errors";
+import { sidecarKey } from "../keys";
+import { FOCUS_METADATA, parseFocusMetadata, STATUS_METADATA } from "../analysis/focus";
 import { HttpFailure } from "../http-failure";
 import type { MemoryBudget } from "../memory-budget";
 import { checkSourceSize, renderFromSource } from "../render-source";
 import type { RenderedRendition, RenderOptions } from "../renditions";
 import { downloadCurrent, type Download, type ObjectHead } from "../s3-object";
 import type { TenantConfig } from "../../contract/tenant-config";
+import { reviewSettings } from "../../contract/tenant-runtime";
 import { parseStoredPath, resolveVariant, variantsPrefix, type ResolvedVariant, type StoredVariantPath } from "./variants";
 
 export interface VariantServiceDeps {
@@ -35,8 +38,11 @@ export interface VariantResponse {
   body: Buffer;
 }
 
+/** How long a variant cut before its source's focus was known may be cached (seconds): until the analysis has run. */
+const PROVISIONAL_MAX_AGE_SECONDS = 60;
+
 /** How long a failure may be cached (seconds): a missing source may be uploaded soon; the rest stay as they are. */
-const ERROR_CACHE_SECONDS: Record<number, number> = { 400: 300, 404: 10, 413: 300, 415: 300, 422: 300 };
+const ERROR_CACHE_SECONDS: Record<number, number> = { 400: 300, 404: 10, 413: 300, 415: 300, 422: 300, 451: 300 };
 
 const PERMANENT_STATUS: Partial<Record<PermanentError["code"], number>> = {
   TOO_LARGE: 413,
@@ -68,7 +74,7 @@ function failureResponse(err: unknown, log: Logger): VariantResponse {
     "content-type": "text/plain; charset=utf-8",
     "cache-control": maxAge ? `public, max-age=${maxAge}` : "no-store",
   };
-  if (statusCode === 503) headers["retry-after"] = "1";
+  if (statusCode === 503) headers["retry-after"] = err instanceof HttpFailure ? "5" : "1";
   return { statusCode, headers, body: Buffer.from(`${message.slice(0, 300)}\n`) };
 }
 
@@ -77,7 +83,12 @@ export class VariantService {
   readonly stats = { renders: 0, stored: 0, keptFirstWriter: 0 };
   private readonly inFlight = new Map<string, Promise<VariantResponse>>();
 
-  constructor(private readonly deps: VariantServiceDeps) {}
+  /** Tenants that quarantine by moderation labels: no variant of a source its processing has not cleared. */
+  private readonly moderated: boolean;
+
+  constructor(private readonly deps: VariantServiceDeps) {
+    this.moderated = reviewSettings(deps.tenant.analysis)?.quarantine ?? false;
+  }
 
   /** Answers a request the CDN forwarded on a miss (method GET or HEAD, path as rewritten by the edge). */
   async serve(rawPath: string, method = "GET"): Promise<VariantResponse> {
@@ -114,7 +125,14 @@ export class VariantService {
   private async renderAndStore(stored: StoredVariantPath, variant: ResolvedVariant): Promise<VariantResponse> {
     const { s3, tenant, proxyBucket } = this.deps;
     const t0 = performance.now();
-    const { source, output } = await this.render(stored.sourceKey, variant);
+    const { source, output, provisional } = await this.render(stored.sourceKey, variant);
+    if (provisional) {
+      // Cut before the upload's analysis found its focus: served briefly, never stored, so that the
+      // variant the CDN keeps is the one around the focus.
+      this.deps.log.info({ key: stored.sourceKey, variant: stored.concrete }, "variant rendered before the source's focus is known: not stored");
+      const headers = { "content-type": output.contentType, "cache-control": `public, max-age=${PROVISIONAL_MAX_AGE_SECONDS}` };
+      return { statusCode: 200, headers: variant.negotiated ? { ...headers, vary: "accept" } : headers, body: output.body };
+    }
     const cacheControl = `public, max-age=${tenant.onDemand.browserMaxAgeSeconds}, s-maxage=${tenant.onDemand.maxAgeDays * 86_400}`;
     const headers = (eTag: string): Record<string, string> => ({
       "content-type": output.contentType,
@@ -195,19 +213,46 @@ export class VariantService {
     return download.value;
   }
 
-  private async render(sourceKey: string, variant: ResolvedVariant): Promise<{ source: ObjectHead; output: RenderedRendition }> {
-    const { tenant, memoryBudget } = this.deps;
-    const download = await this.download(sourceKey);
-    this.stats.renders++;
-    const options: RenderOptions = {
-      maxInputPixels: tenant.limits.maxInputPixels,
-      profile: tenant.metadata.renditionProfile,
-      budget: memoryBudget,
-      timeoutSeconds: this.deps.renderTimeoutSeconds,
-    };
+  /**
+   * What the upload's processing stored for these bytes: the sidecar's metadata (a HEAD, beside the
+   * source's GET: no round trip added), the focus and the status, when made from the same ETag.
+   */
+  private async storedAnalysis(sourceKey: string): Promise<{ eTag?: string; focus?: RenderOptions["focus"]; status?: string }> {
     try {
-      const rendered = await renderFromSource({ input: download.input, renditions: [variant.rendition], options, log: this.deps.log });
-      return { source: download.head, output: rendered.outputs[0]! };
+      const head = await this.deps.s3.send(new HeadObjectCommand({ Bucket: this.deps.proxyBucket, Key: sidecarKey(sourceKey) }));
+      return { eTag: head.Metadata?.["source-etag"], focus: parseFocusMetadata(head.Metadata?.[FOCUS_METADATA]), status: head.Metadata?.[STATUS_METADATA] };
+    } catch (err) {
+      // Without s3:ListBucket on the proxy bucket, S3 answers a HEAD of a missing key with 403
+      // (https://docs.aws.amazon.com/AmazonS3/latest/API/API_HeadObject.html): no sidecar yet.
+      if (isNotFound(err) || (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode === 403) return {};
+      throw err;
+    }
+  }
+
+  private async render(sourceKey: string, variant: ResolvedVariant): Promise<{ source: ObjectHead; output: RenderedRendition; provisional: boolean }> {
+    const { tenant, memoryBudget } = this.deps;
+    const { rendition } = variant;
+    const needsFocus =
+      rendition.fit === "cover" && rendition.width !== undefined && rendition.height !== undefined && (rendition.gravity ?? "focus") === "focus";
+    const sidecarRead = needsFocus || this.moderated ? this.storedAnalysis(sourceKey) : undefined;
+    sidecarRead?.catch(() => undefined); // awaited below; a failed download must not leave it unhandled
+    const download = await this.download(sourceKey);
+    try {
+      const read = await sidecarRead;
+      const stored = read?.eTag === download.head.eTag ? read : undefined;
+      if (this.moderated && !stored) throw new HttpFailure(503, "the source has not been reviewed yet: retry");
+      if (stored?.status === "quarantined") throw new HttpFailure(451, "the source was withheld by content moderation");
+      const focus = stored?.focus;
+      this.stats.renders++;
+      const options: RenderOptions = {
+        maxInputPixels: tenant.limits.maxInputPixels,
+        profile: tenant.metadata.renditionProfile,
+        budget: memoryBudget,
+        timeoutSeconds: this.deps.renderTimeoutSeconds,
+        focus,
+      };
+      const rendered = await renderFromSource({ input: download.input, renditions: [rendition], options, log: this.deps.log });
+      return { source: download.head, output: rendered.outputs[0]!, provisional: needsFocus && !focus };
     } finally {
       await download.cleanup();
     }

@@ -209,7 +209,9 @@ it("traces the bundled handler as on Lambda: the invocation's trace header, subs
     // Under Lambda's own segment (the header's Parent), in the invocation's trace.
     expect(object).toMatchObject({ trace_id: root, parent_id: "53995c3f42cd8ad8", annotations: { tenant: "bundle", key, status: "done" } });
     expect(documents.every((d) => d.trace_id === root)).toBe(true);
-    expect(new Set(documents.map((d) => d.name))).toEqual(new Set(["object", "DynamoDB", "head", "metadata", "download", "render", "upload", "purge", "S3"]));
+    expect(new Set(documents.map((d) => d.name))).toEqual(
+      new Set(["object", "DynamoDB", "head", "metadata", "download", "render", "similar", "upload", "purge", "index", "S3"]),
+    );
   } finally {
     daemon.close();
     await t.stop();

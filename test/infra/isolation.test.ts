@@ -4,7 +4,8 @@
  */
 import { beforeAll, describe, expect, it } from "vitest";
 import { DEV_TENANTS, dryRun, fakeLayerZip, type DryRunResult } from "./dry-run";
-import { XRAY_WRITE_ACTIONS } from "../../components/processor-function";
+import { rekognitionActions, XRAY_WRITE_ACTIONS } from "../../components/processor-function";
+import { parseTenant } from "../../contract/tenant-config";
 import { evaluate, statementsOf, type PolicyDocument } from "./iam-evaluator";
 
 const names = DEV_TENANTS.map((t) => t.name);
@@ -28,10 +29,22 @@ const arns = (tenant: string) => ({
 /** What the runtime calls (runtime/s3-object.ts, process-object.ts, store.ts; Lambda's poller and logs). */
 const tracing = new Set(DEV_TENANTS.filter((t) => (t as { function?: { tracing?: boolean } }).function?.tracing).map((t) => t.name));
 
+/** The Rekognition APIs each tenant asked for (analysis.rekognition), which IAM grants on "*" only. */
+const REKOGNITION_APIS = ["rekognition:DetectFaces", "rekognition:DetectLabels", "rekognition:DetectModerationLabels"];
+const reviews = new Map(DEV_TENANTS.map((t, i) => [t.name, rekognitionActions(parseTenant(t, i))]));
+const UNUSED_REKOGNITION = [
+  "rekognition:IndexFaces",
+  "rekognition:SearchFacesByImage",
+  "rekognition:CompareFaces",
+  "rekognition:DetectText",
+  "rekognition:CreateCollection",
+];
+
 const needed = (tenant: string): [string, string][] => {
   const a = arns(tenant);
   return [
     ...(tracing.has(tenant) ? XRAY_WRITE_ACTIONS.map((action): [string, string] => [action, "*"]) : []),
+    ...reviews.get(tenant)!.map((action): [string, string] => [action, "*"]),
     ["s3:GetObject", a.sourceObject],
     ["s3:GetObjectVersion", a.sourceObject],
     ["s3:ListBucket", a.sourceBucket],
@@ -40,6 +53,7 @@ const needed = (tenant: string): [string, string][] => {
     ["dynamodb:GetItem", a.table],
     ["dynamodb:PutItem", a.table],
     ["dynamodb:UpdateItem", a.table],
+    ["dynamodb:BatchGetItem", a.table],
     ["sqs:ReceiveMessage", a.queue],
     ["sqs:DeleteMessage", a.queue],
     ["sqs:GetQueueAttributes", a.queue],
@@ -89,13 +103,13 @@ const SQS_ACTIONS = [
 const policyOf = (tenant: string): PolicyDocument => JSON.parse(run.one("aws:iam/rolePolicy:RolePolicy", `tip-dev-${tenant}-processor-access`).inputs.policy);
 
 describe.each(names)("tenant %s's role", (tenant) => {
-  it("uses no wildcard action, and no wildcard resource but X-Ray's (which has no narrower one)", () => {
+  it("uses no wildcard action, and no wildcard resource but X-Ray's and Rekognition's (which have no narrower one)", () => {
     for (const s of statementsOf(policyOf(tenant))) {
       for (const action of [s.Action].flat()) expect(action, s.Sid).not.toContain("*");
       for (const resource of [s.Resource].flat()) {
         if (resource === "*")
           expect(
-            [s.Action].flat().every((a) => XRAY_WRITE_ACTIONS.includes(a)),
+            [s.Action].flat().every((a) => XRAY_WRITE_ACTIONS.includes(a) || REKOGNITION_APIS.includes(a)),
             s.Sid,
           ).toBe(true);
       }
@@ -118,6 +132,7 @@ describe.each(names)("tenant %s's role", (tenant) => {
       ...SQS_ACTIONS.flatMap((action) => [a.queue, a.deadLetterQueue].map((r): [string, string] => [action, r])),
       ...XRAY_WRITE_ACTIONS.map((action): [string, string] => [action, "*"]),
       ["xray:GetTraceSummaries", "*"],
+      ...[...REKOGNITION_APIS, ...UNUSED_REKOGNITION].map((action): [string, string] => [action, "*"]),
     ];
     const extra = probes.filter(([action, resource]) => !required.has(`${action} ${resource}`) && evaluate([policyOf(tenant)], action, resource) === "Allowed");
     expect(extra).toEqual([]);
@@ -141,4 +156,15 @@ it("mentions no other tenant's resources in any tenant's policy", () => {
     const text = JSON.stringify(policyOf(tenant));
     for (const other of names.filter((n) => n !== tenant)) expect(text).not.toContain(`tip-dev-${other}-`);
   }
+});
+
+it("lets exactly the tenants that asked call Rekognition, and only the APIs they asked for", () => {
+  const asking = DEV_TENANTS.filter((t) => reviews.get(t.name)!.length > 0).map((t) => t.name);
+  expect(asking.length).toBeGreaterThan(0); // the dev stack shows one, so that this is evaluated
+  expect(asking.length).toBeLessThan(names.length);
+  for (const tenant of names) {
+    const allowed = REKOGNITION_APIS.filter((action) => evaluate([policyOf(tenant)], action, "*") === "Allowed");
+    expect(allowed, tenant).toEqual(reviews.get(tenant));
+  }
+  expect(reviews.get("globex")).toEqual(REKOGNITION_APIS);
 });

@@ -217,6 +217,8 @@ const ROWS: Row[] = [
         "budget limit",
       ),
   },
+  { field: "analysis.similarDistance", min: 0, max: 16 },
+  { field: "analysis.rekognition.moderation.minConfidence", min: 50, max: 100 },
   {
     field: "budget.thresholdsPercent[]",
     min: 1,
@@ -246,7 +248,8 @@ function numericFields(schema: unknown, path = ""): string[] {
     case "nullable":
       return numericFields(def.innerType, path);
     case "pipe":
-      return numericFields(def.in, path);
+      // A preprocess (a transform first) validates with what follows it.
+      return numericFields((def.in as { _zod: { def: { type: string } } })._zod.def.type === "transform" ? def.out : def.in, path);
     default:
       return [];
   }

@@ -221,15 +221,18 @@ describe.each(withOnDemand)("tenant %s's distribution", (tenant) => {
 describe.each(withOnDemand)("tenant %s's renderer role", (tenant) => {
   const policy = () => JSON.parse(run.one("aws:iam/rolePolicy:RolePolicy", `${od(tenant)}-access`).inputs.policy) as PolicyDocument;
 
-  it("reads its tenant's sources and reads and writes only the variants of its proxy bucket", () => {
+  it("reads its tenant's sources and its sidecars, and reads and writes only the variants of its proxy bucket", () => {
     expect(evaluate([policy()], "s3:GetObject", `${sourceArn(tenant)}/photos/a.jpg`)).toBe("Allowed");
+    // A sidecar's head: the focus its cover crops keep, and a quarantine (runtime/on-demand/render-variant.ts).
+    expect(evaluate([policy()], "s3:GetObject", `${proxyArn(tenant)}/metadata/photos/a.jpg.json`)).toBe("Allowed");
+    expect(evaluate([policy()], "s3:GetObject", `${proxyArn(tenant)}/metadata.long/${"0".repeat(64)}.json`)).toBe("Allowed");
+    expect(evaluate([policy()], "s3:GetObject", `${proxyArn(tenant)}/thumb/photos/a.jpg.webp`)).toBe("ImplicitlyDenied");
     expect(evaluate([policy()], "s3:ListBucket", sourceArn(tenant))).toBe("Allowed");
     expect(evaluate([policy()], "s3:PutObject", `${proxyArn(tenant)}/_variants/0123/w320.webp/photos/a.jpg`)).toBe("Allowed");
     expect(evaluate([policy()], "s3:GetObject", `${proxyArn(tenant)}/_variants/0123/w320.webp/photos/a.jpg`)).toBe("Allowed");
     for (const denied of [
       ["s3:PutObject", `${proxyArn(tenant)}/thumb/photos/a.jpg.webp`],
       ["s3:PutObject", `${proxyArn(tenant)}/metadata/photos/a.jpg.json`],
-      ["s3:GetObject", `${proxyArn(tenant)}/metadata/photos/a.jpg.json`],
       ["s3:PutObject", `${sourceArn(tenant)}/photos/a.jpg`],
       ["s3:DeleteObject", `${sourceArn(tenant)}/photos/a.jpg`],
       ["dynamodb:GetItem", `arn:aws:dynamodb:eu-west-1:${ACCOUNT}:table/tip-dev-${tenant}-metadata-abcdef1`],

@@ -83,6 +83,7 @@ it(`soaks ${UPLOADS} uploads across ${TENANTS.length} tenants with faults at ${F
       done: 0,
       failed: 0,
       deleted: 0,
+      quarantined: 0,
       lost: 0,
       stuck: 0,
       unexplained: 0,

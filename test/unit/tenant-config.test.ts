@@ -105,7 +105,11 @@ describe("outputConfigHash", () => {
     expect(hash).toMatch(/^[0-9a-f]{16}$/);
     // Key order and operational settings do not matter.
     const reordered = JSON.parse(
-      JSON.stringify({ metadata: tenant!.metadata, renditions: tenant!.renditions.map((r) => Object.fromEntries(Object.entries(r).reverse())) }),
+      JSON.stringify({
+        analysis: tenant!.analysis,
+        metadata: tenant!.metadata,
+        renditions: tenant!.renditions.map((r) => Object.fromEntries(Object.entries(r).reverse())),
+      }),
     );
     expect(outputConfigHash(reordered)).toBe(hash);
     const operational = { ...tenant!, function: { ...tenant!.function, memoryMb: 4096 }, limits: { ...tenant!.limits, maxObjectBytes: 1 } };
@@ -113,6 +117,10 @@ describe("outputConfigHash", () => {
     expect(outputConfigHash({ ...tenant!, renditions: [{ ...tenant!.renditions[0]!, width: 65 }] })).not.toBe(hash);
     expect(outputConfigHash({ ...tenant!, renditions: [{ ...tenant!.renditions[0]!, quality: 50 }] })).not.toBe(hash);
     expect(outputConfigHash({ ...tenant!, metadata: { ...tenant!.metadata, keepGps: true } })).not.toBe(hash);
+    // What the analysis computes is an output too (reprocess backfills it).
+    expect(outputConfigHash({ ...tenant!, analysis: { ...tenant!.analysis, blurhash: true } })).not.toBe(hash);
+    expect(outputConfigHash({ ...tenant!, analysis: { ...tenant!.analysis, similarDistance: 8 } })).not.toBe(hash);
+    expect(outputConfigHash({ ...tenant!, analysis: { ...tenant!.analysis, rekognition: { faces: true, labels: false, moderation: false } } })).not.toBe(hash);
   });
 
   it("accepts only the log retention periods CloudWatch Logs accepts", () => {
@@ -167,7 +175,7 @@ describe("the functions' reading of TENANT_CONFIG (no schema library at cold sta
   it("refuses what the deployment did not write, naming the variable and what is missing", () => {
     expect(() => readTenantConfig("{oops", "TENANT_CONFIG")).toThrow(/^TENANT_CONFIG is not JSON/);
     expect(() => readTenantConfig(JSON.stringify({ name: "acme" }), "TENANT_CONFIG")).toThrow(
-      "TENANT_CONFIG is not a tenant configuration written by the deployment (missing renditions, metadata, limits, function, queue, storage, onDemand): deploy the stack again",
+      "TENANT_CONFIG is not a tenant configuration written by the deployment (missing renditions, metadata, limits, function, queue, storage, onDemand, analysis): deploy the stack again",
     );
   });
 });

@@ -2,7 +2,8 @@
  * `npm run bench`: speed and cost, side by side in one run (this machine is shared and noisy, so
  * every figure that matters is a ratio). Prints tables and writes bench/results/latest.json.
  * Sections: metadata bytes, metadata latency, rendition throughput, peak memory, end to end,
- * exiftool's sample images through one helper, a 12 MP HEIC, adversarial memory, on-demand renditions.
+ * exiftool's sample images through one helper, a 12 MP HEIC, adversarial memory, on-demand renditions,
+ * peers, cold starts, the analysis at upload (its CPU, the similar lookup at 100,000 objects, accuracy).
  * BENCH_ONLY=bytes,latency,... runs a subset.
  */
 import { execFileSync, spawn } from "node:child_process";
@@ -28,10 +29,11 @@ import { pulumiScale } from "./pulumi-scale";
 import { onDemandLatency } from "./on-demand";
 import { peersBench } from "./peers/section";
 import { coldStarts } from "./cold-start";
+import { analysisBench } from "./analysis";
 import { adversarialMemory, corpusThroughOneHelper, heicDecode } from "./real-world";
 
 const MiB = 1024 * 1024;
-const only = new Set((process.env.BENCH_ONLY ?? "bytes,latency,renditions,memory,e2e,corpus,heic,adversarial,on-demand,peers,cold,scale").split(","));
+const only = new Set((process.env.BENCH_ONLY ?? "bytes,latency,renditions,memory,e2e,corpus,heic,adversarial,on-demand,peers,cold,analysis,scale").split(","));
 const report: Record<string, unknown> = { machine: { cpus: os.cpus().length, node: process.version, date: new Date().toISOString() } };
 
 const fileSource = (data: Buffer): ByteSource => ({ size: data.length, fetch: async (s, e) => data.subarray(s, e + 1) });
@@ -373,6 +375,7 @@ async function main(): Promise<void> {
   if (only.has("on-demand")) report.onDemand = await onDemandLatency(objects, table);
   if (only.has("peers")) report.peers = await peersBench(table);
   if (only.has("cold")) report.coldStarts = await coldStarts(table);
+  if (only.has("analysis")) report.analysis = await analysisBench(table);
   if (only.has("scale")) report.pulumiScale = pulumiScale(table);
   const dir = path.join(__dirname, "results");
   mkdirSync(dir, { recursive: true });

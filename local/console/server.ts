@@ -18,6 +18,7 @@ import { HttpFailure } from "../../runtime/http-failure";
 import { edgePolicy, offeredVariants, signedUrl } from "../../edge/edge";
 import { notificationKeys, redriveDeadLetters, type DeadLetter } from "../../ops/dead-letters";
 import { MetadataStore, type ObjectItem } from "../../runtime/store";
+import { NearDuplicates } from "../../runtime/analysis/near-duplicates";
 import { LOOPBACK } from "../emulators";
 import type { LocalPlatform, LocalTenant } from "../platform";
 import { uploadStream } from "../upload";
@@ -27,6 +28,8 @@ const STATIC_FILES: Record<string, string> = {
   "/": "index.html",
   "/app.js": "app.js",
   "/style.css": "style.css",
+  // ThumbHash's own decoder (an ES module), which the object page loads to draw the placeholder as a tenant's page would.
+  "/thumbhash.js": require.resolve("thumbhash"),
 };
 const STATIC_TYPES: Record<string, string> = {
   ".html": "text/html; charset=utf-8",
@@ -134,7 +137,14 @@ export async function startConsole(platform: LocalPlatform, options: { port?: nu
             if (!(err instanceof HttpFailure)) throw err;
           }
         }
-        json(res, 200, { item, sidecar });
+        // Near-duplicates looked up live (earlier and later objects), as `npm run similar` does.
+        const similar = item.phash
+          ? await new NearDuplicates(platform.clients.dynamo, new MetadataStore(platform.clients.dynamo, t.table), t.config.analysis.similarDistance).find(
+              key,
+              item.phash,
+            )
+          : [];
+        json(res, 200, { item, sidecar, similar });
       },
     ],
     [
@@ -205,7 +215,7 @@ export async function startConsole(platform: LocalPlatform, options: { port?: nu
     if (req.method === "GET" && STATIC_FILES[url.pathname]) {
       const file = STATIC_FILES[url.pathname]!;
       res.writeHead(200, { "content-type": STATIC_TYPES[path.extname(file)]!, "cache-control": "no-store" });
-      res.end(readFileSync(path.join(STATIC, file)));
+      res.end(readFileSync(path.resolve(STATIC, file)));
       return;
     }
     if (req.method === "GET" && url.pathname === "/api/tenants") return json(res, 200, [...platform.tenants.values()].map(tenantSummary));

@@ -1,9 +1,8 @@
 /**
  * The focus: the region of interest of the upright image, as fractions of its width and height, and
- * the cover crop that keeps it. From saliency (libvips' attention strategy: skin tones, saturated
- * colours, edges) unless Amazon Rekognition found faces, whose union then is the focus.
+ * the cover crop that keeps it. From saliency (saliency.ts: edges, saturated colours, skin tones)
+ * unless Amazon Rekognition found faces, whose union then is the focus.
  */
-import type sharp from "sharp";
 
 export interface Focus {
   /** Left, top, width and height as fractions (0..1) of the upright image. */
@@ -11,8 +10,8 @@ export interface Focus {
   y: number;
   width: number;
   height: number;
-  /** What found it. */
-  source: "attention" | "faces";
+  /** What found it: saliency (saliency.ts) or the faces Rekognition found. */
+  source: "saliency" | "faces";
 }
 
 /** A box as Rekognition gives it: fractions of the image it was sent. */
@@ -26,28 +25,9 @@ export interface RelativeBox {
 const round = (value: number) => Math.round(Math.min(1, Math.max(0, value)) * 10_000) / 10_000;
 
 /** A focus from fractions, kept inside the image. */
-function focusOf(left: number, top: number, right: number, bottom: number, source: Focus["source"]): Focus {
+export function focusOf(left: number, top: number, right: number, bottom: number, source: Focus["source"]): Focus {
   const [x, y] = [round(left), round(top)];
   return { x, y, width: round(Math.max(0, round(right) - x)), height: round(Math.max(0, round(bottom) - y)), source };
-}
-
-/**
- * libvips' attention point of an image, and around it a square of half the short side: the focus.
- * sharp reports the point (`attentionX`/`attentionY`, the saliency map's peak in both directions)
- * when its attention strategy cuts something, so one row is cut.
- */
-export async function attentionFocus(image: sharp.Sharp, size: { width: number; height: number }): Promise<Focus> {
-  const side = Math.min(size.width, size.height);
-  if (size.height < 2) return focusOf(0, 0, 1, 1, "attention");
-  const { info } = await image
-    .resize(size.width, size.height - 1, { fit: "cover", position: "attention" })
-    .raw()
-    .toBuffer({ resolveWithObject: true });
-  const [cx, cy] = [info.attentionX ?? size.width / 2, info.attentionY ?? size.height / 2];
-  const half = side / 4;
-  const left = Math.min(Math.max(0, cx - half), size.width - 2 * half);
-  const top = Math.min(Math.max(0, cy - half), size.height - 2 * half);
-  return focusOf(left / size.width, top / size.height, (left + 2 * half) / size.width, (top + 2 * half) / size.height, "attention");
 }
 
 /** The union of face boxes (Rekognition's fractions), or undefined without faces. */

@@ -5,7 +5,7 @@
  * see a failed upload's reason, redrive a dead-lettered message and see it processed, use the
  * on-demand playground. Screenshots of the main pages go to test/browser/output/.
  */
-import { existsSync, mkdirSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import path from "node:path";
 import pino from "pino";
 import { chromium, type Browser, type Page } from "playwright-core";
@@ -148,6 +148,31 @@ describe.skipIf(missing)("the local console in a browser", () => {
     expect(facts).toMatch(/dimensions\s+1600×1200/);
     expect(facts).not.toContain("[object");
     await page.screenshot({ path: path.join(OUTPUT, "console-object.png"), fullPage: true });
+  });
+
+  it("shows the analysis: the placeholder decoded in the page, the focus over the preview, the palette, the near-duplicates", async () => {
+    // A real photo, then a resized WebP copy of it: its near-duplicate.
+    const photo = readFileSync(path.resolve(__dirname, "../../../shared/corpus/photos/mobile-jolla.jpg"));
+    await page.goto(`${consoleServer.url}/#/t/studio`);
+    await drop([{ name: "market.jpg", type: "image/jpeg", data: photo }]);
+    await row("market.jpg").locator("[data-status=done]").waitFor({ timeout: 60_000 });
+    await drop([{ name: "market-copy.webp", type: "image/webp", data: await sharp(photo).resize(1200).webp({ quality: 80 }).toBuffer() }]);
+    await row("market-copy.webp").locator("[data-status=done]").waitFor({ timeout: 60_000 });
+    await page.goto(`${consoleServer.url}/#/t/studio/o/market.jpg`);
+    const item = (await t.item("studio", "market.jpg"))!;
+    const placeholder = page.locator("[data-test=placeholder]");
+    await expect
+      .poll(() => placeholder.evaluate((el: HTMLImageElement) => el.complete && el.naturalWidth > 0 && el.src.startsWith("data:image/png")))
+      .toBe(true);
+    const box = await page.locator("[data-test=focus]").evaluate((el: HTMLElement) => [el.style.left, el.style.top, el.style.width, el.style.height]);
+    expect(box.map((v) => parseFloat(v))).toEqual([item.focus!.x, item.focus!.y, item.focus!.width, item.focus!.height].map((v) => expect.closeTo(v * 100, 3)));
+    expect(await page.locator("[data-test=palette] .swatch").count()).toBe(item.palette!.length);
+    expect(await page.locator("[data-test=palette]").innerText()).toContain(item.dominantColor);
+    // The later copy lists the photo; the photo's page finds the copy live (a later object).
+    expect((await t.item("studio", "market-copy.webp"))!.similar!.map((s) => s.key)).toEqual(["market.jpg"]);
+    await expect.poll(() => page.locator("[data-test=similar] a").allInnerTexts()).toEqual(["market-copy.webp"]);
+    await page.locator("[data-test=analysis]").scrollIntoViewIfNeeded();
+    await page.screenshot({ path: path.join(OUTPUT, "console-analysis.png"), fullPage: true });
   });
 
   it("shows a failed upload with its code and reason", async () => {

@@ -72,7 +72,7 @@ describe("every field, for a generated image with its subject at the edge", () =
     expect(item.palette!.some((c) => Math.hypot(...rgb(c).map((v, i) => v - subjectMean[i]!)) < 15)).toBe(true);
     // The focus is on the subject (x 1000-1150 of 1200), not the centre.
     const focus = item.focus!;
-    expect(focus.source).toBe("attention");
+    expect(focus.source).toBe("saliency");
     expect(focus.x + focus.width / 2).toBeGreaterThan(0.75);
     for (const v of [focus.x, focus.y, focus.width, focus.height]) expect(v).toBeGreaterThanOrEqual(0);
     expect(focus.x + focus.width).toBeLessThanOrEqual(1);

@@ -172,6 +172,8 @@ describe("formats sharp cannot decode", () => {
     expect([info.width, info.height]).toEqual([300, 200]); // the preview's size: never enlarged
     expect(data[0]).toBeGreaterThan(200);
     expect(data[1]).toBeLessThan(60);
+    // The analysis comes from the same preview's pixels: a red image.
+    expect(item!.dominantColor).toMatch(/^#f[0-9a-f]0[0-9a-f]0[0-9a-f]$/);
   });
 
   it("still fails a truncated JPEG instead of rendering its EXIF thumbnail", async () => {

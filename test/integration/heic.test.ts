@@ -55,6 +55,8 @@ describe.skipIf(unavailable)("HEIC (HEVC) uploads", () => {
       ["thumb", 256, 256],
       ["preview", 1024, 683],
     ]);
+    // The analysis at upload, from libheif's pixels: ThumbHash of the 3:2 image, hash and focus.
+    expect(item).toMatchObject({ thumbhash: expect.any(String), phash: expect.stringMatching(/^[0-9a-f]{16}$/), focus: { source: "saliency" } });
     const preview = (await t.proxyObject("phone", renditionKey("preview", "phone/IMG_0001.HEIC", "jpeg")))!;
     const meta = await sharp(preview).metadata();
     expect([meta.format, meta.width, meta.height, meta.space]).toEqual(["jpeg", 1024, 683, "srgb"]);

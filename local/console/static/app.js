@@ -368,8 +368,104 @@ function sidecarTable(sidecar) {
   return h("div", {}, h("p", {}, search), h("table", { "data-test": "tags" }, body));
 }
 
+/** ThumbHash's decoder, as a tenant's page would load it: the `thumbhash` package, which the console serves at this URL. */
+const THUMBHASH_URL = "/thumbhash.js";
+let thumbhashModule;
+const thumbhash = () => (thumbhashModule ??= import(THUMBHASH_URL));
+
+/** The analysis at upload: the placeholder decoded as a page would, the focus over the preview, the colours, the labels, the near-duplicates. */
+function analysisSection(tenant, item, similar) {
+  if (!item.thumbhash) {
+    return h("section", { "data-test": "analysis" }, h("h2", {}, "Analysis"), h("p", { class: "muted" }, `None: ${item.analysisSkipped ?? "not analysed"}.`));
+  }
+  const preview = [...(item.renditions ?? [])].filter((r) => r.width && r.height).sort((a, b) => b.width * b.height - a.width * a.height)[0];
+  const [w, hgt] = preview ? [Math.min(480, preview.width), Math.round((Math.min(480, preview.width) * preview.height) / preview.width)] : [320, 240];
+  const placeholder = h("img", { alt: "ThumbHash placeholder", width: w, height: hgt, "data-test": "placeholder" });
+  thumbhash().then(({ thumbHashToDataURL }) => {
+    placeholder.src = thumbHashToDataURL(Uint8Array.from(atob(item.thumbhash), (c) => c.charCodeAt(0)));
+  });
+  const f = item.focus;
+  const focusBox = f
+    ? h("div", {
+        class: `focus ${f.source}`,
+        "data-test": "focus",
+        title: `focus (${f.source}): x ${f.x}, y ${f.y}, ${f.width} × ${f.height}`,
+        style: `left:${f.x * 100}%;top:${f.y * 100}%;width:${f.width * 100}%;height:${f.height * 100}%`,
+      })
+    : null;
+  const figures = h(
+    "div",
+    { class: "renditions" },
+    h("figure", {}, placeholder, h("figcaption", {}, "placeholder (ThumbHash, decoded in the page)")),
+    preview
+      ? h(
+          "figure",
+          {},
+          h(
+            "div",
+            { class: "focus-frame", style: `width:${w}px;height:${hgt}px` },
+            h("img", { src: proxyUrl(tenant.name, preview.key, item.etag), alt: preview.name, width: w, height: hgt }),
+            focusBox,
+          ),
+          h(
+            "figcaption",
+            {},
+            f
+              ? `focus: ${f.source === "faces" ? `${item.faces} face${item.faces === 1 ? "" : "s"} (Rekognition)` : "saliency (edges, colour, skin tones)"}`
+              : "",
+          ),
+        )
+      : null,
+  );
+  const swatches = h(
+    "div",
+    { class: "palette", "data-test": "palette" },
+    (item.palette ?? []).map((c, i) => h("span", { class: "swatch", title: i === 0 ? `${c} (dominant)` : c }, h("span", { style: `background:${c}` }), c)),
+  );
+  const labels = (list, withParent) =>
+    list.length === 0
+      ? h("span", { class: "muted" }, "none")
+      : list.map((l) => h("span", { class: "label" }, `${withParent && l.parentName ? `${l.parentName} › ` : ""}${l.name} ${l.confidence}%`));
+  const facts = [
+    ["colours", swatches],
+    ["phash", h("span", { class: "mono" }, item.phash)],
+    ["blurhash", item.blurhash ? h("span", { class: "mono" }, item.blurhash) : undefined],
+    ["labels", item.labels ? h("span", { "data-test": "labels" }, labels(item.labels, false)) : undefined],
+    ["moderation", item.moderation ? h("span", { "data-test": "moderation" }, labels(item.moderation, true)) : undefined],
+  ].filter(([, v]) => v !== undefined);
+  const listed = new Set((item.similar ?? []).map((s) => s.key));
+  const similarList =
+    similar.length === 0
+      ? h("p", { class: "muted", "data-test": "similar" }, "No near-duplicates.")
+      : h(
+          "ul",
+          { "data-test": "similar" },
+          similar.map((s) =>
+            h(
+              "li",
+              {},
+              h("a", { href: `#/t/${encodeURIComponent(tenant.name)}/o/${encodeURIComponent(s.key)}` }, s.key),
+              ` — ${s.distance} bit${s.distance === 1 ? "" : "s"} apart${listed.has(s.key) ? " (earlier: in this item's similar list)" : " (later)"}`,
+            ),
+          ),
+        );
+  return h(
+    "section",
+    { "data-test": "analysis" },
+    h("h2", {}, "Analysis"),
+    figures,
+    h(
+      "div",
+      { class: "grid" },
+      facts.map(([k, v]) => [h("span", { class: "muted" }, k), h("span", {}, v)]),
+    ),
+    h("h3", {}, "Near-duplicates"),
+    similarList,
+  );
+}
+
 async function renderObject(tenant, key) {
-  const { item, sidecar } = await api(`${tenantApi(tenant.name)}/object?key=${encodeURIComponent(key)}`);
+  const { item, sidecar, similar } = await api(`${tenantApi(tenant.name)}/object?key=${encodeURIComponent(key)}`);
   const back = h("a", { href: `#/t/${encodeURIComponent(tenant.name)}` }, `← ${tenant.name}`);
   const facts = [
     ["status", statusBadge(item.status)],
@@ -382,6 +478,7 @@ async function renderObject(tenant, key) {
     ["durations", item.durationsMs ? JSON.stringify(item.durationsMs) : ""],
     ["error", item.error ? `${item.error.code}: ${item.error.message}` : undefined],
     ["renditions skipped", item.renditionsSkipped],
+    ["quarantined", item.status === "quarantined" ? "moderation labels: no renditions, none served on demand" : undefined],
   ].filter(([, v]) => v !== undefined && v !== "");
   return [
     h("p", {}, back),
@@ -414,6 +511,7 @@ async function renderObject(tenant, key) {
             ),
           ),
     ),
+    item.status === "done" || item.status === "quarantined" || item.thumbhash ? analysisSection(tenant, item, similar ?? []) : null,
     tenant.keepGps && item.gps ? h("section", {}, h("h2", {}, "Location"), gpsMap(item.gps)) : null,
     h("section", {}, h("h2", {}, "Metadata (exiftool, the sidecar)"), sidecar ? sidecarTable(sidecar) : h("p", { class: "muted" }, "No sidecar.")),
     h("section", {}, h("h2", {}, "Table item"), h("pre", { "data-test": "item" }, JSON.stringify(item, null, 2))),

@@ -213,6 +213,7 @@ export async function processEvent(deps: ProcessDeps, event: ObjectEvent, attemp
       durationsMs,
       ...written,
     });
+    await unlinkAgain(deps, event.key, claim.previous, log);
     if (retryable) throw failure; // to the dead-letter queue, with the failure recorded
     return { ...base, status: "failed", code: failure.code, reason: failure.message, durationsMs };
   }
@@ -267,6 +268,7 @@ async function reconcileWithSource(job: Job): Promise<Outcome> {
   await timer.time("purge", () => purgeVariants(deps, event, job.attempt, previous));
   await timer.time("index", () => forgetHash(deps, event.key, previous));
   await recordTombstone(deps, event, timer.total());
+  await unlinkAgain(deps, event.key, previous, log);
   return { ...base, status: "deleted", durationsMs: timer.total() };
 }
 
@@ -427,6 +429,10 @@ async function createObject(job: Job): Promise<Outcome> {
     ...job.written,
   });
   if (!finished) return { ...base, status: "skipped", reason: "a newer event took the key over while processing" };
+  if (replacesHash(previous, status === "done" ? record?.phash : undefined)) await unlinkAgain(deps, event.key, previous, log);
+  if (record && similar?.length) {
+    await deps.nearDuplicates?.recheck(event.key, record.phash, similar).catch((err) => log.warn({ err }, "could not recheck the similar list"));
+  }
   return {
     ...base,
     status,
@@ -466,8 +472,22 @@ function analysisFields(record: AnalysisRecord | undefined, similar: SimilarObje
  */
 async function updateIndex(deps: ProcessDeps, key: string, previous: ObjectItem | undefined, phash: string | undefined): Promise<void> {
   if (!deps.nearDuplicates) return;
-  if (previous?.phash && !(previous.phash === phash && previous.status === "done")) await deps.nearDuplicates.forget(key, previous.phash);
+  if (replacesHash(previous, phash)) await deps.nearDuplicates.forget(key, previous!.phash!);
   if (phash) await deps.nearDuplicates.index.add(key, phash);
+}
+
+/** Whether the key's previous hash stops being current: it had one, and the key does not end done with the same. */
+function replacesHash(previous: ObjectItem | undefined, phash: string | undefined): boolean {
+  return !!previous?.phash && !(previous.phash === phash && previous.status === "done");
+}
+
+/**
+ * The second unlink pass of a forgotten hash (near-duplicates.ts), once the key's new item is
+ * written. The outcome is decided by then: a failure here is logged, not retried.
+ */
+async function unlinkAgain(deps: ProcessDeps, key: string, previous: ObjectItem | undefined, log: Logger): Promise<void> {
+  if (!deps.nearDuplicates || !previous?.phash) return;
+  await deps.nearDuplicates.unlinkEverywhere(key, previous.phash).catch((err) => log.warn({ err }, "could not remove the key from near-duplicates' lists"));
 }
 
 /** The key's hash is no longer current (deleted, failed): out of the index and out of every list. */

@@ -35,8 +35,8 @@ export interface Pixels {
   channels: 1 | 2 | 3 | 4;
 }
 
-/** The working copy's longest side: ThumbHash's encoder takes at most 100 x 100. */
-const WORKING_SIDE = 100;
+/** The working copy's longest side: ThumbHash's encoder takes at most 100 x 100. The decode keeps at least this. */
+export const WORKING_SIDE = 100;
 /** Saliency's copy: enough to place a subject, small enough to score in microseconds. */
 const SALIENCY_SIDE = 64;
 

@@ -7,7 +7,7 @@ import sharp from "sharp";
 import type { TenantConfig } from "../../contract/tenant-config";
 import { reviewSettings } from "../../contract/tenant-runtime";
 import type { Inspector } from "../renditions";
-import { analysePixels, type ImageAnalysis, type Pixels } from "./image-analysis";
+import { analysePixels, WORKING_SIDE, type ImageAnalysis, type Pixels } from "./image-analysis";
 import { facesFocus } from "./focus";
 import { REVIEW_MIN_SIDE, REVIEW_SIDE, type Label, type ModerationLabel, type Reviewer } from "./rekognition";
 
@@ -36,7 +36,7 @@ export class UploadAnalysis implements Inspector {
     private readonly time: <T>(stage: "rekognition", work: () => Promise<T>) => Promise<T> = (_stage, work) => work(),
   ) {
     this.review = reviewer ? reviewSettings(settings) : undefined;
-    this.minSide = this.review ? REVIEW_SIDE : 256;
+    this.minSide = this.review ? REVIEW_SIDE : WORKING_SIDE;
   }
 
   async look(pixels: Pixels): Promise<{ focus?: ImageAnalysis["focus"]; withhold?: string }> {

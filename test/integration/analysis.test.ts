@@ -10,7 +10,7 @@ import { thumbHashToRGBA } from "thumbhash";
 import { decode as decodeBlurHash } from "blurhash";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { renditionKey, sidecarKey } from "../../runtime/keys";
-import { offCentreSubject, pdf, SUBJECT_RGB } from "../../fixtures/images";
+import { offCentreSubject, pdf, SUBJECT_RGB, subjectShare } from "../../fixtures/images";
 import { startTestPlatform, type TestPlatform } from "../support/platform";
 
 const PHOTOS = path.resolve(__dirname, "../../../shared/corpus/photos");
@@ -35,16 +35,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await t?.stop();
 });
-
-/** Share of a rendition's pixels within 40 of the subject's colour. */
-async function subjectShare(image: Buffer): Promise<number> {
-  const { data, info } = await sharp(image).removeAlpha().raw().toBuffer({ resolveWithObject: true });
-  let hits = 0;
-  for (let i = 0; i < data.length; i += info.channels) {
-    if (Math.hypot(data[i]! - SUBJECT_RGB[0], data[i + 1]! - SUBJECT_RGB[1], data[i + 2]! - SUBJECT_RGB[2]) < 40) hits++;
-  }
-  return hits / (info.width * info.height);
-}
 
 describe("every field, for a generated image with its subject at the edge", () => {
   const key = "edge/subject.jpg";

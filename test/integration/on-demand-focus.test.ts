@@ -9,7 +9,7 @@ import sharp from "sharp";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { signedPath } from "../../edge/edge";
 import { variantsPrefix } from "../../runtime/on-demand/variants";
-import { offCentreSubject, SUBJECT_RGB } from "../../fixtures/images";
+import { offCentreSubject, subjectShare } from "../../fixtures/images";
 import { deliver, notification, startTestPlatform, type TestPlatform } from "../support/platform";
 
 let t: TestPlatform;
@@ -68,15 +68,6 @@ async function stored(tenant: string, key: string): Promise<number> {
     new ListObjectsV2Command({ Bucket: t.platform.tenants.get(tenant)!.proxyBucket, Prefix: variantsPrefix(key) }),
   );
   return listing.KeyCount ?? 0;
-}
-
-async function subjectShare(image: Buffer): Promise<number> {
-  const { data, info } = await sharp(image).raw().toBuffer({ resolveWithObject: true });
-  let hits = 0;
-  for (let i = 0; i < data.length; i += info.channels) {
-    if (Math.hypot(data[i]! - SUBJECT_RGB[0], data[i + 1]! - SUBJECT_RGB[1], data[i + 2]! - SUBJECT_RGB[2]) < 40) hits++;
-  }
-  return hits / (info.width * info.height);
 }
 
 describe("cover presets on demand", () => {

@@ -79,6 +79,7 @@ export const tenantOutputs = Object.fromEntries(
         function: pipeline.functionName,
         queueUrl: pipeline.queueUrl,
         deadLetterQueueUrl: pipeline.deadLetterQueueUrl,
+        eventsTopicArn: pipeline.eventsTopicArn,
         // What the deployed function stamps on items: `npm run reprocess` skips those that carry it.
         configHash: outputConfigHash(tenant),
         ...(onDemand

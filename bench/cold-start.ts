@@ -63,6 +63,7 @@ export async function coldStarts(table: Table) {
     AWS_ENDPOINT_URL_S3: platform.endpoints.s3ConditionalWrites ?? platform.endpoints.s3,
     AWS_ENDPOINT_URL_DYNAMODB: platform.endpoints.dynamodb,
     AWS_ENDPOINT_URL_SQS: platform.endpoints.sqs,
+    AWS_ENDPOINT_URL_SNS: platform.endpoints.sqs,
     AWS_ENDPOINT_URL_CLOUDFRONT: platform.cloudfront?.url ?? "http://127.0.0.1:1",
     S3_FORCE_PATH_STYLE: "true",
     // Lambda sets it in every container; the functions build their dependencies during INIT when it is there.

@@ -7,6 +7,7 @@ import { reviewSettings } from "../contract/tenant-runtime";
 import type { FunctionArchive } from "./function-code";
 import { lambdaRole } from "./lambda-role";
 import { movedFromParent } from "./moved-children";
+import { OutcomeTopic } from "./outcome-topic";
 
 export interface ProcessorFunctionArgs {
   /** The tenant's validated settings; the function receives them as JSON. */
@@ -16,7 +17,7 @@ export interface ProcessorFunctionArgs {
   /** The stack's ExifTool layer (must match the function's architecture). */
   layerArn: pulumi.Input<string>;
   /** What the function reads and writes: its own tenant's, and nothing else. */
-  resources: Omit<TenantResourceArns, "logGroupArn" | "tracing"> & {
+  resources: Omit<TenantResourceArns, "logGroupArn" | "outcomesTopicArn" | "tracing"> & {
     sourceBucketName: pulumi.Input<string>;
     proxyBucketName: pulumi.Input<string>;
     tableName: pulumi.Input<string>;
@@ -47,6 +48,8 @@ export class ProcessorFunction extends pulumi.ComponentResource {
   /** On-demand tenants: the purge queue's batches, to the same function. */
   public readonly purgeSourceMapping?: aws.lambda.EventSourceMapping;
   public readonly alarms: aws.cloudwatch.MetricAlarm[];
+  /** The tenant's outcome events, which only this function may publish. */
+  public readonly outcomes: OutcomeTopic;
 
   constructor(name: string, args: ProcessorFunctionArgs, opts?: pulumi.ComponentResourceOptions) {
     super("platform:index:ProcessorFunction", name, {}, opts);
@@ -60,11 +63,18 @@ export class ProcessorFunction extends pulumi.ComponentResource {
       moved,
     );
     this.role = lambdaRole(`${name}-processor-role`, moved);
+    this.outcomes = new OutcomeTopic(name, { publisherRoleArn: this.role.arn, subscriberAccountIds: tenant.events.subscriberAccountIds }, { parent: this });
     const rolePolicy = new aws.iam.RolePolicy(
       `${name}-processor-access`,
       {
         role: this.role.id,
-        policy: tenantPolicyDocument({ ...resources, logGroupArn: this.logGroup.arn, tracing: fn.tracing, rekognition: rekognitionActions(tenant) }),
+        policy: tenantPolicyDocument({
+          ...resources,
+          logGroupArn: this.logGroup.arn,
+          outcomesTopicArn: this.outcomes.topicArn,
+          tracing: fn.tracing,
+          rekognition: rekognitionActions(tenant),
+        }),
       },
       moved,
     );
@@ -93,6 +103,7 @@ export class ProcessorFunction extends pulumi.ComponentResource {
             table: resources.tableName,
             distributionId: args.distributionId,
             purgeQueueUrl: args.purgeQueue?.url,
+            eventsTopicArn: this.outcomes.topicArn,
           }),
         },
       },
@@ -129,7 +140,7 @@ export class ProcessorFunction extends pulumi.ComponentResource {
       moved,
     );
     this.alarms = this.createAlarms(name, args, moved);
-    this.registerOutputs({ functionName: this.function.name });
+    this.registerOutputs({ functionName: this.function.name, eventsTopicArn: this.outcomes.topicArn });
   }
 
   private createAlarms(name: string, args: ProcessorFunctionArgs, opts: pulumi.CustomResourceOptions): aws.cloudwatch.MetricAlarm[] {
@@ -181,6 +192,8 @@ interface TenantResourceArns {
   tableArn: pulumi.Input<string>;
   queueArn: pulumi.Input<string>;
   logGroupArn: pulumi.Input<string>;
+  /** The tenant's outcome topic: the function publishes every final state there. */
+  outcomesTopicArn: pulumi.Input<string>;
   /** On-demand tenants: the purge queue, written by the pipeline and drained by the same function. */
   purgeQueueArn?: pulumi.Input<string>;
   /** The tenant's on-demand distribution: its variants are listed, deleted and invalidated with their source. */
@@ -233,6 +246,7 @@ function tenantPolicyDocument(arns: TenantResourceArns): pulumi.Output<string> {
         Action: ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ChangeMessageVisibility"],
         Resource: arns.queueArn,
       },
+      { Sid: "PublishOutcomes", Effect: "Allow", Action: ["sns:Publish"], Resource: arns.outcomesTopicArn },
       { Sid: "WriteLogs", Effect: "Allow", Action: ["logs:CreateLogStream", "logs:PutLogEvents"], Resource: pulumi.interpolate`${arns.logGroupArn}:*` },
       ...(arns.distributionArn
         ? [

@@ -8,6 +8,7 @@ const TAGGABLE_TYPES = new Set([
   "aws:s3/bucket:Bucket",
   "aws:dynamodb/table:Table",
   "aws:sqs/queue:Queue",
+  "aws:sns/topic:Topic",
   "aws:iam/role:Role",
   "aws:cloudwatch/logGroup:LogGroup",
   "aws:lambda/function:Function",

@@ -68,6 +68,8 @@ export class TenantPipeline extends pulumi.ComponentResource {
   public readonly deadLetterQueue: aws.sqs.Queue;
   public readonly queueUrl: pulumi.Output<string>;
   public readonly deadLetterQueueUrl: pulumi.Output<string>;
+  /** The tenant's outcome events (docs/events.md). */
+  public readonly eventsTopicArn: pulumi.Output<string>;
 
   constructor(name: string, args: TenantPipelineArgs, opts?: pulumi.ComponentResourceOptions) {
     super("platform:index:TenantPipeline", name, {}, opts);
@@ -149,7 +151,9 @@ export class TenantPipeline extends pulumi.ComponentResource {
     this.deadLetterQueue = this.events.deadLetterQueue;
     this.queueUrl = this.events.queue.url;
     this.deadLetterQueueUrl = this.events.deadLetterQueue.url;
+    this.eventsTopicArn = this.processor.outcomes.topicArn;
     this.registerOutputs({
+      eventsTopicArn: this.eventsTopicArn,
       sourceBucketName: this.sourceBucketName,
       proxyBucketName: this.proxyBucketName,
       tableName: this.tableName,

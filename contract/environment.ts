@@ -24,6 +24,8 @@ export const ENV = {
   purgeRetryMaxSeconds: "PURGE_RETRY_MAX_SECONDS",
   /** How long an owed purge waits before it is drained (timing.ts purgeDelaySeconds). */
   purgeDelaySeconds: "PURGE_DELAY_SECONDS",
+  /** The tenant's outcome topic (docs/events.md): an event for every final state of an object. */
+  eventsTopicArn: "EVENTS_TOPIC_ARN",
   nodeOptions: "NODE_OPTIONS",
 } as const;
 
@@ -39,6 +41,8 @@ export interface ProcessorResources<V> {
   distributionId?: V;
   /** The tenant's purge queue, for tenants with on-demand renditions. */
   purgeQueueUrl?: V;
+  /** The tenant's outcome topic. */
+  eventsTopicArn?: V;
 }
 
 /**
@@ -68,6 +72,7 @@ export function processorEnvironment<V>(
           [ENV.purgeDelaySeconds]: String(overrides.purgeDelaySeconds ?? purgeDelaySeconds(tenant.onDemand.timeoutSeconds)),
         }
       : {}),
+    ...(resources.eventsTopicArn !== undefined ? { [ENV.eventsTopicArn]: resources.eventsTopicArn } : {}),
     [ENV.nodeOptions]: NODE_OPTIONS,
   };
 }

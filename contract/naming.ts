@@ -35,6 +35,8 @@ export interface TenantResourceNames {
   purgeQueue: string;
   purgeDeadLetterQueue: string;
   function: string;
+  /** The local platform's name for the tenant's outcome topic (deployed: named by Pulumi). */
+  outcomesTopic: string;
 }
 
 export function tenantResourceNames(stack: string, tenant: Pick<TenantConfig, "name" | "storage">, prefix = DEFAULT_NAME_PREFIX): TenantResourceNames {
@@ -49,6 +51,7 @@ export function tenantResourceNames(stack: string, tenant: Pick<TenantConfig, "n
     purgeQueue: `${base}-purges`,
     purgeDeadLetterQueue: `${base}-purges-dlq`,
     function: `${base}-processor`,
+    outcomesTopic: `${base}-outcomes`,
   };
   const tooLong = physicalNameProblems(base);
   if (tooLong.length) {

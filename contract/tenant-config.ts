@@ -222,6 +222,11 @@ const tenantSchema = z
         maxObjectBytes: positiveInt(5 * 1024 ** 4).default(500 * 1024 * 1024),
         /** sharp's decompression-bomb guard; never disabled (0 would turn it off, so it is not allowed). */
         maxInputPixels: positiveInt(2 ** 32).default(268_402_689),
+        /**
+         * Frames of an animated GIF or WebP: more is refused (TOO_MANY_FRAMES), as a decompression
+         * bomb is. maxInputPixels and the decode memory count every frame too.
+         */
+        maxFrames: positiveInt(100_000).default(1_000),
       })
       .strict()
       .prefault({}),
@@ -265,6 +270,17 @@ const tenantSchema = z
       .prefault({}),
     onDemand: onDemandSchema,
     analysis: analysisSchema,
+    /** The tenant's outcome topic (docs/events.md): an event for every final state of an object. */
+    events: z
+      .object({
+        /** Accounts (12-digit ids) whose principals may subscribe; default: the stack's own account. SNS takes up to 12.5M subscriptions a topic. */
+        subscriberAccountIds: z
+          .array(z.string().regex(/^\d{12}$/, { message: "must be a 12-digit AWS account id" }))
+          .max(20)
+          .default([]),
+      })
+      .strict()
+      .prefault({}),
     /**
      * A monthly AWS Budget on the tenant's cost (the `tenant` cost allocation tag every resource
      * carries, once activated in Billing): e-mail alerts at each threshold of actual spend. AWS

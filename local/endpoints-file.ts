@@ -20,6 +20,7 @@ export function localEndpoints(platform: LocalPlatform, consoleUrl?: string) {
           table: t.table,
           queueUrl: t.queueUrl,
           deadLetterQueueUrl: t.deadLetterQueueUrl,
+          eventsTopicArn: t.eventsTopicArn,
           configHash: outputConfigHash(t.config),
           ...(t.onDemand ? { onDemandUrl: t.onDemand.url } : {}),
         },

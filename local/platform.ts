@@ -21,6 +21,7 @@ import {
 import { BatchWriteCommand, ScanCommand } from "@aws-sdk/lib-dynamodb";
 import type { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { CreateQueueCommand, GetQueueAttributesCommand, SQSClient } from "@aws-sdk/client-sqs";
+import { CreateTopicCommand, SNSClient } from "@aws-sdk/client-sns";
 import type { DestinationStream, Logger } from "pino";
 import { createLogger } from "../runtime/logger";
 import { processorEnvironment, rendererEnvironment } from "../contract/environment";
@@ -55,6 +56,8 @@ export interface LocalTenant {
   table: string;
   queueUrl: string;
   deadLetterQueueUrl: string;
+  /** The tenant's outcome events (docs/events.md). */
+  eventsTopicArn: string;
   /** For tenants with on-demand renditions: invalidations owed to their distribution, and where the refused end. */
   purgeQueueUrl?: string;
   purgeDeadLetterQueueUrl?: string;
@@ -91,7 +94,7 @@ export interface LocalPlatformOptions {
   /** Publish S3 notifications for source-bucket changes (default true; tests that deliver their own turn it off). */
   notifications?: boolean;
   /** Where the handlers' S3 and DynamoDB calls go (e.g. a fault-injecting proxy); the emulators by default. */
-  runtimeEndpoints?: { s3?: string; dynamodb?: string };
+  runtimeEndpoints?: { s3?: string; dynamodb?: string; sns?: string };
   /** The handlers' SDK attempts and request timeout. */
   runtimeClientOptions?: ClientOptions;
   /** First port of the on-demand endpoints (one per tenant with onDemand.enabled, in order); 0 picks free ports. */
@@ -104,12 +107,10 @@ export interface LocalPlatformOptions {
 
 export interface LocalPlatform {
   emulators: Emulators;
-  clients: Clients & { sqs: SQSClient };
+  clients: LocalClients;
   tenants: Map<string, LocalTenant>;
   /** s3ConditionalWrites: S3 with If-None-Match on PUT (what the on-demand renderers use; see conditional-writes.ts). */
   endpoints: { s3: string; sqs: string; dynamodb: string; region: string; s3ConditionalWrites?: string };
-  /** Calls `listener` with every object outcome from now on (the console's live list); returns the unsubscribe. */
-  subscribe(listener: (outcome: Outcome) => void): () => void;
   /** CloudFront's invalidation API on loopback, when a tenant has on-demand renditions. */
   cloudfront?: FakeCloudFront;
   /** Rekognition's image APIs on loopback, when a tenant asks for them (analysis.rekognition). */
@@ -141,6 +142,7 @@ export function localProcessorEnvironment(
       table: tenant.table,
       distributionId: localDistributionId(tenant.config),
       purgeQueueUrl: tenant.purgeQueueUrl,
+      eventsTopicArn: tenant.eventsTopicArn,
     },
     overrides,
   );
@@ -170,18 +172,23 @@ function localRequestHandler(options: ClientOptions) {
   return { ...sdkConfig(options).requestHandler, httpAgent: agent };
 }
 
+export type LocalClients = Clients & { sqs: SQSClient; sns: SNSClient };
+
 /** `s3Settings`: the renderer's (clients.ts RENDERER_S3_CHECKSUMS), as its deployed client has them. */
 export function localClients(
   awsEndpoint: string,
   dynamoEndpoint: string,
   options: ClientOptions = clientOptionsFrom({}),
   s3Settings: Partial<typeof RENDERER_S3_CHECKSUMS> = {},
-): Clients & { sqs: SQSClient } {
+  /** SNS's endpoint when not the S3 + SQS one (a fault proxy). */
+  snsEndpoint = awsEndpoint,
+): LocalClients {
   const common = { region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS, ...sdkConfig(options) };
   return {
     s3: new S3Client({ ...common, requestHandler: localRequestHandler(options), endpoint: awsEndpoint, forcePathStyle: true, ...s3Settings }),
     dynamo: documentClient(new DynamoDBClient({ ...common, requestHandler: localRequestHandler(options), endpoint: dynamoEndpoint })),
     sqs: new SQSClient({ ...common, requestHandler: localRequestHandler(options), endpoint: awsEndpoint }),
+    sns: new SNSClient({ ...common, requestHandler: localRequestHandler(options), endpoint: snsEndpoint }),
   };
 }
 
@@ -273,6 +280,7 @@ async function provisionTenant(clients: LocalPlatform["clients"], stack: string,
     }),
   );
   const purges = config.onDemand.enabled ? await createPurgeQueues(clients.sqs, names, visibilityTimeoutSeconds) : undefined;
+  const topic = await clients.sns.send(new CreateTopicCommand({ Name: names.outcomesTopic }));
   return {
     config,
     sourceBucket: names.sourceBucket,
@@ -280,6 +288,7 @@ async function provisionTenant(clients: LocalPlatform["clients"], stack: string,
     table: names.table,
     queueUrl: queue.QueueUrl!,
     deadLetterQueueUrl: dlq.QueueUrl!,
+    eventsTopicArn: topic.TopicArn!,
     purgeQueueUrl: purges?.queueUrl,
     purgeDeadLetterQueueUrl: purges?.deadLetterQueueUrl,
   };
@@ -380,14 +389,12 @@ export async function startLocalPlatform(options: LocalPlatformOptions): Promise
           options.runtimeEndpoints?.s3 ?? emulators.awsEndpoint,
           options.runtimeEndpoints?.dynamodb ?? emulators.dynamoEndpoint,
           options.runtimeClientOptions,
+          {},
+          options.runtimeEndpoints?.sns,
         )
       : clients;
   const tenants = new Map<string, LocalTenant>();
-  const listeners = new Set<(outcome: Outcome) => void>();
-  const onOutcome = (outcome: Outcome) => {
-    options.onOutcome?.(outcome);
-    for (const listener of listeners) listener(outcome);
-  };
+  const onOutcome = (outcome: Outcome) => options.onOutcome?.(outcome);
   const pollers: QueuePoller[] = [];
   const purgePollers: QueuePoller[] = [];
   const closers: (() => Promise<void>)[] = [];
@@ -481,10 +488,6 @@ export async function startLocalPlatform(options: LocalPlatformOptions): Promise
       dynamodb: emulators.dynamoEndpoint,
       region: LOCAL_REGION,
       s3ConditionalWrites: conditionalWrites?.url,
-    },
-    subscribe(listener) {
-      listeners.add(listener);
-      return () => listeners.delete(listener);
     },
     async drain(timeoutMs = 60_000, { purges = true } = {}) {
       const deadline = Date.now() + timeoutMs;

@@ -38,7 +38,7 @@ async function main(): Promise<void> {
   const first = [...platform.tenants.keys()][0]!;
   console.log(`tenant-image-platform running locally (stack ${stack}, data in .local/)`);
   console.log(`  Console   ${consoleServer.url}   <- open this in a browser`);
-  console.log(`  S3 + SQS  ${endpoints.s3}`);
+  console.log(`  S3 + SQS + SNS  ${endpoints.s3}`);
   console.log(`  DynamoDB  ${endpoints.dynamodb}`);
   for (const [name, t] of platform.tenants) {
     console.log(`  ${name.padEnd(10)} source s3://${t.sourceBucket}  proxy s3://${t.proxyBucket}  table ${t.table}`);

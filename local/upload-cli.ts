@@ -1,13 +1,15 @@
 /**
  * `npm run upload -- <tenant> <file...> [--prefix some/folder/]`: uploads to the tenant's source
- * bucket of the running local platform (read from .local/endpoints.json), then waits for each
- * object's final state and prints it.
+ * bucket of the running local platform (read from .local/endpoints.json), then follows each object
+ * to its final state through the tenant's outcome topic (a subscription of its own, as a tenant's
+ * application would: docs/events.md) and prints it.
  */
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import { localClients } from "./platform";
 import { uploadObject } from "./upload";
-import { MetadataStore, type ObjectItem } from "../runtime/store";
+import { subscribeOutcomes } from "./outcome-subscription";
+import type { OutcomeDocument } from "../runtime/outcome-events";
 
 const ROOT = path.resolve(__dirname, "..");
 
@@ -29,7 +31,7 @@ const contentTypeOf = (file: string) => CONTENT_TYPES[path.extname(file).toLower
 interface Endpoints {
   s3: string;
   dynamodb: string;
-  tenants: Record<string, { sourceBucket: string; proxyBucket: string; table: string }>;
+  tenants: Record<string, { sourceBucket: string; proxyBucket: string; table: string; eventsTopicArn: string }>;
 }
 
 async function main(): Promise<void> {
@@ -51,34 +53,39 @@ async function main(): Promise<void> {
   const tenant = endpoints.tenants[tenantName];
   if (!tenant) throw new Error(`unknown tenant "${tenantName}"; known: ${Object.keys(endpoints.tenants).join(", ")}`);
   const clients = localClients(endpoints.s3, endpoints.dynamodb);
-  const uploads = await Promise.all(
-    files.map(async (file) => {
-      const key = `${prefix}${path.basename(file)}`;
-      const eTag = await uploadObject(clients.s3, tenant.sourceBucket, key, readFileSync(file), contentTypeOf(file));
-      console.log(`uploaded s3://${tenant.sourceBucket}/${key}`);
-      return { key, eTag };
-    }),
-  );
-  const store = new MetadataStore(clients.dynamo, tenant.table);
-  const deadline = Date.now() + 120_000;
-  for (const { key, eTag } of uploads) {
-    let item: ObjectItem | undefined;
-    while (Date.now() < deadline) {
-      item = await store.get(key);
-      if (item && item.status !== "processing" && (item.etag === eTag || item.status === "failed")) break;
-      await new Promise((r) => setTimeout(r, 200));
+  // Subscribed before the first upload, so that no outcome can be missed.
+  const subscription = await subscribeOutcomes(clients, tenant.eventsTopicArn, { name: "upload-cli" });
+  try {
+    const uploads = await Promise.all(
+      files.map(async (file) => {
+        const key = `${prefix}${path.basename(file)}`;
+        const eTag = await uploadObject(clients.s3, tenant.sourceBucket, key, readFileSync(file), contentTypeOf(file));
+        console.log(`uploaded s3://${tenant.sourceBucket}/${key}`);
+        return { key, eTag };
+      }),
+    );
+    const waiting = new Map(uploads.map((u) => [u.key, u.eTag]));
+    const deadline = Date.now() + 120_000;
+    while (waiting.size && Date.now() < deadline) {
+      for (const outcome of await subscription.receive(1)) {
+        // Another upload of the same key (an earlier run's) says nothing of this one.
+        if (waiting.get(outcome.key) !== outcome.eTag && outcome.status !== "failed") continue;
+        waiting.delete(outcome.key);
+        printOutcome(outcome);
+      }
     }
-    if (!item || item.status === "processing") {
-      console.log(`${key}: not processed yet (is npm start running?)`);
-      continue;
-    }
-    const { renditions, durationsMs, ...rest } = item;
-    console.log(`${key}: ${item.status}`);
-    console.log(JSON.stringify(rest, null, 2));
-    for (const r of renditions ?? []) console.log(`  s3://${tenant.proxyBucket}/${r.key}  ${r.width}x${r.height} ${r.format} ${r.bytes} B`);
-    if (durationsMs) console.log(`  durations (ms): ${JSON.stringify(durationsMs)}`);
+    for (const key of waiting.keys()) console.log(`${key}: not processed yet (is npm start running?)`);
+  } finally {
+    await subscription.close();
   }
   clients.s3.destroy();
+}
+
+function printOutcome(outcome: OutcomeDocument): void {
+  const { renditions, ...rest } = outcome;
+  console.log(`${outcome.key}: ${outcome.status}`);
+  console.log(JSON.stringify(rest, null, 2));
+  for (const r of renditions) console.log(`  s3://${r.bucket}/${r.key}  ${r.width}x${r.height} ${r.contentType} ${r.bytes} B`);
 }
 
 main().catch((err) => {

@@ -23,6 +23,7 @@ import { OBJECTS_PER_CONTAINER, outputConfigHash, readTenantConfig, reviewSettin
 import { createTracer, NO_TRACING, type Tracer } from "./tracing";
 import { NearDuplicates } from "./analysis/near-duplicates";
 import { RekognitionReviewer, type Reviewer } from "./analysis/rekognition";
+import { OutcomePublisher } from "./outcome-events";
 
 export interface HandlerDeps extends ProcessDeps {
   log: Logger;
@@ -79,6 +80,7 @@ export function createDependencies(
   const lease = Number(env[ENV.leaseSeconds] ?? leaseSeconds(tenant.function.timeoutSeconds));
   const dynamo = tracer.client(clients.dynamo);
   const store = new MetadataStore(dynamo, required(env, ENV.tableName));
+  const eventsTopicArn = env[ENV.eventsTopicArn];
   return {
     s3,
     store,
@@ -89,6 +91,9 @@ export function createDependencies(
     extractor: new MetadataExtractor(resolveExiftoolPaths(env), {
       requestTimeoutMs: Number(env[ENV.exiftoolTimeoutMs] ?? callTimeoutMs(tenant.function.timeoutSeconds)),
     }),
+    outcomes: eventsTopicArn
+      ? new OutcomePublisher(eventsTopicArn, clients.sns ?? sdkConfig(clientOptionsFrom(env)), (client) => tracer.client(client))
+      : undefined,
     tenant,
     configHash: outputConfigHash(tenant),
     sourceBucket: required(env, ENV.sourceBucket),

@@ -7,6 +7,7 @@ export type PermanentCode =
   | "EMPTY_OBJECT"
   | "TOO_LARGE"
   | "TOO_MANY_PIXELS"
+  | "TOO_MANY_FRAMES"
   | "UNSUPPORTED_FORMAT"
   | "CORRUPT_IMAGE"
   | "OBJECT_GONE"

@@ -15,7 +15,7 @@ import { summarizeTags } from "./metadata/summary";
 import type { MemoryBudget } from "./memory-budget";
 import { checkPixelLimit } from "./decoded-image";
 import { checkSourceSize, renderFromSource } from "./render-source";
-import type { RenderedRendition } from "./renditions";
+import type { RenderedRendition, SourceImage } from "./renditions";
 import { downloadObject, headIfExists, S3ByteSource, type ObjectHead } from "./s3-object";
 import type { MetadataStore, ObjectItem, RenditionRecord } from "./store";
 import type { TenantConfig } from "../contract/tenant-config";
@@ -27,6 +27,7 @@ import type { NearDuplicates } from "./analysis/near-duplicates";
 import type { Reviewer } from "./analysis/rekognition";
 import type { SimilarObject } from "./analysis/similar-index";
 import { FOCUS_METADATA, focusMetadata, STATUS_METADATA } from "./analysis/focus";
+import { outcomeDocument, type OutcomePublisher } from "./outcome-events";
 
 /** Names that promise an image: content that is not one is an error, not a document to catalogue. */
 const IMAGE_EXTENSIONS = new Set([
@@ -77,6 +78,8 @@ export interface ProcessDeps {
   nearDuplicates?: NearDuplicates;
   /** Amazon Rekognition, for tenants that opt in (analysis.rekognition). */
   reviewer?: Reviewer;
+  /** The tenant's outcome topic (docs/events.md): an event for every final state. Default: none. */
+  outcomes?: OutcomePublisher;
 }
 
 export interface Attempt {
@@ -160,63 +163,108 @@ export async function processEvent(deps: ProcessDeps, event: ObjectEvent, attemp
   const { configHash } = deps;
   const reprocess = event.reprocess ? { ...event.reprocess, configHash } : undefined;
   const claim = await deps.store.claim(event.key, event.sequencer, deps.leaseMs, event.eventName, reprocess);
-  if (claim.outcome !== "claimed") return { ...base, status: "skipped", reason: SKIP_REASONS[claim.outcome](reprocess !== undefined) };
+  if (claim.outcome !== "claimed") {
+    // A redelivery of an event whose outcome is written: what it could not publish then, it publishes now.
+    if (claim.outcome !== "stale") await announce(deps, claim.current);
+    return { ...base, status: "skipped", reason: SKIP_REASONS[claim.outcome](reprocess !== undefined) };
+  }
+  const { previous } = claim;
   const timer = new Timer(attempt.deadline, outcomeReserveMs(deps.tenant.function.timeoutSeconds), deps.tracer);
   const written = { configHash, reprocessRun: event.reprocess?.runId };
-  try {
-    const job: Job = { deps, event, previous: claim.previous, attempt, timer, base, log, written };
-    // A removal, or a reprocess (which redoes whatever the key holds now), goes by what S3 says.
-    return event.kind === "removed" || event.reprocess ? await reconcileWithSource(job) : await createObject(job);
-  } catch (err) {
-    // Every read carries If-Match with the event's ETag: 412 anywhere means a newer upload replaced
-    // this version, whose own event will decide the key.
-    const failure = isPreconditionFailed(err)
-      ? new PermanentError("OBJECT_GONE", "the object was overwritten before this version could be processed", { cause: err })
-      : classify(err);
-    if (failure.code === "OBJECT_GONE" && !isPreconditionFailed(err) && !claim.previous && outlivesTombstones(event, deps.tenant)) {
-      // The key may have been deleted, tombstoned, and the tombstone expired: a `failed` item would
-      // stay forever for an object nobody has. Record the absence as a tombstone instead, which expires.
+  let finished: ObjectItem | undefined;
+  const finish: FinishItem = async (item) => {
+    finished = await deps.store.finish(item, owedEvents(deps, previous));
+    return finished;
+  };
+  const outcome = await decide();
+  // After the try: a failed publish is retried through the queue, and never taken for a failure of the object.
+  await announce(deps, finished);
+  return outcome;
+
+  async function decide(): Promise<Outcome> {
+    try {
+      const job: Job = { deps, event, previous, attempt, timer, base, log, written, finish };
+      // A removal, or a reprocess (which redoes whatever the key holds now), goes by what S3 says.
+      return event.kind === "removed" || event.reprocess ? await reconcileWithSource(job) : await createObject(job);
+    } catch (err) {
+      // Every read carries If-Match with the event's ETag: 412 anywhere means a newer upload replaced
+      // this version, whose own event will decide the key.
+      const failure = isPreconditionFailed(err)
+        ? new PermanentError("OBJECT_GONE", "the object was overwritten before this version could be processed", { cause: err })
+        : classify(err);
+      if (failure.code === "OBJECT_GONE" && !isPreconditionFailed(err) && !previous && outlivesTombstones(event, deps.tenant)) {
+        // The key may have been deleted, tombstoned, and the tombstone expired: a `failed` item would
+        // stay forever for an object nobody has. Record the absence as a tombstone instead, which expires.
+        const durationsMs = timer.total();
+        await recordTombstone(deps, event, finish, durationsMs);
+        const reason = `the object is gone, and this event (of ${event.eventTime}) is older than a tombstone lives (${deps.tenant.storage.tombstoneTtlDays} days): recorded as a tombstone`;
+        log.warn({ eventTime: event.eventTime }, reason);
+        return { ...base, status: "deleted", reason, durationsMs };
+      }
+      const lastAttempt = attempt.receiveCount >= attempt.maxReceiveCount;
+      if (failure instanceof TransientError && !lastAttempt) {
+        await deps.store
+          .release(event.key, event.sequencer)
+          .catch((releaseErr) => log.warn({ err: releaseErr }, "could not release the claim; the retry waits for the lease"));
+        throw failure;
+      }
+      // Permanent, or out of retries: leave nothing that looks complete, and say why.
+      await deleteKeys(deps, derivedKeys(deps, event.key, previous)).catch((cleanupErr) =>
+        log.warn({ err: cleanupErr }, "could not remove proxy objects of a failed object"),
+      );
+      await purgeVariants(deps, event, attempt, previous).catch((cleanupErr) =>
+        log.warn({ err: cleanupErr }, "could not remove on-demand variants of a failed object"),
+      );
+      await forgetHash(deps, event.key, previous).catch((cleanupErr) =>
+        log.warn({ err: cleanupErr }, "could not take a failed object out of the similarity index"),
+      );
+      const retryable = failure instanceof TransientError;
       const durationsMs = timer.total();
-      await recordTombstone(deps, event, durationsMs);
-      const reason = `the object is gone, and this event (of ${event.eventTime}) is older than a tombstone lives (${deps.tenant.storage.tombstoneTtlDays} days): recorded as a tombstone`;
-      log.warn({ eventTime: event.eventTime }, reason);
-      return { ...base, status: "deleted", reason, durationsMs };
+      const message = retryable ? `gave up after ${attempt.receiveCount} attempts: ${failure.message}` : failure.message;
+      await finish({
+        objectKey: event.key,
+        status: "failed",
+        sequencer: event.sequencer,
+        eventName: event.eventName,
+        size: event.size,
+        etag: event.eTag,
+        error: { code: failure.code, message: message.slice(0, 2000), retryable, attempts: attempt.receiveCount },
+        durationsMs,
+        ...written,
+      });
+      await unlinkAgain(deps, event.key, previous, log);
+      if (retryable) {
+        // To the dead-letter queue, with the failure recorded and announced (or owed, for a redrive to send).
+        await announce(deps, finished).catch((publishErr) => log.warn({ err: publishErr }, "could not publish the failed event; it stays owed"));
+        throw failure;
+      }
+      return { ...base, status: "failed", code: failure.code, reason: failure.message, durationsMs };
     }
-    const lastAttempt = attempt.receiveCount >= attempt.maxReceiveCount;
-    if (failure instanceof TransientError && !lastAttempt) {
-      await deps.store
-        .release(event.key, event.sequencer)
-        .catch((releaseErr) => log.warn({ err: releaseErr }, "could not release the claim; the retry waits for the lease"));
-      throw failure;
-    }
-    // Permanent, or out of retries: leave nothing that looks complete, and say why.
-    await deleteKeys(deps, derivedKeys(deps, event.key, claim.previous)).catch((cleanupErr) =>
-      log.warn({ err: cleanupErr }, "could not remove proxy objects of a failed object"),
-    );
-    await purgeVariants(deps, event, attempt, claim.previous).catch((cleanupErr) =>
-      log.warn({ err: cleanupErr }, "could not remove on-demand variants of a failed object"),
-    );
-    await forgetHash(deps, event.key, claim.previous).catch((cleanupErr) =>
-      log.warn({ err: cleanupErr }, "could not take a failed object out of the similarity index"),
-    );
-    const retryable = failure instanceof TransientError;
-    const durationsMs = timer.total();
-    const message = retryable ? `gave up after ${attempt.receiveCount} attempts: ${failure.message}` : failure.message;
-    await deps.store.finish({
-      objectKey: event.key,
-      status: "failed",
-      sequencer: event.sequencer,
-      eventName: event.eventName,
-      size: event.size,
-      etag: event.eTag,
-      error: { code: failure.code, message: message.slice(0, 2000), retryable, attempts: attempt.receiveCount },
-      durationsMs,
-      ...written,
-    });
-    await unlinkAgain(deps, event.key, claim.previous, log);
-    if (retryable) throw failure; // to the dead-letter queue, with the failure recorded
-    return { ...base, status: "failed", code: failure.code, reason: failure.message, durationsMs };
   }
+}
+
+/** Writes a job's final item (store.finish with the events it owes). */
+type FinishItem = (item: Omit<ObjectItem, "updatedAt">) => Promise<ObjectItem | undefined>;
+
+/**
+ * The events a final item owes: any an earlier owner of the key left unsent (a claim keeps them),
+ * then its own, built from the item as written (runtime/outcome-events.ts).
+ */
+function owedEvents(deps: ProcessDeps, previous: ObjectItem | undefined): ((written: ObjectItem) => string[]) | undefined {
+  if (!deps.outcomes) return undefined;
+  const context = { tenant: deps.tenant.name, sourceBucket: deps.sourceBucket, proxyBucket: deps.proxyBucket };
+  return (written) => [...(previous?.pendingEvents ?? []), JSON.stringify(outcomeDocument(written, context))];
+}
+
+/** Publishes the events an item owes, then clears them. A failure is transient: the message comes back and the next owner sends them. */
+async function announce(deps: ProcessDeps, item: ObjectItem | undefined): Promise<void> {
+  if (!deps.outcomes || !item?.pendingEvents?.length) return;
+  const { outcomes } = deps;
+  const events = item.pendingEvents;
+  await (deps.tracer ?? NO_TRACING).span("announce", async () => {
+    await outcomes.publish(events);
+    await deps.store.clearPendingEvents(item);
+  });
 }
 
 /**
@@ -247,6 +295,7 @@ interface Job {
   log: Logger;
   /** Written on the item the job ends with (tombstones aside). */
   written: Pick<ObjectItem, "configHash" | "reprocessRun">;
+  finish: FinishItem;
 }
 
 /**
@@ -267,14 +316,14 @@ async function reconcileWithSource(job: Job): Promise<Outcome> {
   await timer.time("cleanup", () => deleteKeys(deps, derivedKeys(deps, event.key, previous)));
   await timer.time("purge", () => purgeVariants(deps, event, job.attempt, previous));
   await timer.time("index", () => forgetHash(deps, event.key, previous));
-  await recordTombstone(deps, event, timer.total());
+  await recordTombstone(deps, event, job.finish, timer.total());
   await unlinkAgain(deps, event.key, previous, log);
   return { ...base, status: "deleted", durationsMs: timer.total() };
 }
 
 /** The key has no object: a tombstone, which DynamoDB's TTL removes after the tenant's tombstoneTtlDays. */
-async function recordTombstone(deps: ProcessDeps, event: ObjectEvent, durationsMs: Record<string, number>): Promise<void> {
-  await deps.store.finish({
+async function recordTombstone(deps: ProcessDeps, event: ObjectEvent, finish: FinishItem, durationsMs: Record<string, number>): Promise<void> {
+  await finish({
     objectKey: event.key,
     status: "deleted",
     sequencer: event.sequencer,
@@ -307,7 +356,7 @@ async function createObject(job: Job): Promise<Outcome> {
   const isImage = summary.mimeType?.startsWith("image/") ?? false;
   let outputs: (RenderedRendition & { key: string })[] = [];
   let renditionsSkipped: string | undefined;
-  let source: { width: number; height: number; format: string } | undefined;
+  let source: SourceImage | undefined;
   let renderFailure: PermanentError | undefined;
   const analysis = new UploadAnalysis(tenant.analysis, deps.reviewer, (stage, work) => timer.time(stage, work));
   try {
@@ -327,6 +376,7 @@ async function createObject(job: Job): Promise<Outcome> {
           renditions: tenant.renditions,
           options: {
             maxInputPixels: tenant.limits.maxInputPixels,
+            maxFrames: tenant.limits.maxFrames,
             profile: tenant.metadata.renditionProfile,
             timeoutSeconds: timer.budgetSeconds(),
             budget: deps.memoryBudget,
@@ -397,7 +447,7 @@ async function createObject(job: Job): Promise<Outcome> {
 
   const renditions: RenditionRecord[] = outputs.map(({ name, key, width, height, bytes, format }) => ({ name, key, width, height, bytes, format }));
   const durationsMs = timer.total();
-  const finished = await deps.store.finish({
+  const finished = await job.finish({
     objectKey: event.key,
     status,
     sequencer: event.sequencer,
@@ -408,6 +458,8 @@ async function createObject(job: Job): Promise<Outcome> {
     contentType: head.contentType,
     width: source?.width ?? summary.width,
     height: source?.height ?? summary.height,
+    frames: source?.animation?.frames,
+    durationMs: source?.animation?.durationMs,
     format: summary.fileType,
     mimeType: summary.mimeType,
     orientation: summary.orientation,

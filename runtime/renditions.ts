@@ -29,14 +29,19 @@ export interface RenderedRendition {
 }
 
 export interface SourceImage {
+  /** Upright, of one frame for an animation. */
   width: number;
   height: number;
   format: string;
   pages: number;
+  /** Animated GIF or WebP: the frames, their total duration, and the loop count (0: forever). */
+  animation?: { frames: number; durationMs: number; loop: number };
 }
 
 export interface RenderOptions {
   maxInputPixels: number;
+  /** Frames of an animated input (limits.maxFrames); more is refused. Default: no limit beyond maxInputPixels. */
+  maxFrames?: number;
   profile: TenantConfig["metadata"]["renditionProfile"];
   /** sharp's timeout for the decode (seconds): what is left of the attempt's time. Default none. */
   timeoutSeconds?: number;
@@ -92,10 +97,10 @@ function fitScale(width: number, height: number, rendition: Rendition): number {
 /** What sharp renders from: an encoded image in memory or in a file, or pixels another decoder produced. */
 export type RenderInput = Buffer | string | RawImage;
 
-function open(input: RenderInput, limitInputPixels: number, timeoutSeconds?: number): sharp.Sharp {
+function open(input: RenderInput, limitInputPixels: number, timeoutSeconds?: number, animated = false): sharp.Sharp {
   const image =
     typeof input === "string" || Buffer.isBuffer(input)
-      ? sharp(input, { limitInputPixels, failOn: "truncated" })
+      ? sharp(input, { limitInputPixels, failOn: "truncated", animated })
       : sharp(input.raw.data, { raw: { width: input.raw.width, height: input.raw.height, channels: input.raw.channels }, limitInputPixels });
   return timeoutSeconds ? image.timeout({ seconds: timeoutSeconds }) : image;
 }
@@ -113,8 +118,13 @@ export async function renderRenditions(
   }
   const { width, height } = header;
   if (!width || !height) throw new PermanentError("CORRUPT_IMAGE", "image has no dimensions");
-  // Checked from the header so a decompression bomb is refused before any pixel is decoded.
-  checkPixelLimit(width, height, options.maxInputPixels);
+  const animation = animationOf(header);
+  const frames = animation?.frames ?? 1;
+  if (options.maxFrames !== undefined && frames > options.maxFrames) {
+    throw new PermanentError("TOO_MANY_FRAMES", `the animation has ${frames} frames, above the tenant's limit of ${options.maxFrames} (limits.maxFrames)`);
+  }
+  // Checked from the header so a decompression bomb is refused before any pixel is decoded: every frame counts.
+  checkPixelLimit(width, height * frames, options.maxInputPixels);
   const rotated = (header.orientation ?? 1) >= 5;
   const upright = rotated ? { width: height, height: width } : { width, height };
   const inspectScale = options.inspect ? Math.min(1, options.inspect.minSide / Math.max(upright.width, upright.height)) : 0;
@@ -129,17 +139,43 @@ export async function renderRenditions(
     rawBytes = maxRawBytes;
   }
   const release = await options.budget?.acquire(
-    decoderWorkingSetBytes({ ...header, width, height, bytesPerSample: header.depth === "ushort" ? 2 : 1 }) + rawBytes * (rotated ? 2 : 1) + 16 * 1024 * 1024,
-    `a ${width}x${height} ${header.format ?? "image"}${header.isProgressive ? " (progressive)" : ""}`,
+    // An animation is decoded as the strip of all its frames, one under another.
+    decoderWorkingSetBytes({ ...header, width, height: height * frames, bytesPerSample: header.depth === "ushort" ? 2 : 1 }) +
+      rawBytes * (rotated ? 2 : 1) +
+      16 * 1024 * 1024,
+    `a ${width}x${height} ${header.format ?? "image"}${animation ? ` of ${frames} frames` : ""}${header.isProgressive ? " (progressive)" : ""}`,
   );
   try {
+    const source = { ...sourceImage(upright, header), animation };
+    const moving = animation ? renditions.filter((r) => ANIMATED_FORMATS.has(r.format)) : [];
+    const still = renditions.filter((r) => !moving.includes(r));
     // One rendition (an on-demand variant): one pipeline from the encoded input, as raw sharp does,
-    // with no raw copy in between. Several: decode once, then fan out from the shared pixels.
-    if (renditions.length === 1 && !options.inspect) return await renderAlone(input, upright, header, renditions[0]!, options);
-    return await decodeAndEncode(input, upright, scale, header, renditions, options);
+    // with no raw copy in between. Several: decode once (the first frame), then fan out from the shared pixels.
+    const stills =
+      still.length === 1 && !options.inspect
+        ? { outputs: [await renderAlone(input, upright, still[0]!, options)] }
+        : still.length || options.inspect
+          ? await decodeAndEncode(input, upright, scale, still, options)
+          : { outputs: [] };
+    if (stills.withheld) return { source, outputs: [] };
+    // Animated outputs keep every frame, its delay and the loop count: a pipeline each, from the encoded input.
+    const animatedOutputs = await Promise.all(moving.map((r) => renderAlone(input, upright, r, { ...options, focus: stills.focus ?? options.focus }, true)));
+    const byName = new Map([...stills.outputs, ...animatedOutputs].map((o) => [o.name, o]));
+    return { source, outputs: renditions.map((r) => byName.get(r.name)!) };
   } finally {
     release?.();
   }
+}
+
+/** Output formats that keep an animation (every other gets its first frame: docs/formats.md). */
+const ANIMATED_FORMATS = new Set<Rendition["format"]>(["webp"]);
+
+/** An animated GIF or WebP (a multi-page TIFF or HEIF is not an animation). */
+function animationOf(header: sharp.Metadata): SourceImage["animation"] {
+  const frames = header.pages ?? 1;
+  if (frames < 2 || (header.format !== "gif" && header.format !== "webp")) return undefined;
+  const delays = header.delay ?? [];
+  return { frames, durationMs: delays.reduce((sum, d) => sum + d, 0), loop: header.loop ?? 0 };
 }
 
 const sourceImage = (upright: { width: number; height: number }, header: sharp.Metadata): SourceImage => ({
@@ -152,26 +188,26 @@ const sourceImage = (upright: { width: number; height: number }, header: sharp.M
 async function renderAlone(
   input: RenderInput,
   upright: { width: number; height: number },
-  header: sharp.Metadata,
   rendition: Rendition,
   options: RenderOptions,
-): Promise<{ source: SourceImage; outputs: RenderedRendition[] }> {
-  const pipeline = open(input, options.maxInputPixels, options.timeoutSeconds).autoOrient().toColourspace("srgb");
+  animated = false,
+): Promise<RenderedRendition> {
+  const pipeline = open(input, options.maxInputPixels, options.timeoutSeconds, animated).autoOrient().toColourspace("srgb");
   try {
-    return { source: sourceImage(upright, header), outputs: [await encode(pipeline, upright, rendition, options)] };
+    return await encode(pipeline, upright, rendition, options);
   } catch (err) {
     throw toImageError(err);
   }
 }
 
+/** The first frame decoded once, looked at (the analysis), and cut into each rendition. */
 async function decodeAndEncode(
   input: RenderInput,
   upright: { width: number; height: number },
   scale: number,
-  header: sharp.Metadata,
   renditions: readonly Rendition[],
   options: RenderOptions,
-): Promise<{ source: SourceImage; outputs: RenderedRendition[] }> {
+): Promise<{ outputs: RenderedRendition[]; focus?: RenderOptions["focus"]; withheld?: boolean }> {
   let decoded: { data: Buffer; info: sharp.OutputInfo };
   try {
     decoded = await open(input, options.maxInputPixels, options.timeoutSeconds)
@@ -187,11 +223,11 @@ async function decodeAndEncode(
   let focus = options.focus;
   if (options.inspect) {
     const seen = await options.inspect.look({ data: decoded.data, ...raw });
-    if (seen.withhold) return { source: sourceImage(upright, header), outputs: [] };
+    if (seen.withhold) return { outputs: [], withheld: true };
     focus = seen.focus ?? focus;
   }
   const outputs = await Promise.all(renditions.map((r) => encode(sharp(decoded.data, { raw }), raw, r, { ...options, focus })));
-  return { source: sourceImage(upright, header), outputs };
+  return { outputs, focus };
 }
 
 /** The largest width or height each encoder writes (measured with sharp's libvips; JPEG: libjpeg-turbo's 65,500, below sharp's own check of 65,535). */

@@ -87,6 +87,14 @@ export interface ObjectItem {
   labels?: Label[];
   moderation?: ModerationLabel[];
   analysisSkipped?: string;
+  /** Animated sources: the frames kept (at most limits.maxFrames) and their total duration. */
+  frames?: number;
+  durationMs?: number;
+  /**
+   * Outcome events owed to the tenant's topic (runtime/outcome-events.ts): written with the final
+   * item, cleared once published. A claim keeps them, so the next owner of the key sends them.
+   */
+  pendingEvents?: string[];
 }
 
 /** A reprocess claim: redo the item the synthetic event saw, unless this run did or it is already current. */
@@ -300,21 +308,49 @@ export class MetadataStore {
     }
   }
 
-  /** Writes the final item; false when a newer event has taken the key over meanwhile. */
-  async finish(item: Omit<ObjectItem, "updatedAt">): Promise<boolean> {
+  /**
+   * Writes the final item; undefined when a newer event has taken the key over meanwhile.
+   * `pendingEvents(written)` gives the outcome events the item owes, built from the item as written.
+   */
+  async finish(item: Omit<ObjectItem, "updatedAt">, pendingEvents?: (written: ObjectItem) => string[]): Promise<ObjectItem | undefined> {
+    const written: ObjectItem = { ...item, updatedAt: new Date(this.now()).toISOString() };
+    const events = pendingEvents?.(written);
+    if (events?.length) written.pendingEvents = events;
     try {
       await this.doc.send(
         new PutCommand({
           TableName: this.tableName,
-          Item: { ...item, [STATUS_INDEX.hashKey]: statusShard(item.status, item.objectKey), updatedAt: new Date(this.now()).toISOString() },
+          Item: { ...written, [STATUS_INDEX.hashKey]: statusShard(item.status, item.objectKey) },
           ConditionExpression: "#sequencer = :seq AND #status = :processing",
           ExpressionAttributeNames: { "#sequencer": "sequencer", "#status": "status" },
           ExpressionAttributeValues: { ":seq": item.sequencer, ":processing": "processing" },
         }),
       );
-      return true;
+      return written;
     } catch (err) {
-      if (isConditionalCheckFailed(err)) return false;
+      if (isConditionalCheckFailed(err)) return undefined;
+      throw err;
+    }
+  }
+
+  /**
+   * Clears the events an item owed once they are published, unless the item changed meanwhile (a
+   * newer claim keeps them and sends them itself: at worst a repeat, which `eventId` tells apart).
+   */
+  async clearPendingEvents(item: Pick<ObjectItem, "objectKey" | "sequencer" | "updatedAt">): Promise<void> {
+    try {
+      await this.doc.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: { [PARTITION_KEY]: item.objectKey },
+          UpdateExpression: "REMOVE #pending",
+          ConditionExpression: "#sequencer = :seq AND #updatedAt = :updatedAt",
+          ExpressionAttributeNames: { "#pending": "pendingEvents", "#sequencer": "sequencer", "#updatedAt": "updatedAt" },
+          ExpressionAttributeValues: { ":seq": item.sequencer, ":updatedAt": item.updatedAt },
+        }),
+      );
+    } catch (err) {
+      if (isConditionalCheckFailed(err)) return;
       throw err;
     }
   }

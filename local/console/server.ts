@@ -14,6 +14,7 @@ import { GetObjectCommand } from "@aws-sdk/client-s3";
 import { ScanCommand } from "@aws-sdk/lib-dynamodb";
 import type { Logger } from "pino";
 import { isNotFound } from "../../runtime/errors";
+import { subscribeOutcomes } from "../outcome-subscription";
 import { HttpFailure } from "../../runtime/http-failure";
 import { edgePolicy, offeredVariants, signedUrl } from "../../edge/edge";
 import { notificationKeys, redriveDeadLetters, type DeadLetter } from "../../ops/dead-letters";
@@ -109,10 +110,28 @@ function deadLetters(platform: LocalPlatform, t: LocalTenant): DeadLetter[] {
 
 export async function startConsole(platform: LocalPlatform, options: { port?: number; log: Logger }): Promise<ConsoleServer> {
   const clients = new Set<ServerResponse>();
-  const unsubscribe = platform.subscribe((outcome) => {
-    const line = `event: outcome\ndata: ${JSON.stringify({ tenant: outcome.tenant, key: outcome.key, status: outcome.status })}\n\n`;
-    for (const client of clients) client.write(line);
+  // The live list is fed as a tenant's application would be: a subscription to each tenant's outcome topic (docs/events.md).
+  const feeds = await Promise.all(
+    [...platform.tenants.values()].map((t) => subscribeOutcomes(platform.clients, t.eventsTopicArn, { name: `console-${t.config.name}` })),
+  );
+  let open = true;
+  const following = feeds.map(async (feed) => {
+    while (open) {
+      const outcomes = await feed.receive(1).catch((err) => {
+        if (open) options.log.warn({ err }, "console: could not read outcome events");
+        return [];
+      });
+      for (const outcome of outcomes) {
+        const line = `event: outcome\ndata: ${JSON.stringify({ tenant: outcome.tenant, key: outcome.key, status: outcome.status })}\n\n`;
+        for (const client of clients) client.write(line);
+      }
+    }
   });
+  const unsubscribe = async () => {
+    open = false;
+    await Promise.all(following);
+    await Promise.all(feeds.map((feed) => feed.close()));
+  };
 
   const tenantOf = (name: string): LocalTenant => {
     const t = platform.tenants.get(name);
@@ -252,12 +271,11 @@ export async function startConsole(platform: LocalPlatform, options: { port?: nu
   });
   return {
     url: `http://${LOOPBACK}:${(server.address() as AddressInfo).port}`,
-    close: () =>
-      new Promise<void>((resolve) => {
-        unsubscribe();
-        for (const client of clients) client.end();
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
+    close: async () => {
+      for (const client of clients) client.end();
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await unsubscribe();
+    },
   };
 }

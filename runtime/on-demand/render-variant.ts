@@ -246,6 +246,7 @@ export class VariantService {
       this.stats.renders++;
       const options: RenderOptions = {
         maxInputPixels: tenant.limits.maxInputPixels,
+        maxFrames: tenant.limits.maxFrames,
         profile: tenant.metadata.renditionProfile,
         budget: memoryBudget,
         timeoutSeconds: this.deps.renderTimeoutSeconds,

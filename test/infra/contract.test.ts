@@ -27,6 +27,7 @@ const localTenant = (name: string): LocalTenant => {
     table: names.table,
     queueUrl: "",
     deadLetterQueueUrl: "",
+    eventsTopicArn: `arn:aws:sns:us-east-1:000000000000:${names.outcomesTopic}`,
     purgeQueueUrl: config.onDemand.enabled ? `http://127.0.0.1/000000000000/${names.purgeQueue}` : undefined,
   };
 };

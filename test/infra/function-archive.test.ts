@@ -210,7 +210,7 @@ it("traces the bundled handler as on Lambda: the invocation's trace header, subs
     expect(object).toMatchObject({ trace_id: root, parent_id: "53995c3f42cd8ad8", annotations: { tenant: "bundle", key, status: "done" } });
     expect(documents.every((d) => d.trace_id === root)).toBe(true);
     expect(new Set(documents.map((d) => d.name))).toEqual(
-      new Set(["object", "DynamoDB", "head", "metadata", "download", "render", "similar", "upload", "purge", "index", "S3"]),
+      new Set(["object", "DynamoDB", "head", "metadata", "download", "render", "similar", "upload", "purge", "index", "S3", "announce", "SNS"]),
     );
   } finally {
     daemon.close();
@@ -263,6 +263,7 @@ function runInBundle(dir: string, script: string, t: TestPlatform, tenantEnv: Re
         [ENV.forcePathStyle]: "true",
         AWS_ENDPOINT_URL_S3: t.platform.endpoints.s3,
         AWS_ENDPOINT_URL_DYNAMODB: t.platform.endpoints.dynamodb,
+        AWS_ENDPOINT_URL_SNS: t.platform.endpoints.sqs,
         AWS_REGION: LOCAL_REGION,
         AWS_ACCESS_KEY_ID: LOCAL_CREDENTIALS.accessKeyId,
         AWS_SECRET_ACCESS_KEY: LOCAL_CREDENTIALS.secretAccessKey,

@@ -23,6 +23,7 @@ const arns = (tenant: string) => ({
   table: `arn:aws:dynamodb:eu-west-1:123456789012:table/tip-dev-${tenant}-metadata-abcdef1`,
   queue: `arn:aws:sqs:eu-west-1:123456789012:tip-dev-${tenant}-events-abcdef1`,
   deadLetterQueue: `arn:aws:sqs:eu-west-1:123456789012:tip-dev-${tenant}-events-dlq-abcdef1`,
+  outcomesTopic: `arn:aws:sns:eu-west-1:123456789012:tip-dev-${tenant}-outcomes-abcdef1`,
   logStream: `arn:aws:logs:eu-west-1:123456789012:log-group:/aws/lambda/tip-dev-${tenant}-processor:log-stream:2026/11/23/abc`,
 });
 
@@ -60,8 +61,11 @@ const needed = (tenant: string): [string, string][] => {
     ["sqs:ChangeMessageVisibility", a.queue],
     ["logs:CreateLogStream", a.logStream],
     ["logs:PutLogEvents", a.logStream],
+    ["sns:Publish", a.outcomesTopic],
   ];
 };
+
+const SNS_ACTIONS = ["sns:Publish", "sns:Subscribe", "sns:SetTopicAttributes", "sns:DeleteTopic", "sns:AddPermission"];
 
 const S3_ACTIONS = [
   "s3:GetObject",
@@ -130,6 +134,7 @@ describe.each(names)("tenant %s's role", (tenant) => {
       ...S3_ACTIONS.flatMap((action) => [a.sourceBucket, a.sourceObject, a.proxyBucket, a.proxyObject].map((r): [string, string] => [action, r])),
       ...DYNAMO_ACTIONS.map((action): [string, string] => [action, a.table]),
       ...SQS_ACTIONS.flatMap((action) => [a.queue, a.deadLetterQueue].map((r): [string, string] => [action, r])),
+      ...SNS_ACTIONS.map((action): [string, string] => [action, a.outcomesTopic]),
       ...XRAY_WRITE_ACTIONS.map((action): [string, string] => [action, "*"]),
       ["xray:GetTraceSummaries", "*"],
       ...[...REKOGNITION_APIS, ...UNUSED_REKOGNITION].map((action): [string, string] => [action, "*"]),
@@ -138,9 +143,10 @@ describe.each(names)("tenant %s's role", (tenant) => {
     expect(extra).toEqual([]);
   });
 
-  it.each(names.filter((other) => other !== tenant))("is denied every action on %s's buckets, table and queues", (other) => {
+  it.each(names.filter((other) => other !== tenant))("is denied every action on %s's buckets, table, queues and topic", (other) => {
     const a = arns(other);
     const probes: [string, string][] = [
+      ...SNS_ACTIONS.map((action): [string, string] => [action, a.outcomesTopic]),
       ...S3_ACTIONS.flatMap((action) => [a.sourceBucket, a.sourceObject, a.proxyBucket, a.proxyObject].map((r): [string, string] => [action, r])),
       ...DYNAMO_ACTIONS.map((action): [string, string] => [action, a.table]),
       ...SQS_ACTIONS.flatMap((action) => [a.queue, a.deadLetterQueue].map((r): [string, string] => [action, r])),

@@ -109,6 +109,7 @@ const ROWS: Row[] = [
     ],
   },
   { field: "limits.maxInputPixels", min: 1, max: 2 ** 32 },
+  { field: "limits.maxFrames", min: 1, max: 100_000 },
   {
     field: "function.memoryMb",
     min: 256,

@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { renditionKey, sidecarKey } from "../../runtime/keys";
 import { SUBJECT_RGB, subjectShare } from "../../fixtures/images";
 import { startTestPlatform, type TestPlatform } from "../support/platform";
+import { subscribeOutcomes } from "../../local/outcome-subscription";
 
 let t: TestPlatform;
 const calls = () => t.platform.rekognition!.calls;
@@ -92,8 +93,17 @@ describe("a tenant that opts in", () => {
   });
 
   it("quarantines an image with moderation labels: metadata and analysis kept, no renditions", async () => {
+    const quarantines = await subscribeOutcomes(t.platform.clients, t.platform.tenants.get("seen")!.eventsTopicArn, {
+      name: "quarantines",
+      filter: { status: ["quarantined"] },
+    });
     await t.upload("seen", "flagged.jpg", await magenta(), "image/jpeg");
     await t.drain();
+    // One message, with its labels, to a subscriber that filters on the status.
+    const announced = [...(await quarantines.receive(1)), ...(await quarantines.receive(1))];
+    await quarantines.close();
+    expect(announced.map((d) => [d.key, d.status, d.renditions.length])).toEqual([["flagged.jpg", "quarantined", 0]]);
+    expect(announced[0]!.analysis?.moderation).toEqual([{ name: "Explicit", parentName: "", confidence: 97.5 }]);
     const item = (await t.item("seen", "flagged.jpg"))!;
     expect(item).toMatchObject({ status: "quarantined", format: "JPEG", width: 640, height: 480, renditions: [] });
     expect(item.moderation).toEqual([{ name: "Explicit", parentName: "", confidence: 97.5 }]);

@@ -104,6 +104,8 @@ it("traces an object through its stages, with every AWS call under the stage tha
   expect(calls(stage("upload")).sort()).toEqual(Array(item.renditions!.length + 1).fill("S3 PutObject"));
   // The claim and the final write, made by the object's own step.
   expect(stages.filter((s) => s.name === "DynamoDB").map((s) => s.aws?.operation)).toEqual(["UpdateItem", "PutItem"]);
+  // Then the outcome event (docs/events.md): published, and cleared from the item.
+  expect(calls(stage("announce"))).toEqual(["SNS Publish", "DynamoDB UpdateItem"]);
   expect(stages.every((s) => !s.fault && !s.error)).toBe(true);
   console.log(`trace of ${key}:\n${diagram(root).join("\n")}`);
 

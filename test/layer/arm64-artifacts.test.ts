@@ -114,6 +114,7 @@ describe.skipIf(!canRun)("the arm64 function archive and layer, as zipped, under
           [ENV.requestTimeoutMs]: "120000",
           AWS_ENDPOINT_URL_S3: t.platform.endpoints.s3,
           AWS_ENDPOINT_URL_DYNAMODB: t.platform.endpoints.dynamodb,
+          AWS_ENDPOINT_URL_SNS: t.platform.endpoints.sqs,
           AWS_REGION: LOCAL_REGION,
           AWS_ACCESS_KEY_ID: LOCAL_CREDENTIALS.accessKeyId,
           AWS_SECRET_ACCESS_KEY: LOCAL_CREDENTIALS.secretAccessKey,

@@ -7,6 +7,7 @@ import { parseArgs } from "node:util";
 import type { ItemStatus } from "../runtime/store";
 import { MetadataStore } from "../runtime/store";
 import { fail, parseSince, resolveTarget } from "./targets";
+import { errorMessage } from "../local/user-errors";
 
 const STATUSES: ItemStatus[] = ["failed", "quarantined", "done", "processing", "deleted"];
 
@@ -44,4 +45,4 @@ async function main(): Promise<void> {
   console.log(`${items.length} ${status} object${items.length === 1 ? "" : "s"} of tenant ${values.tenant}${since ? ` since ${since}` : ""}`);
 }
 
-main().catch((err) => fail("failures", err instanceof Error ? err.message : String(err)));
+main().catch((err) => fail("failures", errorMessage(err)));

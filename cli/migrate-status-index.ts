@@ -6,6 +6,7 @@
 import { parseArgs } from "node:util";
 import { backfillStatusShards } from "../ops/status-index";
 import { fail, resolveTarget } from "./targets";
+import { errorMessage } from "../local/user-errors";
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
@@ -19,4 +20,4 @@ async function main(): Promise<void> {
   );
 }
 
-main().catch((err) => fail("migrate-status-index", err instanceof Error ? err.message : String(err)));
+main().catch((err) => fail("migrate-status-index", errorMessage(err)));

@@ -8,6 +8,7 @@ import { ListMessageMoveTasksCommand, StartMessageMoveTaskCommand, type SQSClien
 import { parseArgs } from "node:util";
 import { redriveDeadLetters } from "../ops/dead-letters";
 import { fail, resolveTarget } from "./targets";
+import { errorMessage } from "../local/user-errors";
 
 /** `https://sqs.<region>.amazonaws.com/<account>/<name>` as its ARN. */
 export function queueArn(queueUrl: string): string {
@@ -45,4 +46,4 @@ async function main(): Promise<void> {
   console.log(`moved ${moved} message${moved === 1 ? "" : "s"} from the dead-letter queue back to tenant ${values.tenant}'s queue`);
 }
 
-if (require.main === module) main().catch((err) => fail("redrive", err instanceof Error ? err.message : String(err)));
+if (require.main === module) main().catch((err) => fail("redrive", errorMessage(err)));

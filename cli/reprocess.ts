@@ -24,6 +24,7 @@ import {
   type StatusSelection,
 } from "../ops/reprocess";
 import { fail, parseSince, resolveTarget, ROOT } from "./targets";
+import { errorMessage } from "../local/user-errors";
 
 const USAGE =
   "usage: npm run reprocess -- --tenant <name> [--stack <name>] [--prefix p/] [--status failed|done|any] [--since <date>] [--rate <objects/s>] [--dry-run] [--force] [--checkpoint <file>] [--restart]";
@@ -146,7 +147,5 @@ async function main(): Promise<void> {
 }
 
 if (require.main === module) {
-  main().catch((err) =>
-    fail("reprocess", `${err instanceof Error ? err.message : String(err)} (a checkpoint, if any, keeps the progress: run the same command again)`),
-  );
+  main().catch((err) => fail("reprocess", `${errorMessage(err)} (a checkpoint, if any, keeps the progress: run the same command again)`));
 }

@@ -7,6 +7,7 @@ import { parseArgs } from "node:util";
 import { NearDuplicates } from "../runtime/analysis/near-duplicates";
 import { MetadataStore } from "../runtime/store";
 import { fail, resolveTarget } from "./targets";
+import { errorMessage } from "../local/user-errors";
 
 const USAGE = "usage: npm run similar -- <tenant> <key> [--distance 0-16] [--limit 10] [--json] [--stack <name> [--outputs file.json]]";
 
@@ -50,4 +51,4 @@ async function main(): Promise<void> {
   console.log(`${count} of ${key} (phash ${item.phash}) within ${distance} bits in tenant ${tenant}`);
 }
 
-main().catch((err) => fail("similar", err instanceof Error ? err.message : String(err)));
+main().catch((err) => fail("similar", errorMessage(err)));

@@ -3,8 +3,13 @@
  * same account (dev, prod) never collide. Shared by components/ (as Pulumi logical names) and the
  * local platform (as the emulated resources' physical names).
  */
-import type { TenantConfig } from "./tenant-config";
 import { bucketNameProblem } from "./tenant-runtime";
+
+/** What names depend on, of a tenant's config (structural: the schema module imports this one). */
+interface NamedTenant {
+  name: string;
+  storage: { sourceBucketName?: string; proxyBucketName?: string };
+}
 
 const DEFAULT_NAME_PREFIX = "tip";
 
@@ -39,7 +44,7 @@ export interface TenantResourceNames {
   outcomesTopic: string;
 }
 
-export function tenantResourceNames(stack: string, tenant: Pick<TenantConfig, "name" | "storage">, prefix = DEFAULT_NAME_PREFIX): TenantResourceNames {
+export function tenantResourceNames(stack: string, tenant: NamedTenant, prefix = DEFAULT_NAME_PREFIX): TenantResourceNames {
   const base = `${prefix}-${stack}-${tenant.name}`;
   const names: TenantResourceNames = {
     base,
@@ -107,3 +112,13 @@ export function physicalNameProblems(base: string): string[] {
       : [];
   });
 }
+
+/**
+ * The platform's own prefix: source objects under it are never processed (overlays, and other files
+ * the platform reads), and table keys under it are the platform's (the similarity index), which no
+ * object's item can therefore ever collide with.
+ */
+export const PLATFORM_PREFIX = "_platform/";
+
+/** Where a tenant keeps its overlay images (watermarks, logos) in its source bucket. */
+export const OVERLAY_PREFIX = `${PLATFORM_PREFIX}overlays/`;

@@ -5,6 +5,7 @@
  */
 import { z } from "zod";
 import { QUEUE_RETENTION_DAYS } from "./timing";
+import { OVERLAY_PREFIX } from "./naming";
 import { bucketNameProblem, EPHEMERAL_HEADROOM_MB, ephemeralStorageMb, MAX_EPHEMERAL_MB, OBJECTS_PER_CONTAINER } from "./tenant-runtime";
 
 // The parts the functions need at run time live in tenant-runtime.ts (no zod there); re-exported
@@ -35,6 +36,32 @@ const positiveInt = (max: number) => z.number().int().positive().max(max);
 /** A century: S3 lifecycle days and DynamoDB TTLs have no documented maximum; a bound catches a typo. */
 const MAX_DAYS = 36_500;
 
+/** Where an overlay sits: a compass point or the centre, as sharp names them. */
+const OVERLAY_GRAVITIES = ["centre", "north", "northeast", "east", "southeast", "south", "southwest", "west", "northwest"] as const;
+
+/**
+ * An image (PNG with alpha, or SVG) drawn over a rendition: a watermark, a logo. Its key is in the
+ * tenant's source bucket under OVERLAY_PREFIX, which the pipeline never processes (docs/overlays.md).
+ */
+const overlaySchema = z
+  .object({
+    key: z
+      .string()
+      .max(1024)
+      .refine((key) => key.startsWith(OVERLAY_PREFIX) && key.length > OVERLAY_PREFIX.length && !key.endsWith("/"), {
+        message: `must be an object key under ${OVERLAY_PREFIX} (the prefix the pipeline never processes), e.g. ${OVERLAY_PREFIX}logo.png`,
+      }),
+    gravity: z.enum(OVERLAY_GRAVITIES).default("southeast"),
+    /** The overlay's width as a share of the rendition's width (its height follows its aspect, within the rendition). */
+    widthRatio: z.number().gt(0).max(1).default(0.25),
+    /** 1 draws the overlay as it is (its own alpha kept); 0.5 at half its opacity. */
+    opacity: z.number().min(0).max(1).default(1),
+    /** Distance from the edges its gravity names, as a share of the rendition's shorter side. */
+    margin: z.number().min(0).max(0.5).default(0.02),
+  })
+  .strict();
+export type Overlay = z.infer<typeof overlaySchema>;
+
 /** A rendition's shape; on-demand presets share it, with "auto" among their formats. */
 function variantSchema<const F extends readonly [string, ...string[]]>(formats: F, defaultFormat: F[number]) {
   return z
@@ -47,6 +74,8 @@ function variantSchema<const F extends readonly [string, ...string[]]>(formats: 
       quality: z.number().int().min(1).max(100).default(80),
       /** Where `fit: cover` crops (GRAVITIES). Unset: around the object's focus. */
       gravity: z.enum(GRAVITIES).optional(),
+      /** An image drawn over the rendition (a watermark). Default: none. */
+      overlay: overlaySchema.optional(),
     })
     .strict()
     .refine((r) => r.width !== undefined || r.height !== undefined, {

@@ -1,17 +1,29 @@
 /** Reads a stack's config from `Pulumi.<stack>.yaml`, validated by the same schemas the Pulumi program uses. */
 import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
-import { parse } from "yaml";
+import { parse, YAMLParseError } from "yaml";
 import { parseTenants, TenantConfigError, type TenantConfig } from "../contract/tenant-config";
 import { parseStackSettings, type StackSettings } from "../contract/stack-settings";
 
 const PROJECT = "tenant-image-platform";
 export const TENANTS_KEY = `${PROJECT}:tenants`;
 
+/** A stack file's YAML; a syntax error is one line: the file, its line and column, and the parser's message. */
+function readStackYaml(file: string): { config?: Record<string, unknown> } | null {
+  try {
+    return parse(readFileSync(file, "utf8")) as { config?: Record<string, unknown> } | null;
+  } catch (err) {
+    if (!(err instanceof YAMLParseError)) throw err;
+    const at = err.linePos?.[0];
+    const message = err.message.split("\n")[0]!.replace(/ at line \d+, column \d+:?$/, "");
+    throw new TenantConfigError([`${path.relative(process.cwd(), file) || file}${at ? `:${at.line}:${at.col}` : ""}: ${message}`]);
+  }
+}
+
 export function loadStackTenants(stack = "dev", root = path.resolve(__dirname, "..")): TenantConfig[] {
   const file = path.join(root, `Pulumi.${stack}.yaml`);
   if (!existsSync(file)) throw new TenantConfigError([`there is no ${file} for stack "${stack}"`]);
-  const doc = parse(readFileSync(file, "utf8")) as { config?: Record<string, unknown> } | null;
+  const doc = readStackYaml(file);
   const raw = doc?.config?.[TENANTS_KEY];
   if (raw === undefined) throw new TenantConfigError([`${file} has no "${TENANTS_KEY}" config key`]);
   return parseTenants(raw);
@@ -27,12 +39,7 @@ export interface StackConfig {
 /** The whole stack config of a `Pulumi.<stack>.yaml` file: tenants, stack settings and region, each validated. */
 export function loadStackConfigFile(file: string): StackConfig {
   if (!existsSync(file)) throw new TenantConfigError([`there is no ${file}`]);
-  let doc: { config?: Record<string, unknown> } | null;
-  try {
-    doc = parse(readFileSync(file, "utf8")) as { config?: Record<string, unknown> } | null;
-  } catch (err) {
-    throw new TenantConfigError([`${file} is not valid YAML: ${(err as Error).message.split("\n")[0]}`]);
-  }
+  const doc = readStackYaml(file);
   const config = doc?.config ?? {};
   const raw = config[TENANTS_KEY];
   if (raw === undefined) throw new TenantConfigError([`${file} has no "${TENANTS_KEY}" config key`]);

@@ -1,15 +1,35 @@
 /**
- * `npm run upload -- <tenant> <file...> [--prefix some/folder/]`: uploads to the tenant's source
- * bucket of the running local platform (read from .local/endpoints.json), then follows each object
- * to its final state through the tenant's outcome topic (a subscription of its own, as a tenant's
- * application would: docs/events.md) and prints it.
+ * `npm run upload -- <tenant> <file or folder...> [--prefix some/folder/] [--json]`: uploads to the
+ * tenant's source bucket of the running local platform (read from .local/endpoints.json), then
+ * follows each object to its final state through the tenant's outcome topic (a subscription of its
+ * own, as a tenant's application would: docs/events.md) and prints it. Exit codes in USAGE.
  */
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync, statSync } from "node:fs";
 import path from "node:path";
 import { localClients } from "./platform";
 import { uploadObject } from "./upload";
 import { subscribeOutcomes } from "./outcome-subscription";
 import type { OutcomeDocument } from "../runtime/outcome-events";
+import { errorMessage } from "./user-errors";
+import { count } from "./outcome-line";
+import { mapLimit } from "../runtime/concurrency";
+
+const USAGE = `usage: npm run upload -- <tenant> <file or folder...> [--prefix some/folder/] [--json]
+
+Uploads each file to the tenant's source bucket of the local platform (npm start), then waits for
+each object's final state and prints one line per object.
+
+  <file>          uploaded as <prefix><file name>
+  <folder>        every file below it, recursively, as <prefix><path relative to the folder>
+  --prefix p/     a key prefix (a "folder" in the bucket)
+  --json          print each outcome's whole document (docs/events.md) instead of one line
+  --help          this text
+
+Exit codes: 0 every object done (or quarantined), 1 some object failed, 2 a usage error or the
+local platform not running, 3 some object not processed within 2 minutes.`;
+
+/** A mistake in the command line: printed with the usage, exit code 2. */
+class UsageError extends Error {}
 
 const ROOT = path.resolve(__dirname, "..");
 
@@ -34,61 +54,116 @@ interface Endpoints {
   tenants: Record<string, { sourceBucket: string; proxyBucket: string; table: string; eventsTopicArn: string }>;
 }
 
-async function main(): Promise<void> {
-  const args = process.argv.slice(2);
+/** The files to upload and their keys: a file by its name, a folder's files by their path below it. */
+export function filesToUpload(paths: string[], prefix: string): { file: string; key: string }[] {
+  const found: { file: string; key: string }[] = [];
+  const walk = (folder: string, root: string) => {
+    for (const entry of readdirSync(folder, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name))) {
+      const full = path.join(folder, entry.name);
+      if (entry.isDirectory()) walk(full, root);
+      else if (entry.isFile()) found.push({ file: full, key: `${prefix}${path.relative(root, full).split(path.sep).join("/")}` });
+    }
+  };
+  for (const given of paths) {
+    let stats;
+    try {
+      stats = statSync(given);
+    } catch {
+      throw new UsageError(`no such file or folder: ${given}`);
+    }
+    if (stats.isDirectory()) walk(given, given);
+    else found.push({ file: given, key: `${prefix}${path.basename(given)}` });
+  }
+  return found;
+}
+
+function parseArgs(argv: string[]): { tenantName: string; paths: string[]; prefix: string; json: boolean } {
+  const args = [...argv];
+  if (args.includes("--help") || args.includes("-h")) {
+    console.log(USAGE);
+    process.exit(0);
+  }
   let prefix = "";
   const prefixAt = args.indexOf("--prefix");
   if (prefixAt >= 0) {
     prefix = args[prefixAt + 1] ?? "";
+    if (!prefix || prefix.startsWith("--")) throw new UsageError("--prefix needs a value, e.g. --prefix holidays/");
     args.splice(prefixAt, 2);
   }
-  const [tenantName, ...files] = args;
-  if (!tenantName || files.length === 0) throw new Error("usage: npm run upload -- <tenant> <file...> [--prefix folder/]");
+  const json = args.includes("--json");
+  const rest = args.filter((a) => a !== "--json");
+  const unknown = rest.find((a) => a.startsWith("--"));
+  if (unknown) throw new UsageError(`unknown option ${unknown}`);
+  const [tenantName, ...paths] = rest;
+  if (!tenantName || paths.length === 0) throw new UsageError("name a tenant and at least one file or folder");
+  return { tenantName, paths, prefix, json };
+}
+
+/** One line: what became of the object. */
+function outcomeLine(outcome: OutcomeDocument): string {
+  const mark = { done: "✓", failed: "✗", quarantined: "⊘", deleted: "−" }[outcome.status];
+  const parts = [`${mark} ${outcome.key}: ${outcome.status}`];
+  if (outcome.status === "done")
+    parts.push(
+      `${count(outcome.renditions.length, "rendition")}${outcome.renditions.length ? ` (${outcome.renditions.map((r) => `${r.name} ${r.width}x${r.height}`).join(", ")})` : ""}`,
+    );
+  if (outcome.frames) parts.push(`${outcome.frames} frames, ${outcome.durationMs} ms`);
+  if (outcome.error) parts.push(`${outcome.error.code}: ${outcome.error.message}`);
+  if (outcome.renditionsSkipped) parts.push(outcome.renditionsSkipped);
+  return parts.join(" — ");
+}
+
+async function main(): Promise<number> {
+  const { tenantName, paths, prefix, json } = parseArgs(process.argv.slice(2));
+  const files = filesToUpload(paths, prefix);
+  if (files.length === 0) throw new UsageError(`no files in ${paths.join(", ")}`);
   let endpoints: Endpoints;
   try {
     endpoints = JSON.parse(readFileSync(path.join(ROOT, ".local/endpoints.json"), "utf8")) as Endpoints;
   } catch {
-    throw new Error("the local platform is not running: start it with `npm start` first");
+    throw new UsageError("the local platform is not running (no .local/endpoints.json): start it with `npm start` first");
   }
   const tenant = endpoints.tenants[tenantName];
-  if (!tenant) throw new Error(`unknown tenant "${tenantName}"; known: ${Object.keys(endpoints.tenants).join(", ")}`);
+  if (!tenant) throw new UsageError(`unknown tenant "${tenantName}"; known: ${Object.keys(endpoints.tenants).join(", ")}`);
   const clients = localClients(endpoints.s3, endpoints.dynamodb);
   // Subscribed before the first upload, so that no outcome can be missed.
   const subscription = await subscribeOutcomes(clients, tenant.eventsTopicArn, { name: "upload-cli" });
+  let failed = 0;
+  let waitingAfter: number;
   try {
-    const uploads = await Promise.all(
-      files.map(async (file) => {
-        const key = `${prefix}${path.basename(file)}`;
-        const eTag = await uploadObject(clients.s3, tenant.sourceBucket, key, readFileSync(file), contentTypeOf(file));
-        console.log(`uploaded s3://${tenant.sourceBucket}/${key}`);
-        return { key, eTag };
-      }),
-    );
+    // Four at a time: a folder of thousands is not read into memory at once.
+    const uploads: { key: string; eTag: string }[] = [];
+    await mapLimit(files, 4, async ({ file, key }) => {
+      const eTag = await uploadObject(clients.s3, tenant.sourceBucket, key, readFileSync(file), contentTypeOf(file));
+      if (!json) console.log(`uploaded s3://${tenant.sourceBucket}/${key}`);
+      uploads.push({ key, eTag });
+    });
     const waiting = new Map(uploads.map((u) => [u.key, u.eTag]));
     const deadline = Date.now() + 120_000;
     while (waiting.size && Date.now() < deadline) {
       for (const outcome of await subscription.receive(1)) {
-        // Another upload of the same key (an earlier run's) says nothing of this one.
-        if (waiting.get(outcome.key) !== outcome.eTag && outcome.status !== "failed") continue;
+        // Not ours, or another upload of the same key (an earlier run's): it says nothing of this one.
+        if (!waiting.has(outcome.key) || (waiting.get(outcome.key) !== outcome.eTag && outcome.status !== "failed")) continue;
         waiting.delete(outcome.key);
-        printOutcome(outcome);
+        if (outcome.status === "failed") failed++;
+        console.log(json ? JSON.stringify(outcome) : outcomeLine(outcome));
       }
     }
-    for (const key of waiting.keys()) console.log(`${key}: not processed yet (is npm start running?)`);
+    for (const key of waiting.keys()) console.error(`${key}: not processed within 2 minutes (is npm start still running?)`);
+    waitingAfter = waiting.size;
   } finally {
     await subscription.close();
   }
   clients.s3.destroy();
+  return failed ? 1 : waitingAfter ? 3 : 0;
 }
 
-function printOutcome(outcome: OutcomeDocument): void {
-  const { renditions, ...rest } = outcome;
-  console.log(`${outcome.key}: ${outcome.status}`);
-  console.log(JSON.stringify(rest, null, 2));
-  for (const r of renditions) console.log(`  s3://${r.bucket}/${r.key}  ${r.width}x${r.height} ${r.contentType} ${r.bytes} B`);
+if (require.main === module) {
+  main().then(
+    (code) => process.exit(code),
+    (err) => {
+      console.error(`upload: ${errorMessage(err)}${err instanceof UsageError ? `\n\n${USAGE}` : ""}`);
+      process.exit(2);
+    },
+  );
 }
-
-main().catch((err) => {
-  console.error(err instanceof Error ? err.message : err);
-  process.exit(1);
-});

@@ -24,6 +24,7 @@ import { createTracer, NO_TRACING, type Tracer } from "./tracing";
 import { NearDuplicates } from "./analysis/near-duplicates";
 import { RekognitionReviewer, type Reviewer } from "./analysis/rekognition";
 import { OutcomePublisher } from "./outcome-events";
+import { OverlayStore } from "./overlays";
 
 export interface HandlerDeps extends ProcessDeps {
   log: Logger;
@@ -81,6 +82,7 @@ export function createDependencies(
   const dynamo = tracer.client(clients.dynamo);
   const store = new MetadataStore(dynamo, required(env, ENV.tableName));
   const eventsTopicArn = env[ENV.eventsTopicArn];
+  const sourceBucket = required(env, ENV.sourceBucket);
   return {
     s3,
     store,
@@ -96,8 +98,9 @@ export function createDependencies(
       : undefined,
     tenant,
     configHash: outputConfigHash(tenant),
-    sourceBucket: required(env, ENV.sourceBucket),
+    sourceBucket,
     proxyBucket,
+    overlays: new OverlayStore(s3, sourceBucket),
     ...onDemandParts(env, tenant, s3, proxyBucket, clients, tracer, invalidator),
     leaseMs: lease * 1000,
     spoolAboveBytes: SPOOL_ABOVE_BYTES,

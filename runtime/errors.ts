@@ -17,7 +17,9 @@ export type PermanentCode =
   | "OBJECT_ARCHIVED"
   | "ITEM_TOO_LARGE"
   | "OVER_MEMORY_BUDGET"
-  | "ANALYSIS_FAILED";
+  | "ANALYSIS_FAILED"
+  | "OVERLAY_MISSING"
+  | "OVERLAY_INVALID";
 
 export class PermanentError extends Error {
   readonly permanent = true;

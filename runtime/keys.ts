@@ -5,7 +5,7 @@
  */
 import { createHash } from "node:crypto";
 import type { RenditionFormat } from "../contract/tenant-config";
-import { SIDECAR_ROOT } from "../contract/naming";
+import { PLATFORM_PREFIX, SIDECAR_ROOT } from "../contract/naming";
 
 const MAX_KEY_BYTES = 1024;
 
@@ -38,13 +38,6 @@ export function sidecarKey(sourceKey: string): string {
 export function isFolderMarker(key: string, size: number | undefined): boolean {
   return key.endsWith("/") && (size ?? 0) === 0;
 }
-
-/**
- * The platform's own prefix: source objects under it are never processed (overlays, and other files
- * the platform reads), and table keys under it are the platform's (the similarity index), which no
- * object's item can therefore ever collide with.
- */
-export const PLATFORM_PREFIX = "_platform/";
 
 export function isPlatformKey(key: string): boolean {
   return key.startsWith(PLATFORM_PREFIX);

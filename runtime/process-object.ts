@@ -8,7 +8,8 @@ import { DeleteObjectsCommand, PutObjectCommand, type S3Client } from "@aws-sdk/
 import type { Logger } from "pino";
 import { classify, isPreconditionFailed, PermanentError, TransientError } from "./errors";
 import type { ObjectEvent } from "./events";
-import { isFolderMarker, isPlatformKey, PLATFORM_PREFIX, renditionKey, sidecarKey } from "./keys";
+import { isFolderMarker, isPlatformKey, renditionKey, sidecarKey } from "./keys";
+import { PLATFORM_PREFIX } from "../contract/naming";
 import type { MetadataExtractor } from "./metadata/extractor";
 import { RangeReader } from "./metadata/range-reader";
 import { summarizeTags } from "./metadata/summary";
@@ -28,6 +29,7 @@ import type { Reviewer } from "./analysis/rekognition";
 import type { SimilarObject } from "./analysis/similar-index";
 import { FOCUS_METADATA, focusMetadata, STATUS_METADATA } from "./analysis/focus";
 import { outcomeDocument, type OutcomePublisher } from "./outcome-events";
+import { overlayKeys, type OverlayStore } from "./overlays";
 
 /** Names that promise an image: content that is not one is an error, not a document to catalogue. */
 const IMAGE_EXTENSIONS = new Set([
@@ -80,6 +82,8 @@ export interface ProcessDeps {
   reviewer?: Reviewer;
   /** The tenant's outcome topic (docs/events.md): an event for every final state. Default: none. */
   outcomes?: OutcomePublisher;
+  /** The overlay images renditions draw (docs/overlays.md). Default: none (a rendition with an overlay then fails). */
+  overlays?: OverlayStore;
 }
 
 export interface Attempt {
@@ -369,14 +373,19 @@ async function createObject(job: Job): Promise<Outcome> {
     if (!isImage) {
       renditionsSkipped = `not an image (${summary.mimeType ?? summary.fileType})`;
     } else {
+      // The overlays the renditions draw, revalidated beside the download (no round trip added).
+      const overlaysRead = deps.overlays?.load(overlayKeys(tenant.renditions));
+      overlaysRead?.catch(() => undefined); // awaited below; a failed download must not leave it unhandled
       const download = await timer.time("download", () => downloadObject(deps.s3, deps.sourceBucket, event.key, head, deps.spoolAboveBytes, deps.spoolDir));
       try {
+        const overlays = await overlaysRead;
         const rendered = await renderFromSource({
           input: download.input,
           renditions: tenant.renditions,
           options: {
             maxInputPixels: tenant.limits.maxInputPixels,
             maxFrames: tenant.limits.maxFrames,
+            overlays,
             profile: tenant.metadata.renditionProfile,
             timeoutSeconds: timer.budgetSeconds(),
             budget: deps.memoryBudget,

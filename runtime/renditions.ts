@@ -11,6 +11,7 @@ import { CONTENT_TYPES } from "./keys";
 import type { Rendition, TenantConfig } from "../contract/tenant-config";
 import { focusCrop, type Focus } from "./analysis/focus";
 import type { Pixels } from "./analysis/image-analysis";
+import { placeOverlay, type OverlayImages } from "./overlays";
 
 // libvips' operation cache holds decoded inputs, and with them the spool files they came from, open
 // after they are deleted (7 deleted files still open after 6 WebPs): /tmp space that never comes back
@@ -42,6 +43,8 @@ export interface RenderOptions {
   maxInputPixels: number;
   /** Frames of an animated input (limits.maxFrames); more is refused. Default: no limit beyond maxInputPixels. */
   maxFrames?: number;
+  /** The overlay images the renditions draw, by key (runtime/overlays.ts OverlayStore.load). */
+  overlays?: OverlayImages;
   profile: TenantConfig["metadata"]["renditionProfile"];
   /** sharp's timeout for the decode (seconds): what is left of the attempt's time. Default none. */
   timeoutSeconds?: number;
@@ -159,7 +162,9 @@ export async function renderRenditions(
           : { outputs: [] };
     if (stills.withheld) return { source, outputs: [] };
     // Animated outputs keep every frame, its delay and the loop count: a pipeline each, from the encoded input.
-    const animatedOutputs = await Promise.all(moving.map((r) => renderAlone(input, upright, r, { ...options, focus: stills.focus ?? options.focus }, true)));
+    const animatedOutputs = await Promise.all(
+      moving.map((r) => renderAlone(input, upright, r, { ...options, focus: stills.focus ?? options.focus }, framesOf(header))),
+    );
     const byName = new Map([...stills.outputs, ...animatedOutputs].map((o) => [o.name, o]));
     return { source, outputs: renditions.map((r) => byName.get(r.name)!) };
   } finally {
@@ -169,6 +174,15 @@ export async function renderRenditions(
 
 /** Output formats that keep an animation (every other gets its first frame: docs/formats.md). */
 const ANIMATED_FORMATS = new Set<Rendition["format"]>(["webp"]);
+
+/** What an animated output must be told again after its pixels went through a raw buffer (an overlay). */
+interface Frames {
+  count: number;
+  delay: number[];
+  loop: number;
+}
+
+const framesOf = (header: sharp.Metadata): Frames => ({ count: header.pages ?? 1, delay: header.delay ?? [], loop: header.loop ?? 0 });
 
 /** An animated GIF or WebP (a multi-page TIFF or HEIF is not an animation). */
 function animationOf(header: sharp.Metadata): SourceImage["animation"] {
@@ -190,11 +204,13 @@ async function renderAlone(
   upright: { width: number; height: number },
   rendition: Rendition,
   options: RenderOptions,
-  animated = false,
+  frames?: Frames,
 ): Promise<RenderedRendition> {
-  const pipeline = open(input, options.maxInputPixels, options.timeoutSeconds, animated).autoOrient().toColourspace("srgb");
+  const pipeline = open(input, options.maxInputPixels, options.timeoutSeconds, frames !== undefined)
+    .autoOrient()
+    .toColourspace("srgb");
   try {
-    return await encode(pipeline, upright, rendition, options);
+    return await encode(pipeline, upright, rendition, options, frames);
   } catch (err) {
     throw toImageError(err);
   }
@@ -250,6 +266,18 @@ export function clampToEncoder(width: number, height: number, rendition: Renditi
   return { width: Math.max(1, Math.min(max, Math.round(w * k))), height: Math.max(1, Math.min(max, Math.round(h * k))) };
 }
 
+/**
+ * A `fit: cover` box never enlarges, and keeps its shape: where the image is smaller than the box
+ * on a side, the box shrinks as a whole (a 512 x 512 square of a 640 x 480 photo is 480 x 480, not
+ * 512 x 480). Other fits are unchanged (docs/formats.md#what-each-fit-gives).
+ */
+function coverBox(size: { width: number; height: number }, rendition: Rendition): Rendition {
+  if (rendition.fit !== "cover" || !rendition.width || !rendition.height) return rendition;
+  const k = Math.min(1, size.width / rendition.width, size.height / rendition.height);
+  if (k === 1) return rendition;
+  return { ...rendition, width: Math.max(1, Math.round(rendition.width * k)), height: Math.max(1, Math.round(rendition.height * k)) };
+}
+
 /** The cut of a `fit: cover` rendition whose gravity is the focus (the default), when there is one to keep. */
 function coverAroundFocus(size: { width: number; height: number }, rendition: Rendition, focus: RenderOptions["focus"]) {
   if (rendition.fit !== "cover" || !rendition.width || !rendition.height || !focus) return undefined;
@@ -257,8 +285,32 @@ function coverAroundFocus(size: { width: number; height: number }, rendition: Re
   return focusCrop(size.width, size.height, { width: rendition.width, height: rendition.height }, focus);
 }
 
+/**
+ * Draws the rendition's overlay over its resized pixels (every frame of an animation): they go
+ * through a raw buffer, since the overlay's size and place depend on the rendition's final size.
+ */
+async function drawOverlay(resized: sharp.Sharp, overlay: NonNullable<Rendition["overlay"]>, options: RenderOptions, frames?: Frames): Promise<sharp.Sharp> {
+  const image = options.overlays?.get(overlay.key);
+  if (!image) throw new PermanentError("OVERLAY_MISSING", `the overlay ${overlay.key} was not loaded for this render`);
+  const { data, info } = await resized.raw().toBuffer({ resolveWithObject: true });
+  const pages = frames?.count ?? 1;
+  const frameHeight = Math.round(info.height / pages);
+  const mark = await placeOverlay(image, overlay, { width: info.width, height: frameHeight });
+  const raw = { width: mark.width, height: mark.height, channels: 4 as const };
+  return sharp(data, { raw: { width: info.width, height: info.height, channels: info.channels, ...(pages > 1 ? { pageHeight: frameHeight } : {}) } }).composite(
+    Array.from({ length: pages }, (_, page) => ({ input: mark.data, raw, left: mark.left, top: page * frameHeight + mark.top })),
+  );
+}
+
 /** Resizes an upright `size` image (decoded pixels, or an input still to decode) to the rendition, and encodes it. */
-async function encode(image: sharp.Sharp, size: { width: number; height: number }, rendition: Rendition, options: RenderOptions): Promise<RenderedRendition> {
+async function encode(
+  image: sharp.Sharp,
+  size: { width: number; height: number },
+  rendition: Rendition,
+  options: RenderOptions,
+  frames?: Frames,
+): Promise<RenderedRendition> {
+  rendition = coverBox(size, rendition);
   const clamped = clampToEncoder(size.width, size.height, rendition);
   const crop = coverAroundFocus(size, rendition, options.focus);
   let pipeline = clamped
@@ -272,6 +324,7 @@ async function encode(image: sharp.Sharp, size: { width: number; height: number 
           withoutEnlargement: true,
           position: rendition.gravity === undefined || rendition.gravity === "focus" ? "centre" : rendition.gravity,
         });
+  if (rendition.overlay) pipeline = await drawOverlay(pipeline, rendition.overlay, options, frames);
   if (rendition.format === "jpeg") pipeline = pipeline.flatten({ background: "#ffffff" });
   if (options.profile === "icc") pipeline = pipeline.withIccProfile("srgb");
   switch (rendition.format) {
@@ -279,7 +332,8 @@ async function encode(image: sharp.Sharp, size: { width: number; height: number 
       pipeline = pipeline.jpeg({ quality: rendition.quality, mozjpeg: false });
       break;
     case "webp":
-      pipeline = pipeline.webp({ quality: rendition.quality });
+      // An animation's delays and loop, which a raw buffer (an overlay) does not carry.
+      pipeline = pipeline.webp({ quality: rendition.quality, ...(frames && rendition.overlay ? { delay: frames.delay, loop: frames.loop } : {}) });
       break;
     case "avif":
       pipeline = pipeline.avif({ quality: rendition.quality, effort: 2 });
@@ -292,7 +346,8 @@ async function encode(image: sharp.Sharp, size: { width: number; height: number 
   return {
     name: rendition.name,
     width: info.width,
-    height: info.height,
+    // An animation's output is its frames one under another: the rendition's height is one frame's.
+    height: frames && ANIMATED_FORMATS.has(rendition.format) ? Math.round(info.height / frames.count) : info.height,
     bytes: data.length,
     format: rendition.format,
     contentType: CONTENT_TYPES[rendition.format],

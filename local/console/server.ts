@@ -110,28 +110,6 @@ function deadLetters(platform: LocalPlatform, t: LocalTenant): DeadLetter[] {
 
 export async function startConsole(platform: LocalPlatform, options: { port?: number; log: Logger }): Promise<ConsoleServer> {
   const clients = new Set<ServerResponse>();
-  // The live list is fed as a tenant's application would be: a subscription to each tenant's outcome topic (docs/events.md).
-  const feeds = await Promise.all(
-    [...platform.tenants.values()].map((t) => subscribeOutcomes(platform.clients, t.eventsTopicArn, { name: `console-${t.config.name}` })),
-  );
-  let open = true;
-  const following = feeds.map(async (feed) => {
-    while (open) {
-      const outcomes = await feed.receive(1).catch((err) => {
-        if (open) options.log.warn({ err }, "console: could not read outcome events");
-        return [];
-      });
-      for (const outcome of outcomes) {
-        const line = `event: outcome\ndata: ${JSON.stringify({ tenant: outcome.tenant, key: outcome.key, status: outcome.status })}\n\n`;
-        for (const client of clients) client.write(line);
-      }
-    }
-  });
-  const unsubscribe = async () => {
-    open = false;
-    await Promise.all(following);
-    await Promise.all(feeds.map((feed) => feed.close()));
-  };
 
   const tenantOf = (name: string): LocalTenant => {
     const t = platform.tenants.get(name);
@@ -269,6 +247,28 @@ export async function startConsole(platform: LocalPlatform, options: { port?: nu
     server.once("error", reject);
     server.listen(options.port ?? 0, LOOPBACK, () => resolve());
   });
+  // The live list is fed as a tenant's application would be: a subscription to each tenant's outcome topic (docs/events.md).
+  const feeds = await Promise.all(
+    [...platform.tenants.values()].map((t) => subscribeOutcomes(platform.clients, t.eventsTopicArn, { name: `console-${t.config.name}` })),
+  );
+  let open = true;
+  const following = feeds.map(async (feed) => {
+    while (open) {
+      const outcomes = await feed.receive(1).catch((err) => {
+        if (open) options.log.warn({ err }, "console: could not read outcome events");
+        return [];
+      });
+      for (const outcome of outcomes) {
+        const line = `event: outcome\ndata: ${JSON.stringify({ tenant: outcome.tenant, key: outcome.key, status: outcome.status })}\n\n`;
+        for (const client of clients) client.write(line);
+      }
+    }
+  });
+  const unsubscribe = async () => {
+    open = false;
+    await Promise.all(following);
+    await Promise.all(feeds.map((feed) => feed.close()));
+  };
   return {
     url: `http://${LOOPBACK}:${(server.address() as AddressInfo).port}`,
     close: async () => {

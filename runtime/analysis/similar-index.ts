@@ -23,7 +23,7 @@
 import { UpdateCommand, type DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { PARTITION_KEY } from "../../contract/table";
 import { isConditionalCheckFailed } from "../errors";
-import { PLATFORM_PREFIX } from "../keys";
+import { PLATFORM_PREFIX } from "../../contract/naming";
 import { batchGetAll } from "../batch-get";
 import { hammingDistance } from "./phash";
 

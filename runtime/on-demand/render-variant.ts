@@ -18,6 +18,7 @@ import { downloadCurrent, type Download, type ObjectHead } from "../s3-object";
 import type { TenantConfig } from "../../contract/tenant-config";
 import { reviewSettings } from "../../contract/tenant-runtime";
 import { parseStoredPath, resolveVariant, variantsPrefix, type ResolvedVariant, type StoredVariantPath } from "./variants";
+import { OverlayStore } from "../overlays";
 
 export interface VariantServiceDeps {
   s3: S3Client;
@@ -85,9 +86,12 @@ export class VariantService {
 
   /** Tenants that quarantine by moderation labels: no variant of a source its processing has not cleared. */
   private readonly moderated: boolean;
+  /** Overlays of presets that draw one (docs/overlays.md): kept per container, revalidated by ETag. */
+  private readonly overlays: OverlayStore;
 
   constructor(private readonly deps: VariantServiceDeps) {
     this.moderated = reviewSettings(deps.tenant.analysis)?.quarantine ?? false;
+    this.overlays = new OverlayStore(deps.s3, deps.sourceBucket);
   }
 
   /** Answers a request the CDN forwarded on a miss (method GET or HEAD, path as rewritten by the edge). */
@@ -236,9 +240,11 @@ export class VariantService {
       rendition.fit === "cover" && rendition.width !== undefined && rendition.height !== undefined && (rendition.gravity ?? "focus") === "focus";
     const sidecarRead = needsFocus || this.moderated ? this.storedAnalysis(sourceKey) : undefined;
     sidecarRead?.catch(() => undefined); // awaited below; a failed download must not leave it unhandled
+    const overlaysRead = rendition.overlay ? this.overlays.load([rendition.overlay.key]) : undefined;
+    overlaysRead?.catch(() => undefined);
     const download = await this.download(sourceKey);
     try {
-      const read = await sidecarRead;
+      const [read, overlays] = await Promise.all([sidecarRead, overlaysRead]);
       const stored = read?.eTag === download.head.eTag ? read : undefined;
       if (this.moderated && !stored) throw new HttpFailure(503, "the source has not been reviewed yet: retry");
       if (stored?.status === "quarantined") throw new HttpFailure(451, "the source was withheld by content moderation");
@@ -251,6 +257,7 @@ export class VariantService {
         budget: memoryBudget,
         timeoutSeconds: this.deps.renderTimeoutSeconds,
         focus,
+        overlays,
       };
       const rendered = await renderFromSource({ input: download.input, renditions: [rendition], options, log: this.deps.log });
       return { source: download.head, output: rendered.outputs[0]!, provisional: needsFocus && !focus };

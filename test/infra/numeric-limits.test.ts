@@ -21,6 +21,9 @@ interface Row {
   max?: number;
   /** A set of values instead of a range. */
   allowed?: readonly number[];
+  /** Not an integer: any value in the range (the minimum itself refused when `exclusiveMin`). */
+  fraction?: boolean;
+  exclusiveMin?: boolean;
   /** What AWS receives from it, in the dry runs; undefined: not an AWS setting (sharp, a header). */
   sent?: (runs: Runs) => Sent[];
 }
@@ -45,6 +48,12 @@ const ROWS: Row[] = [
   { field: "onDemand.presets[].width", min: 1, max: 16_384 },
   { field: "onDemand.presets[].height", min: 1, max: 16_384 },
   { field: "onDemand.presets[].quality", min: 1, max: 100 },
+  // Overlays (docs/overlays.md): shares of the rendition, drawn by sharp.
+  ...["renditions[]", "onDemand.presets[]"].flatMap((owner): Row[] => [
+    { field: `${owner}.overlay.widthRatio`, min: 0, max: 1, fraction: true, exclusiveMin: true },
+    { field: `${owner}.overlay.opacity`, min: 0, max: 1, fraction: true },
+    { field: `${owner}.overlay.margin`, min: 0, max: 0.5, fraction: true },
+  ]),
   { field: "onDemand.widths[]", min: 1, max: 8_192 },
   { field: "onDemand.quality", min: 1, max: 100 },
   {
@@ -267,9 +276,12 @@ function setPath(target: Record<string, any>, field: string, value: number): voi
 /** A tenant input with `value` at `field` (and what the field needs around it). */
 function withValue(field: string, value: number): Record<string, unknown> {
   const tenant: Record<string, any> = { name: "t", onDemand: { enabled: true } };
-  const [head, ...rest] = field.split(".");
-  if (head === "renditions[]") tenant.renditions = [{ name: "r", width: 10, [rest[0]!]: value }];
-  else if (field.startsWith("onDemand.presets[]")) tenant.onDemand.presets = [{ name: "p", width: 10, [field.split(".").pop()!]: value }];
+  const [head] = field.split(".");
+  const last = field.split(".").pop()!;
+  const variant = (name: string) =>
+    field.includes(".overlay.") ? { name, width: 10, overlay: { key: "_platform/overlays/logo.png", [last]: value } } : { name, width: 10, [last]: value };
+  if (head === "renditions[]") tenant.renditions = [variant("r")];
+  else if (field.startsWith("onDemand.presets[]")) tenant.onDemand.presets = [variant("p")];
   else if (field === "onDemand.widths[]") tenant.onDemand.widths = [value];
   else if (field === "budget.thresholdsPercent[]") tenant.budget = { monthlyUsd: 10, alertEmails: ["ops@example.com"], thresholdsPercent: [value] };
   else if (field.startsWith("budget.")) tenant.budget = { monthlyUsd: 10, alertEmails: ["ops@example.com"], [field.split(".")[1]!]: value };
@@ -332,6 +344,15 @@ describe.each(ROWS)("$field", (row) => {
     if (row.allowed) {
       for (const value of row.allowed) expect(accepts(value), String(value)).toBe(true);
       for (const value of [0, 2, 4, 1000, 3654]) expect(accepts(value), String(value)).toBe(false);
+    } else if (row.fraction) {
+      const inside = (row.min! + row.max!) / 2;
+      expect([accepts(row.min!), accepts(row.max!), accepts(row.min! - 0.01), accepts(row.max! + 0.01), accepts(inside)]).toEqual([
+        !row.exclusiveMin,
+        true,
+        false,
+        false,
+        true,
+      ]);
     } else if (row.field !== "storage.tombstoneTtlDays") {
       expect([accepts(row.min!), accepts(row.max!), accepts(row.min! - 1), accepts(row.max! + 1), accepts(row.min! + 0.5)]).toEqual([
         true,

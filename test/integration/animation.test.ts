@@ -55,8 +55,14 @@ describe.each(["gif", "webp"] as const)("an animated %s", (format) => {
     await t.drain();
   });
 
-  it("is recorded with its frames and total duration", async () => {
-    expect(await t.item("moving", key)).toMatchObject({ status: "done", width: 120, height: 80, frames: 4, durationMs: 1000 });
+  it("is recorded with its frames and total duration, and its renditions with one frame's size", async () => {
+    const item = await t.item("moving", key);
+    expect(item).toMatchObject({ status: "done", width: 120, height: 80, frames: 4, durationMs: 1000 });
+    expect(item!.renditions!.map((r) => [r.name, r.width, r.height])).toEqual([
+      ["square", 64, 64],
+      ["still", 100, 67],
+      ["large", 120, 80],
+    ]);
   });
 
   it("keeps every frame, its delay and the loop count in WebP renditions, cropped and resized frame by frame", async () => {

@@ -19,9 +19,16 @@ const canLimit = process.getuid?.() === 0 && existsSync(path.join(cgroupRoot, "c
 if (!canLimit) console.warn("memory test: no writable cgroup v1 memory controller (needs root): peak RSS is measured without a kernel limit");
 
 const files = Object.fromEntries(
-  ["progressive-8000.jpg", "progressive-16000.jpg", "strip-256x400000.png", "square-16000.png", "interlaced-8000.png", "deep-16bit.png", "cmyk.jpg"].map(
-    (name) => [name, adversarialImages[name]!],
-  ),
+  [
+    "progressive-8000.jpg",
+    "progressive-16000.jpg",
+    "strip-256x400000.png",
+    "square-16000.png",
+    "interlaced-8000.png",
+    "deep-16bit.png",
+    "cmyk.jpg",
+    "animated-300-frames.gif",
+  ].map((name) => [name, adversarialImages[name]!]),
 );
 
 beforeAll(async () => {
@@ -93,6 +100,6 @@ describe("adversarial but allowed inputs in a fresh process, two at a time, unde
   });
 
   it("512 MB: refuses what can never fit, naming the memory it would need, and renders the rest", () => {
-    check(512, ["progressive-16000.jpg", "interlaced-8000.png"]);
+    check(512, ["progressive-16000.jpg", "interlaced-8000.png", "animated-300-frames.gif"]);
   });
 });

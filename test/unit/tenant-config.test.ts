@@ -163,6 +163,16 @@ describe("a stack's config file, as npm start reads it", () => {
     writeFileSync(path.join(root, "Pulumi.ok.yaml"), `config:\n  ${TENANTS_KEY}:\n    - name: acme\n`);
     expect(loadStackTenants("ok", root).map((t) => t.name)).toEqual(["acme"]);
   });
+
+  it("names the file, line and column of a YAML syntax error, with the parser's message only", () => {
+    writeFileSync(
+      path.join(root, "Pulumi.typo.yaml"),
+      `config:\n  ${TENANTS_KEY}:\n    - name: acme\n      renditions: [ { name: a, width: 3 }\n    - name: b\n`,
+    );
+    const [problem, ...more] = problemsOfStack("typo");
+    expect(more).toEqual([]);
+    expect(problem).toMatch(/Pulumi\.typo\.yaml:5:5: Flow sequence in block collection must be sufficiently indented and end with a \]$/);
+  });
 });
 
 describe("the functions' reading of TENANT_CONFIG (no schema library at cold start)", () => {

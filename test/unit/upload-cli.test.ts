@@ -1,0 +1,27 @@
+/** `npm run upload`'s choice of files and keys: a file by its name, a folder's files by their path below it. */
+import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { describe, expect, it } from "vitest";
+import { filesToUpload } from "../../local/upload-cli";
+
+describe("the files npm run upload sends", () => {
+  const root = mkdtempSync(path.join(os.tmpdir(), "upload-cli-"));
+  const album = path.join(root, "album");
+  mkdirSync(path.join(album, "day 2", "raw"), { recursive: true });
+  for (const file of ["a.jpg", "day 2/b.jpg", "day 2/raw/c.dng"]) writeFileSync(path.join(album, file), "x");
+  writeFileSync(path.join(root, "single.png"), "x");
+
+  it("takes a folder recursively, keyed by the path below it, after the prefix", () => {
+    expect(filesToUpload([album, path.join(root, "single.png")], "trip/")).toEqual([
+      { file: path.join(album, "a.jpg"), key: "trip/a.jpg" },
+      { file: path.join(album, "day 2", "b.jpg"), key: "trip/day 2/b.jpg" },
+      { file: path.join(album, "day 2", "raw", "c.dng"), key: "trip/day 2/raw/c.dng" },
+      { file: path.join(root, "single.png"), key: "trip/single.png" },
+    ]);
+  });
+
+  it("names a path that does not exist", () => {
+    expect(() => filesToUpload([path.join(root, "nope.jpg")], "")).toThrow(`no such file or folder: ${path.join(root, "nope.jpg")}`);
+  });
+});

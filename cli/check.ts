@@ -6,12 +6,11 @@
  * everything fits, 1 naming each quota that does not and the tenants it allows, 2 on a config or
  * usage error (one line).
  */
-import { parseArgs } from "node:util";
 import { tenantResourceNames } from "../contract/naming";
 import { TenantConfigError } from "../contract/tenant-config";
 import { exceededMessage, QUOTAS, stackQuotaUse, type QuotaKey, type QuotaUse } from "../contract/quotas";
 import { loadStackConfigFile, stackConfigFile, type StackConfig } from "../local/stack-config";
-import { fail } from "./targets";
+import { fail, parseCommandLine } from "./targets";
 
 const USAGE = "usage: npm run check -- --stack <name> [--config <Pulumi.x.yaml>] [--quota <key>=<value> ...] [--json]";
 
@@ -59,15 +58,9 @@ function printTable(uses: QuotaUse[]): void {
 }
 
 function main(): void {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      options: { stack: { type: "string" }, config: { type: "string" }, quota: { type: "string", multiple: true }, json: { type: "boolean", default: false } },
-    });
-  } catch (err) {
-    return fail("check", `${(err as Error).message}. ${USAGE}`);
-  }
-  const { values } = parsed;
+  const { values } = parseCommandLine("check", USAGE, {
+    options: { stack: { type: "string" }, config: { type: "string" }, quota: { type: "string", multiple: true }, json: { type: "boolean", default: false } },
+  });
   if (!values.stack) return fail("check", USAGE);
   const config = load(values.stack, values.config ?? stackConfigFile(values.stack));
   const stated = { ...config.settings.quotas, ...parseQuotaFlags(values.quota ?? []) };

@@ -3,16 +3,18 @@
  * [--stack <name> [--outputs file.json]]`: a tenant's failed objects, newest first, from the table's
  * status index (a query, not a scan).
  */
-import { parseArgs } from "node:util";
 import type { ItemStatus } from "../runtime/store";
 import { MetadataStore } from "../runtime/store";
-import { fail, parseSince, resolveTarget } from "./targets";
+import { fail, parseSince, resolveTarget, parseCommandLine } from "./targets";
 import { errorMessage } from "../local/user-errors";
+
+const USAGE =
+  "usage: npm run failures -- --tenant <name> [--since <date>] [--status failed|quarantined|done|processing|deleted] [--limit 100] [--json] [--stack <name>]";
 
 const STATUSES: ItemStatus[] = ["failed", "quarantined", "done", "processing", "deleted"];
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({
+  const { values } = parseCommandLine("failures", USAGE, {
     options: {
       tenant: { type: "string" },
       since: { type: "string" },
@@ -24,11 +26,7 @@ async function main(): Promise<void> {
       "data-dir": { type: "string" },
     },
   });
-  if (!values.tenant)
-    fail(
-      "failures",
-      "usage: npm run failures -- --tenant <name> [--since <date>] [--status failed|quarantined|done|processing|deleted] [--limit 100] [--json] [--stack <name>]",
-    );
+  if (!values.tenant) fail("failures", USAGE);
   const status = values.status as ItemStatus;
   if (!STATUSES.includes(status)) fail("failures", `--status must be one of ${STATUSES.join(", ")}`);
   const since = parseSince("failures", values.since);

@@ -5,10 +5,11 @@
  * local platform, whose emulator has none, by receiving, sending and deleting in batches.
  */
 import { ListMessageMoveTasksCommand, StartMessageMoveTaskCommand, type SQSClient } from "@aws-sdk/client-sqs";
-import { parseArgs } from "node:util";
 import { redriveDeadLetters } from "../ops/dead-letters";
-import { fail, resolveTarget } from "./targets";
+import { fail, resolveTarget, parseCommandLine } from "./targets";
 import { errorMessage } from "../local/user-errors";
+
+const USAGE = "usage: npm run redrive -- --tenant <name> [--stack <name>]";
 
 /** `https://sqs.<region>.amazonaws.com/<account>/<name>` as its ARN. */
 export function queueArn(queueUrl: string): string {
@@ -33,10 +34,10 @@ async function moveTask(sqs: SQSClient, deadLetterQueueUrl: string, queueUrl: st
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({
+  const { values } = parseCommandLine("redrive", USAGE, {
     options: { tenant: { type: "string" }, stack: { type: "string" }, outputs: { type: "string" }, "data-dir": { type: "string" } },
   });
-  if (!values.tenant) fail("redrive", "usage: npm run redrive -- --tenant <name> [--stack <name>]");
+  if (!values.tenant) fail("redrive", USAGE);
   const target = resolveTarget(values.tenant, { stack: values.stack, outputs: values.outputs, dataDir: values["data-dir"] });
   const { queueUrl, deadLetterQueueUrl } = target.tenant;
   const moved =

@@ -8,7 +8,6 @@
  * batch being sent; the same command then resumes from the checkpoint file.
  */
 import path from "node:path";
-import { parseArgs } from "node:util";
 import { SingleBar } from "cli-progress";
 import { MetadataStore } from "../runtime/store";
 import {
@@ -23,7 +22,7 @@ import {
   type ReprocessTarget,
   type StatusSelection,
 } from "../ops/reprocess";
-import { fail, parseSince, resolveTarget, ROOT } from "./targets";
+import { fail, parseSince, resolveTarget, ROOT, parseCommandLine } from "./targets";
 import { errorMessage } from "../local/user-errors";
 
 const USAGE =
@@ -39,7 +38,10 @@ function summary(tenant: string, result: ReprocessResult, checkpointFile: string
   const rows: [string, string][] = [
     ["listed", `${c.listed}`],
     [verb, `${c.enqueued}${c.resent ? ` (${c.resent} sent again: the batch in flight when an earlier attempt died)` : ""}`],
-    ["skipped", `${c.skippedCurrent + c.skippedFolders} (${c.skippedCurrent} already match the tenant's config, ${c.skippedFolders} folder markers)`],
+    [
+      "skipped",
+      `${c.skippedCurrent + (c.skippedFailed ?? 0) + c.skippedFolders} (${c.skippedCurrent} already match the tenant's config, ${c.skippedFailed ?? 0} failed under it for a reason a retry would not change (--status failed --force redoes them), ${c.skippedFolders} folder markers)`,
+    ],
     ["this time", `${result.sent} sent in ${seconds.toFixed(1)} s${seconds > 0 ? ` (${(result.sent / seconds).toFixed(1)} objects/s)` : ""}`],
   ];
   if (checkpointFile && !dryRun) rows.push(["checkpoint", path.relative(process.cwd(), checkpointFile) || checkpointFile]);
@@ -53,7 +55,7 @@ function summary(tenant: string, result: ReprocessResult, checkpointFile: string
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({
+  const { values } = parseCommandLine("reprocess", USAGE, {
     options: {
       tenant: { type: "string" },
       stack: { type: "string" },

@@ -7,11 +7,12 @@
  * The signature is made by the CloudFront Function's own code, so it is the one the edge checks.
  */
 import path from "node:path";
-import { parseArgs } from "node:util";
 import { edgePolicy, keyValueStore, loadEdgeFunction, offeredVariants, signedUrl } from "../edge/edge";
 import type { SigningKeys } from "../local/signing-keys";
 import { loadStackTenants } from "../local/stack-config";
-import { fail as failWith, readJsonFile, resolveTarget, ROOT } from "./targets";
+import { fail as failWith, readJsonFile, resolveTarget, ROOT, parseCommandLine } from "./targets";
+
+const USAGE = "usage: npm run sign -- <tenant> <source key> <variant> [--expires-in 3600] [--stack <name> [--outputs file.json]]";
 
 function fail(message: string): never {
   return failWith("sign", message);
@@ -37,7 +38,7 @@ function signingTarget(tenant: string, options: { stack?: string; outputs?: stri
 }
 
 function main(): void {
-  const { values, positionals } = parseArgs({
+  const { values, positionals } = parseCommandLine("sign", USAGE, {
     allowPositionals: true,
     options: {
       "expires-in": { type: "string", default: "3600" },
@@ -48,8 +49,7 @@ function main(): void {
     },
   });
   const [tenantName, sourceKey, variant] = positionals;
-  if (!tenantName || !sourceKey || !variant)
-    fail("usage: npm run sign -- <tenant> <source key> <variant> [--expires-in 3600] [--stack <name> [--outputs file.json]]");
+  if (!tenantName || !sourceKey || !variant) fail(USAGE);
   const expiresIn = Number(values["expires-in"]);
   if (!Number.isInteger(expiresIn) || expiresIn <= 0) fail(`--expires-in must be a positive number of seconds, not "${values["expires-in"]}"`);
 

@@ -3,16 +3,15 @@
  * near-duplicates of an object, looked up live in the tenant's similarity index (earlier and later
  * objects; the item's own `similar` lists only earlier ones, and is marked).
  */
-import { parseArgs } from "node:util";
 import { NearDuplicates } from "../runtime/analysis/near-duplicates";
 import { MetadataStore } from "../runtime/store";
-import { fail, resolveTarget } from "./targets";
+import { fail, resolveTarget, parseCommandLine } from "./targets";
 import { errorMessage } from "../local/user-errors";
 
 const USAGE = "usage: npm run similar -- <tenant> <key> [--distance 0-16] [--limit 10] [--json] [--stack <name> [--outputs file.json]]";
 
 async function main(): Promise<void> {
-  const { values, positionals } = parseArgs({
+  const { values, positionals } = parseCommandLine("similar", USAGE, {
     allowPositionals: true,
     options: {
       distance: { type: "string", default: "12" },
@@ -21,13 +20,8 @@ async function main(): Promise<void> {
       stack: { type: "string" },
       outputs: { type: "string" },
       "data-dir": { type: "string" },
-      help: { type: "boolean", short: "h", default: false },
     },
   });
-  if (values.help) {
-    console.log(USAGE);
-    return;
-  }
   const [tenant, key] = positionals;
   if (!tenant || !key || positionals.length > 2) fail("similar", USAGE);
   const distance = Number(values.distance);

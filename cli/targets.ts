@@ -6,6 +6,7 @@
 import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import path from "node:path";
+import { parseArgs, type ParseArgsConfig } from "node:util";
 import { S3Client } from "@aws-sdk/client-s3";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { SQSClient } from "@aws-sdk/client-sqs";
@@ -97,4 +98,35 @@ export function resolveTarget(tenantName: string, options: TargetOptions): Targe
       sqs: new SQSClient({ ...common, endpoint: endpoints.sqs }),
     },
   };
+}
+
+/**
+ * parseArgs with what every command owes its user: `--help` (or `-h`) prints the usage and exits 0;
+ * a malformed command line is one line and the usage, exit 2; and `--expires-in -5` reads -5 as the
+ * option's value (Node's parser calls it ambiguous), so that the option's own check can say what is allowed.
+ */
+export function parseCommandLine<T extends Omit<ParseArgsConfig, "args">>(command: string, usage: string, config: T): ReturnType<typeof parseArgs<T>> {
+  const given = process.argv.slice(2);
+  if (given.includes("--help") || given.includes("-h")) {
+    console.log(usage);
+    process.exit(0);
+  }
+  const args: string[] = [];
+  for (const arg of given) {
+    const previous = args.at(-1);
+    if (previous?.startsWith("--") && !previous.includes("=") && /^-\d/.test(arg)) args[args.length - 1] = `${previous}=${arg}`;
+    else args.push(arg);
+  }
+  try {
+    return parseArgs({ ...config, args } as T) as ReturnType<typeof parseArgs<T>>;
+  } catch (err) {
+    let message = (err as Error).message.split("\n")[0]!;
+    const unknown = /^Unknown option '--([^']+)'/.exec(message)?.[1];
+    if (unknown) {
+      // Node's advice on positionals starting with '-' is no help for a mistyped option: name the option meant.
+      const meant = Object.keys(config.options ?? {}).find((name) => name.startsWith(unknown) || unknown.startsWith(name));
+      message = `unknown option --${unknown}${meant ? ` (did you mean --${meant}?)` : ""}`;
+    }
+    return fail(command, `${message}\n${usage}`);
+  }
 }

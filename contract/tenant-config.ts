@@ -387,13 +387,45 @@ function tenantLabel(raw: unknown, index: number): string {
   return typeof name === "string" && name ? `tenant "${name}"` : `tenant #${index + 1}`;
 }
 
-/** Validates one tenant; errors name the tenant and the field. */
+/** Edits (insert, delete, substitute) from one word to another. */
+function editDistance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i];
+    for (let j = 1; j <= b.length; j++) current[j] = Math.min(previous[j]! + 1, current[j - 1]! + 1, previous[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+    previous = current;
+  }
+  return previous[b.length]!;
+}
+
+/** For a value outside an enum: the allowed value it most likely meant (`jpg` → `jpeg`), if one is close. */
+function didYouMean(value: unknown, allowed: readonly unknown[]): string {
+  if (typeof value !== "string") return "";
+  const candidates = allowed.filter((a): a is string => typeof a === "string");
+  const lower = value.toLowerCase();
+  const scored = candidates.map((c) => ({ c, d: c.startsWith(lower) || lower.startsWith(c) ? 0.5 : editDistance(lower, c) })).sort((x, y) => x.d - y.d);
+  const best = scored[0];
+  return best && best.d <= Math.max(1, Math.floor(best.c.length / 3)) ? ` (did you mean "${best.c}"?)` : "";
+}
+
+/** The value at an issue's path in the raw input (what the user wrote). */
+function valueAt(raw: unknown, path: readonly PropertyKey[]): unknown {
+  return path.reduce<unknown>((at, part) => (at && typeof at === "object" ? (at as Record<PropertyKey, unknown>)[part] : undefined), raw);
+}
+
+/** Validates one tenant; errors name the tenant and the field, and suggest the nearest allowed value of an enum. */
 export function parseTenant(raw: unknown, index = 0): TenantConfig {
   const result = tenantSchema.safeParse(raw);
   const label = tenantLabel(raw, index);
   const issues = result.success ? crossFieldProblems(result.data) : result.error.issues;
   if (result.success && issues.length === 0) return result.data;
-  throw new TenantConfigError(issues.map((issue) => `${label}: ${formatPath(issue.path) || "(tenant)"}: ${issue.message}`));
+  throw new TenantConfigError(
+    issues.map((issue) => {
+      const allowed = (issue as { code?: string; values?: readonly unknown[] }).code === "invalid_value" ? (issue as { values: unknown[] }).values : undefined;
+      const hint = allowed ? didYouMean(valueAt(raw, issue.path), allowed) : "";
+      return `${label}: ${formatPath(issue.path) || "(tenant)"}: ${issue.message}${hint}`;
+    }),
+  );
 }
 
 /** Validates the whole tenant list of a stack: every tenant, then uniqueness of names and buckets. */

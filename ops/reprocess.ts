@@ -67,6 +67,8 @@ export interface ReprocessCounts {
   enqueued: number;
   /** Items whose outputs already match the config. */
   skippedCurrent: number;
+  /** Items failed under this config for a reason a retry would not change (`--status failed --force` redoes them). */
+  skippedFailed?: number;
   /** 0-byte keys ending in '/' (folders of the S3 console), never uploads. */
   skippedFolders: number;
   /** Messages sent again: the batch in flight when a run died. */
@@ -74,7 +76,7 @@ export interface ReprocessCounts {
 }
 
 /** Candidates listed since the last saved cursor, by what became of them. */
-type Tally = Pick<ReprocessCounts, "listed" | "skippedCurrent" | "skippedFolders">;
+type Tally = Required<Pick<ReprocessCounts, "listed" | "skippedCurrent" | "skippedFailed" | "skippedFolders">>;
 
 export interface Checkpoint {
   version: 1;
@@ -292,6 +294,8 @@ export async function runReprocess(
   const commit = (cursor: Cursor, tally: Tally, enqueued: number) => {
     counts.listed += tally.listed;
     counts.skippedCurrent += tally.skippedCurrent;
+    // Absent from checkpoints written before it was counted.
+    counts.skippedFailed = (counts.skippedFailed ?? 0) + tally.skippedFailed;
     counts.skippedFolders += tally.skippedFolders;
     counts.enqueued += enqueued;
     handled += tally.listed;
@@ -315,14 +319,16 @@ export async function runReprocess(
 
   const handleGroup = async (): Promise<boolean> => {
     const items: Map<string, ObjectItem> = await target.store.getMany(group.map((c) => c.key));
-    let tally: Tally = { listed: 0, skippedCurrent: 0, skippedFolders: 0 };
+    let tally: Tally = { listed: 0, skippedCurrent: 0, skippedFailed: 0, skippedFolders: 0 };
     let batch: PendingEntry[] = [];
     for (const candidate of group) {
       tally.listed++;
       const item = items.get(candidate.key);
       if (isFolderMarker(candidate.key, candidate.size)) tally.skippedFolders++;
-      else if (skipCurrent && item && matchesConfig(item, target.configHash!)) tally.skippedCurrent++;
-      else batch.push({ key: candidate.key, sequencer: item?.sequencer ?? NO_ITEM_SEQUENCER, size: candidate.size ?? item?.size });
+      else if (skipCurrent && item && matchesConfig(item, target.configHash!)) {
+        if (item.status === "failed") tally.skippedFailed++;
+        else tally.skippedCurrent++;
+      } else batch.push({ key: candidate.key, sequencer: item?.sequencer ?? NO_ITEM_SEQUENCER, size: candidate.size ?? item?.size });
       if (batch.length < SEND_BATCH && candidate !== group[group.length - 1]) continue;
       if (batch.length > 0) {
         if (stopped()) return false;
@@ -331,7 +337,7 @@ export async function runReprocess(
         await send(batch, candidate.cursor, tally);
       }
       commit(candidate.cursor, tally, batch.length);
-      tally = { listed: 0, skippedCurrent: 0, skippedFolders: 0 };
+      tally = { listed: 0, skippedCurrent: 0, skippedFailed: 0, skippedFolders: 0 };
       batch = [];
     }
     return true;

@@ -64,7 +64,9 @@ export async function withHeifPixels<T>(
       const pixels = await timeDecode(async () => {
         const data = await new Promise<Uint8ClampedArray>((resolve, reject) =>
           image.display({ data: new Uint8ClampedArray(width * height * 4), width, height }, (result) =>
-            result ? resolve(result.data) : reject(new PermanentError("CORRUPT_IMAGE", "libheif could not decode the primary image")),
+            result
+              ? resolve(result.data)
+              : reject(new PermanentError("CORRUPT_IMAGE", `libheif could not decode the primary image${decodeFailureDetail(image)}`)),
           ),
         );
         return { raw: { data: Buffer.from(data.buffer, data.byteOffset, data.byteLength), width, height, channels: 4 as const } };
@@ -108,6 +110,27 @@ export async function looksLikeHeif(input: Buffer | string): Promise<boolean> {
 }
 
 /** The primary image's pixels, outside any memory budget (tools and benchmarks). */
+/**
+ * libheif-js reports a failed decode with `console.log("Decoding image failed", handle, error)` and
+ * then calls back with nothing: a stray line in the function's log (and the tests' output) with the
+ * reason outside the error. That one message is kept here, by handle, for the error to carry;
+ * every other console.log passes through untouched.
+ */
+const decodeFailures = new WeakMap<object, unknown>();
+const consoleLog = console.log.bind(console);
+console.log = (...args: unknown[]) => {
+  if (args[0] === "Decoding image failed" && args[1] && typeof args[1] === "object") {
+    decodeFailures.set(args[1], args[2]);
+    return;
+  }
+  consoleLog(...args);
+};
+
+function decodeFailureDetail(image: object): string {
+  const failure = decodeFailures.get((image as { handle?: object }).handle ?? image) as { code?: number; message?: string } | undefined;
+  return failure ? `: ${failure.message ?? `libheif error ${failure.code}`}` : "";
+}
+
 export function decodeHeif(input: Buffer | string, maxInputPixels: number): Promise<RawImage> {
   return withHeifPixels(input, maxInputPixels, undefined, async (pixels) => pixels);
 }

@@ -425,4 +425,18 @@ describe("reprocess runs that the CLI cannot stage", () => {
     },
     10 * 60_000,
   );
+
+  it(
+    "counts a failure a retry would not change apart from the items that match the config",
+    async () => {
+      await t.upload(TENANT, "failedcount/ok.jpg", await jpegWithExif({ width: 64, height: 48 }));
+      await t.upload(TENANT, "failedcount/text.jpg", Buffer.from("not a photo\n"));
+      await t.platform.drain(10 * 60_000);
+      const file = new CheckpointFile(path.join(dataDir, "failedcount.json"));
+      const { checkpoint } = startOrResume(file, TENANT, { prefix: "failedcount/", force: false });
+      const result = await runReprocess(target(captureQueue.url), checkpoint, file, { rate: 1e6 });
+      expect(result.checkpoint.counts).toMatchObject({ listed: 2, enqueued: 0, skippedCurrent: 1, skippedFailed: 1 });
+    },
+    10 * 60_000,
+  );
 });

@@ -68,6 +68,19 @@ describe("npm run sign", () => {
     });
   });
 
+  it("says what --expires-in allows when given a negative number, and lists its options on --help", async () => {
+    await expect(sign(tenant, "a.jpg", "w320.webp", "--expires-in", "-5", "--data-dir", dataDir)).rejects.toMatchObject({
+      code: 2,
+      stderr: 'sign: --expires-in must be a positive number of seconds, not "-5"\n',
+    });
+    const help = await sign("--help");
+    expect(help.stdout).toMatch(/^usage: npm run sign -- <tenant> <source key> <variant> \[--expires-in 3600\]/);
+    await expect(sign(tenant, "a.jpg", "w320.webp", "--expires", "5")).rejects.toMatchObject({
+      code: 2,
+      stderr: expect.stringMatching(/^sign: unknown option --expires \(did you mean --expires-in\?\)\nusage: npm run sign/),
+    });
+  });
+
   it("refuses a tenant without on-demand renditions", async () => {
     const plain = tenants.find((x) => !x.onDemand.enabled)!.name;
     await expect(sign(plain, "a.jpg", "thumb", "--data-dir", dataDir)).rejects.toMatchObject({

@@ -29,6 +29,8 @@ const ROOT = path.resolve(__dirname, "../..");
 const WORK = path.join(ROOT, "layer", ".build");
 const canRun = process.getuid?.() === 0;
 const SKIP_REASON = "needs root to fetch Debian's arm64 glibc and qemu-user-static through the layer's private apt state (CI here runs as root)";
+// Said in the run's output, since a skipped test cannot say why.
+if (!canRun) console.warn(`skipping the arm64 artifact test: ${SKIP_REASON}`);
 const tmp = mkdtempSync(path.join(os.tmpdir(), "arm64-"));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
@@ -162,8 +164,4 @@ describe.skipIf(!canRun)("the arm64 function archive and layer, as zipped, under
       renditions: [{ name: "thumb" }, { name: "preview", width: 640, height: 480 }],
     });
   });
-});
-
-it.runIf(!canRun)(`skips the arm64 artifact test: ${SKIP_REASON}`, () => {
-  expect(canRun).toBe(false);
 });

@@ -144,6 +144,28 @@ describe("outputConfigHash", () => {
   });
 });
 
+describe("a value outside an enum", () => {
+  const problem = (rendition: Record<string, unknown>) => {
+    try {
+      parseTenants([{ name: "acme", renditions: [{ name: "r", width: 10, ...rendition }] }]);
+    } catch (err) {
+      if (err instanceof TenantConfigError) return err.problems[0]!;
+      throw err;
+    }
+    throw new Error("expected the rendition to be rejected");
+  };
+
+  it("suggests the allowed value it most likely meant", () => {
+    expect(problem({ format: "jpg" })).toMatch(/renditions\[0\]\.format: Invalid option: .* \(did you mean "jpeg"\?\)$/);
+    expect(problem({ fit: "contian" })).toMatch(/\(did you mean "contain"\?\)$/);
+    expect(problem({ gravity: "center" })).toMatch(/\(did you mean "centre"\?\)$/);
+  });
+
+  it("suggests nothing when no allowed value is close", () => {
+    expect(problem({ format: "gif" })).toMatch(/expected one of "jpeg"\|"webp"\|"avif"\|"png"$/);
+  });
+});
+
 describe("a stack's config file, as npm start reads it", () => {
   const root = mkdtempSync(path.join(os.tmpdir(), "stack-config-"));
   const problemsOfStack = (stack: string) => {

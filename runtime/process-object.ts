@@ -180,70 +180,75 @@ export async function processEvent(deps: ProcessDeps, event: ObjectEvent, attemp
     finished = await deps.store.finish(item, owedEvents(deps, previous));
     return finished;
   };
-  const outcome = await decide();
-  // After the try: a failed publish is retried through the queue, and never taken for a failure of the object.
+  const job: Job = { deps, event, previous, attempt, timer, base, log, written, finish };
+  const outcome = await decide(job);
+  // After the decision: a failed publish is retried through the queue, and never taken for a failure of the object.
   await announce(deps, finished);
   return outcome;
+}
 
-  async function decide(): Promise<Outcome> {
-    try {
-      const job: Job = { deps, event, previous, attempt, timer, base, log, written, finish };
-      // A removal, or a reprocess (which redoes whatever the key holds now), goes by what S3 says.
-      return event.kind === "removed" || event.reprocess ? await reconcileWithSource(job) : await createObject(job);
-    } catch (err) {
-      // Every read carries If-Match with the event's ETag: 412 anywhere means a newer upload replaced
-      // this version, whose own event will decide the key.
-      const failure = isPreconditionFailed(err)
-        ? new PermanentError("OBJECT_GONE", "the object was overwritten before this version could be processed", { cause: err })
-        : classify(err);
-      if (failure.code === "OBJECT_GONE" && !isPreconditionFailed(err) && !previous && outlivesTombstones(event, deps.tenant)) {
-        // The key may have been deleted, tombstoned, and the tombstone expired: a `failed` item would
-        // stay forever for an object nobody has. Record the absence as a tombstone instead, which expires.
-        const durationsMs = timer.total();
-        await recordTombstone(deps, event, finish, durationsMs);
-        const reason = `the object is gone, and this event (of ${event.eventTime}) is older than a tombstone lives (${deps.tenant.storage.tombstoneTtlDays} days): recorded as a tombstone`;
-        log.warn({ eventTime: event.eventTime }, reason);
-        return { ...base, status: "deleted", reason, durationsMs };
-      }
-      const lastAttempt = attempt.receiveCount >= attempt.maxReceiveCount;
-      if (failure instanceof TransientError && !lastAttempt) {
-        await deps.store
-          .release(event.key, event.sequencer)
-          .catch((releaseErr) => log.warn({ err: releaseErr }, "could not release the claim; the retry waits for the lease"));
-        throw failure;
-      }
-      // Permanent, or out of retries: leave nothing that looks complete, and say why.
-      await deleteKeys(deps, derivedKeys(deps, event.key, previous)).catch((cleanupErr) =>
-        log.warn({ err: cleanupErr }, "could not remove proxy objects of a failed object"),
-      );
-      await purgeVariants(deps, event, attempt, previous).catch((cleanupErr) =>
-        log.warn({ err: cleanupErr }, "could not remove on-demand variants of a failed object"),
-      );
-      await forgetHash(deps, event.key, previous).catch((cleanupErr) =>
-        log.warn({ err: cleanupErr }, "could not take a failed object out of the similarity index"),
-      );
-      const retryable = failure instanceof TransientError;
+/**
+ * What the claimed event makes of the key: processed, or failed for good (recorded, announced),
+ * or a transient failure thrown for the queue to retry.
+ */
+async function decide(job: Job): Promise<Outcome> {
+  const { deps, event, previous, attempt, timer, base, log, written } = job;
+  try {
+    // A removal, or a reprocess (which redoes whatever the key holds now), goes by what S3 says.
+    return event.kind === "removed" || event.reprocess ? await reconcileWithSource(job) : await createObject(job);
+  } catch (err) {
+    // Every read carries If-Match with the event's ETag: 412 anywhere means a newer upload replaced
+    // this version, whose own event will decide the key.
+    const failure = isPreconditionFailed(err)
+      ? new PermanentError("OBJECT_GONE", "the object was overwritten before this version could be processed", { cause: err })
+      : classify(err);
+    if (failure.code === "OBJECT_GONE" && !isPreconditionFailed(err) && !previous && outlivesTombstones(event, deps.tenant)) {
+      // The key may have been deleted, tombstoned, and the tombstone expired: a `failed` item would
+      // stay forever for an object nobody has. Record the absence as a tombstone instead, which expires.
       const durationsMs = timer.total();
-      const message = retryable ? `gave up after ${attempt.receiveCount} attempts: ${failure.message}` : failure.message;
-      await finish({
-        objectKey: event.key,
-        status: "failed",
-        sequencer: event.sequencer,
-        eventName: event.eventName,
-        size: event.size,
-        etag: event.eTag,
-        error: { code: failure.code, message: message.slice(0, 2000), retryable, attempts: attempt.receiveCount },
-        durationsMs,
-        ...written,
-      });
-      await unlinkAgain(deps, event.key, previous, log);
-      if (retryable) {
-        // To the dead-letter queue, with the failure recorded and announced (or owed, for a redrive to send).
-        await announce(deps, finished).catch((publishErr) => log.warn({ err: publishErr }, "could not publish the failed event; it stays owed"));
-        throw failure;
-      }
-      return { ...base, status: "failed", code: failure.code, reason: failure.message, durationsMs };
+      await recordTombstone(deps, event, job.finish, durationsMs);
+      const reason = `the object is gone, and this event (of ${event.eventTime}) is older than a tombstone lives (${deps.tenant.storage.tombstoneTtlDays} days): recorded as a tombstone`;
+      log.warn({ eventTime: event.eventTime }, reason);
+      return { ...base, status: "deleted", reason, durationsMs };
     }
+    const lastAttempt = attempt.receiveCount >= attempt.maxReceiveCount;
+    if (failure instanceof TransientError && !lastAttempt) {
+      await deps.store
+        .release(event.key, event.sequencer)
+        .catch((releaseErr) => log.warn({ err: releaseErr }, "could not release the claim; the retry waits for the lease"));
+      throw failure;
+    }
+    // Permanent, or out of retries: leave nothing that looks complete, and say why.
+    await deleteKeys(deps, derivedKeys(deps, event.key, previous)).catch((cleanupErr) =>
+      log.warn({ err: cleanupErr }, "could not remove proxy objects of a failed object"),
+    );
+    await purgeVariants(deps, event, attempt, previous).catch((cleanupErr) =>
+      log.warn({ err: cleanupErr }, "could not remove on-demand variants of a failed object"),
+    );
+    await forgetHash(deps, event.key, previous).catch((cleanupErr) =>
+      log.warn({ err: cleanupErr }, "could not take a failed object out of the similarity index"),
+    );
+    const retryable = failure instanceof TransientError;
+    const durationsMs = timer.total();
+    const message = retryable ? `gave up after ${attempt.receiveCount} attempts: ${failure.message}` : failure.message;
+    const failedItem = await job.finish({
+      objectKey: event.key,
+      status: "failed",
+      sequencer: event.sequencer,
+      eventName: event.eventName,
+      size: event.size,
+      etag: event.eTag,
+      error: { code: failure.code, message: message.slice(0, 2000), retryable, attempts: attempt.receiveCount },
+      durationsMs,
+      ...written,
+    });
+    await unlinkAgain(deps, event.key, previous, log);
+    if (retryable) {
+      // To the dead-letter queue, with the failure recorded and announced (or owed, for a redrive to send).
+      await announce(deps, failedItem).catch((publishErr) => log.warn({ err: publishErr }, "could not publish the failed event; it stays owed"));
+      throw failure;
+    }
+    return { ...base, status: "failed", code: failure.code, reason: failure.message, durationsMs };
   }
 }
 

@@ -17,6 +17,7 @@ import { SimilarIndex, probedBuckets } from "../runtime/analysis/similar-index";
 import { startEmulators } from "../local/emulators";
 import { createTableInput, localClients } from "../local/platform";
 import { nearDuplicateAccuracy } from "../fixtures/near-duplicates";
+import { seededRandom } from "../fixtures/seeded-random";
 
 type Table = (title: string, rows: Record<string, string | number>[]) => void;
 
@@ -57,15 +58,6 @@ async function analysisCost(table: Table) {
   return { renderCpuMs: p, withAnalysisCpuMs: a, analysisAloneCpuMs: s, shareAlone: s / p, shareDifference: (a - p) / p };
 }
 
-/** A seeded generator (mulberry32), so that every run indexes the same hashes. */
-function random(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 const randomHash = (next: () => number) => Array.from({ length: 16 }, () => Math.floor(next() * 16).toString(16)).join("");
 
 /** The similar lookup's cost as one tenant's table grows: requests, buckets and members read, ms (local dynalite). */
@@ -76,7 +68,7 @@ async function lookupCost(table: Table) {
     const name = "bench-similar";
     await dynamo.send(new CreateTableCommand(createTableInput(name)));
     const index = new SimilarIndex(dynamo, name);
-    const next = random(7);
+    const next = seededRandom(7);
     const buckets = new Map<string, Set<string>>();
     const rows = [];
     let indexed = 0;

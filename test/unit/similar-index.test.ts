@@ -2,16 +2,7 @@
 import { describe, expect, it } from "vitest";
 import { GUARANTEED_DISTANCE, indexFinds, probedBuckets } from "../../runtime/analysis/similar-index";
 import { hammingDistance, perceptualHash } from "../../runtime/analysis/phash";
-
-/** A seeded generator (mulberry32): the same hashes on every run. */
-function random(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { seededRandom } from "../../fixtures/seeded-random";
 
 const hex = (bits: number[]) =>
   Array.from({ length: 16 }, (_, i) => ((bits[4 * i]! << 3) | (bits[4 * i + 1]! << 2) | (bits[4 * i + 2]! << 1) | bits[4 * i + 3]!).toString(16)).join("");
@@ -42,7 +33,7 @@ describe("the similarity index", () => {
 
   it(`finds every pair within ${GUARANTEED_DISTANCE} bits, most pairs at 8 to 12, and says so where it is asked`, () => {
     expect(GUARANTEED_DISTANCE).toBe(7);
-    const next = random(20);
+    const next = seededRandom(20);
     for (let distance = 0; distance <= 12; distance++) {
       let found = 0;
       for (let i = 0; i < 500; i++) {

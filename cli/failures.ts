@@ -7,6 +7,7 @@ import type { ItemStatus } from "../runtime/store";
 import { MetadataStore } from "../runtime/store";
 import { fail, parseSince, resolveTarget, parseCommandLine } from "./targets";
 import { errorMessage } from "../local/user-errors";
+import { count } from "../local/outcome-line";
 
 const USAGE =
   "usage: npm run failures -- --tenant <name> [--since <date>] [--status failed|quarantined|done|processing|deleted] [--limit 100] [--json] [--stack <name>]";
@@ -40,7 +41,7 @@ async function main(): Promise<void> {
     const error = item.error ? `${item.error.code}${item.error.retryable ? " (retryable, in the dead-letter queue)" : ""}: ${item.error.message}` : "";
     console.log(`${item.updatedAt}  ${item.objectKey}  ${error}`.trimEnd());
   }
-  console.log(`${items.length} ${status} object${items.length === 1 ? "" : "s"} of tenant ${values.tenant}${since ? ` since ${since}` : ""}`);
+  console.log(`${count(items.length, `${status} object`)} of tenant ${values.tenant}${since ? ` since ${since}` : ""}`);
 }
 
 main().catch((err) => fail("failures", errorMessage(err)));

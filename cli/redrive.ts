@@ -8,6 +8,7 @@ import { ListMessageMoveTasksCommand, StartMessageMoveTaskCommand, type SQSClien
 import { redriveDeadLetters } from "../ops/dead-letters";
 import { fail, resolveTarget, parseCommandLine } from "./targets";
 import { errorMessage } from "../local/user-errors";
+import { count } from "../local/outcome-line";
 
 const USAGE = "usage: npm run redrive -- --tenant <name> [--stack <name>]";
 
@@ -44,7 +45,7 @@ async function main(): Promise<void> {
     target.kind === "stack"
       ? await moveTask(target.clients.sqs, deadLetterQueueUrl, queueUrl)
       : await redriveDeadLetters(target.clients.sqs, deadLetterQueueUrl, queueUrl);
-  console.log(`moved ${moved} message${moved === 1 ? "" : "s"} from the dead-letter queue back to tenant ${values.tenant}'s queue`);
+  console.log(`moved ${count(moved, "message")} from the dead-letter queue back to tenant ${values.tenant}'s queue`);
 }
 
 if (require.main === module) main().catch((err) => fail("redrive", errorMessage(err)));

@@ -457,7 +457,9 @@ async function createObject(job: Job): Promise<Outcome> {
   // same bytes again (a re-upload, a deleted noncurrent version) leave them valid.
   // A quarantined source keeps none either, whatever its bytes were before (moderation just turned on).
   if (previous?.etag !== head.eTag || status === "quarantined") await timer.time("purge", () => purgeVariants(deps, event, attempt, previous));
-  await timer.time("index", () => updateIndex(deps, event.key, previous, status === "done" ? record?.phash : undefined));
+  // The hash the index keeps for the key: a done object's only.
+  const indexedHash = status === "done" ? record?.phash : undefined;
+  await timer.time("index", () => updateIndex(deps, event.key, previous, indexedHash));
 
   const renditions: RenditionRecord[] = outputs.map(({ name, key, width, height, bytes, format }) => ({ name, key, width, height, bytes, format }));
   const durationsMs = timer.total();
@@ -495,7 +497,7 @@ async function createObject(job: Job): Promise<Outcome> {
     ...job.written,
   });
   if (!finished) return { ...base, status: "skipped", reason: "a newer event took the key over while processing" };
-  if (replacesHash(previous, status === "done" ? record?.phash : undefined)) await unlinkAgain(deps, event.key, previous, log);
+  if (replacesHash(previous, indexedHash)) await unlinkAgain(deps, event.key, previous, log);
   if (record && similar?.length) {
     await deps.nearDuplicates?.recheck(event.key, record.phash, similar).catch((err) => log.warn({ err }, "could not recheck the similar list"));
   }

@@ -238,7 +238,7 @@ export interface ReprocessResult {
 const SEND_BATCH = 10;
 const NO_ITEM_SEQUENCER = "0".repeat(SEQUENCER_WIDTH);
 
-async function sendBatch(target: ReprocessTarget, entries: PendingEntry[], mark: ReprocessMark): Promise<void> {
+async function sendBatch(target: Pick<ReprocessTarget, "sqs" | "sourceBucket" | "queueUrl">, entries: PendingEntry[], mark: ReprocessMark): Promise<void> {
   let unsent = entries.map((entry, i) => ({
     Id: String(i),
     MessageBody: s3Notification({
@@ -257,6 +257,18 @@ async function sendBatch(target: ReprocessTarget, entries: PendingEntry[], mark:
     unsent = unsent.filter((entry) => failed.has(entry.Id));
     if (unsent.length) await sleep(100 * 2 ** attempt);
   }
+}
+
+/**
+ * One object sent again now, as `--status failed --force` would send it (the console's reprocess
+ * button): its item's sequencer, so a newer upload of the key still wins; forced, so a failure that a
+ * retry would not change is redone too (the user asked for this one).
+ */
+export async function reprocessOne(target: Pick<ReprocessTarget, "sqs" | "store" | "sourceBucket" | "queueUrl">, key: string): Promise<{ runId: string }> {
+  const item = await target.store.get(key);
+  const runId = newRunId();
+  await sendBatch(target, [{ key, sequencer: item?.sequencer ?? NO_ITEM_SEQUENCER, size: item?.size }], { runId, force: true });
+  return { runId };
 }
 
 /** Runs (or resumes) a reprocess run until its candidates are exhausted or the signal stops it. */

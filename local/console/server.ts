@@ -2,9 +2,10 @@
  * The local console: a loopback web page over the running platform, with the platform's own SDK
  * clients behind a small JSON API. Reads: tenants, recent objects (live, over server-sent events),
  * one object's item and sidecar, renditions (streamed from the proxy bucket: buckets stay private),
- * dead-lettered messages. Writes, each a POST the page makes only on an explicit click or drop:
+ * dead-lettered messages, the original (streamed from the source bucket), the map around a photo's
+ * position (drawn offline). Writes, each a POST the page makes only on an explicit click or drop:
  * upload into a source bucket (so the object takes the same notification path as any client),
- * redrive the dead-letter queue, sign an on-demand URL.
+ * redrive the dead-letter queue, reprocess one object, sign an on-demand URL.
  */
 import { readFileSync } from "node:fs";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
@@ -18,17 +19,23 @@ import { subscribeOutcomes } from "../outcome-subscription";
 import { HttpFailure } from "../../runtime/http-failure";
 import { edgePolicy, offeredVariants, signedUrl } from "../../edge/edge";
 import { notificationKeys, redriveDeadLetters, type DeadLetter } from "../../ops/dead-letters";
+import { reprocessOne } from "../../ops/reprocess";
 import { MetadataStore, type ObjectItem } from "../../runtime/store";
 import { NearDuplicates } from "../../runtime/analysis/near-duplicates";
 import { LOOPBACK } from "../emulators";
 import type { LocalPlatform, LocalTenant } from "../platform";
 import { uploadStream } from "../upload";
+import { TagGroups } from "./tag-groups";
+import { mapAround, validCoordinates } from "./world-map";
 
 const STATIC = path.join(__dirname, "static");
 const STATIC_FILES: Record<string, string> = {
   "/": "index.html",
   "/app.js": "app.js",
   "/style.css": "style.css",
+  "/favicon.svg": "favicon.svg",
+  // Browsers ask for /favicon.ico whatever the page links; they accept an SVG served with its type.
+  "/favicon.ico": "favicon.svg",
   // ThumbHash's own decoder (an ES module), which the object page loads to draw the placeholder as a tenant's page would.
   "/thumbhash.js": require.resolve("thumbhash"),
 };
@@ -36,6 +43,7 @@ const STATIC_TYPES: Record<string, string> = {
   ".html": "text/html; charset=utf-8",
   ".js": "text/javascript; charset=utf-8",
   ".css": "text/css; charset=utf-8",
+  ".svg": "image/svg+xml",
 };
 
 /** The most recent items the list shows. */
@@ -86,13 +94,25 @@ async function listItems(platform: LocalPlatform, t: LocalTenant): Promise<Objec
   return items.sort((a, b) => b.updatedAt.localeCompare(a.updatedAt)).slice(0, LIST_LIMIT);
 }
 
-async function proxyObject(platform: LocalPlatform, t: LocalTenant, key: string) {
+async function getObject(platform: LocalPlatform, bucket: string, key: string) {
   try {
-    return await platform.clients.s3.send(new GetObjectCommand({ Bucket: t.proxyBucket, Key: key }));
+    return await platform.clients.s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
   } catch (err) {
-    if (isNotFound(err)) throw new HttpFailure(404, `no proxy object ${key}`);
+    if (isNotFound(err)) throw new HttpFailure(404, `no object ${key} in ${bucket}`);
     throw err;
   }
+}
+const proxyObject = (platform: LocalPlatform, t: LocalTenant, key: string) => getObject(platform, t.proxyBucket, key);
+
+/** An object's bytes as the response, with its type and length; `cacheControl` as the caller knows it can be cached. */
+function streamObject(res: ServerResponse, object: Awaited<ReturnType<typeof getObject>>, cacheControl: string, extra: Record<string, string> = {}) {
+  res.writeHead(200, {
+    "content-type": object.ContentType ?? "application/octet-stream",
+    "content-length": String(object.ContentLength ?? ""),
+    "cache-control": cacheControl,
+    ...extra,
+  });
+  (object.Body as NodeJS.ReadableStream).pipe(res);
 }
 
 function deadLetters(platform: LocalPlatform, t: LocalTenant): DeadLetter[] {
@@ -110,6 +130,7 @@ function deadLetters(platform: LocalPlatform, t: LocalTenant): DeadLetter[] {
 
 export async function startConsole(platform: LocalPlatform, options: { port?: number; log: Logger }): Promise<ConsoleServer> {
   const clients = new Set<ServerResponse>();
+  const tagGroups = new TagGroups();
 
   const tenantOf = (name: string): LocalTenant => {
     const t = platform.tenants.get(name);
@@ -126,7 +147,7 @@ export async function startConsole(platform: LocalPlatform, options: { port?: nu
         const key = url.searchParams.get("key") ?? "";
         const item = await new MetadataStore(platform.clients.dynamo, t.table).get(key);
         if (!item) throw new HttpFailure(404, `no item for ${key}`);
-        let sidecar: unknown = null;
+        let sidecar: { tags?: Record<string, unknown> } | null = null;
         if (item.sidecarKey) {
           try {
             sidecar = JSON.parse(await (await proxyObject(platform, t, item.sidecarKey)).Body!.transformToString());
@@ -134,6 +155,15 @@ export async function startConsole(platform: LocalPlatform, options: { port?: nu
             if (!(err instanceof HttpFailure)) throw err;
           }
         }
+        // Without them the page lists the tags in one group: worth a warning, not a failed page.
+        const groups = sidecar?.tags
+          ? await getObject(platform, t.sourceBucket, key)
+              .then((original) => tagGroups.of(original.Body as NodeJS.ReadableStream, key, sidecar.tags!))
+              .catch((err) => {
+                options.log.warn({ err, key }, "console: could not read the original's tag groups");
+                return {};
+              })
+          : {};
         // Near-duplicates looked up live (earlier and later objects), as `npm run similar` does.
         const similar = item.phash
           ? await new NearDuplicates(platform.clients.dynamo, new MetadataStore(platform.clients.dynamo, t.table), t.config.analysis.similarDistance).find(
@@ -141,7 +171,7 @@ export async function startConsole(platform: LocalPlatform, options: { port?: nu
               item.phash,
             )
           : [];
-        json(res, 200, { item, sidecar, similar });
+        json(res, 200, { item, sidecar, groups, similar });
       },
     ],
     [
@@ -150,13 +180,28 @@ export async function startConsole(platform: LocalPlatform, options: { port?: nu
       async (_req, res, url, t) => {
         const object = await proxyObject(platform, t, url.searchParams.get("key") ?? "");
         // Versioned by the source's ETag in the URL: cacheable, since a new upload changes the URL.
-        const cacheControl = url.searchParams.has("v") ? "private, max-age=3600" : "no-store";
-        res.writeHead(200, {
-          "content-type": object.ContentType ?? "application/octet-stream",
-          "content-length": String(object.ContentLength ?? ""),
-          "cache-control": cacheControl,
-        });
-        (object.Body as NodeJS.ReadableStream).pipe(res);
+        streamObject(res, object, url.searchParams.has("v") ? "private, max-age=3600" : "no-store");
+      },
+    ],
+    [
+      "GET",
+      /^\/api\/tenants\/([^/]+)\/original$/,
+      async (_req, res, url, t) => {
+        const key = url.searchParams.get("key") ?? "";
+        const object = await getObject(platform, t.sourceBucket, key);
+        // Shown in the browser's tab (inline), saved under its own name.
+        const name = encodeURIComponent(path.basename(key));
+        streamObject(res, object, "no-store", { "content-disposition": `inline; filename*=UTF-8''${name}` });
+      },
+    ],
+    [
+      "POST",
+      /^\/api\/tenants\/([^/]+)\/reprocess$/,
+      async (req, res, _url, t) => {
+        const key = String((await readJson(req)).key ?? "");
+        const store = new MetadataStore(platform.clients.dynamo, t.table);
+        if (!key || !(await store.get(key))) throw new HttpFailure(404, `no item for ${key}`);
+        json(res, 200, await reprocessOne({ sqs: platform.clients.sqs, store, sourceBucket: t.sourceBucket, queueUrl: t.queueUrl }, key));
       },
     ],
     ["GET", /^\/api\/tenants\/([^/]+)\/dead-letters$/, async (_req, res, _url, t) => json(res, 200, deadLetters(platform, t))],
@@ -216,6 +261,11 @@ export async function startConsole(platform: LocalPlatform, options: { port?: nu
       return;
     }
     if (req.method === "GET" && url.pathname === "/api/tenants") return json(res, 200, [...platform.tenants.values()].map(tenantSummary));
+    if (req.method === "GET" && url.pathname === "/api/map") {
+      const [latitude, longitude] = [Number(url.searchParams.get("lat")), Number(url.searchParams.get("lon"))];
+      if (!validCoordinates(latitude, longitude)) throw new HttpFailure(400, "lat and lon are required: degrees, |lat| <= 90, |lon| <= 180");
+      return json(res, 200, await mapAround(latitude, longitude));
+    }
     if (req.method === "GET" && url.pathname === "/api/events") {
       res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-store", connection: "keep-alive" });
       res.write(": connected\n\n");
@@ -259,7 +309,7 @@ export async function startConsole(platform: LocalPlatform, options: { port?: nu
         return [];
       });
       for (const outcome of outcomes) {
-        const line = `event: outcome\ndata: ${JSON.stringify({ tenant: outcome.tenant, key: outcome.key, status: outcome.status })}\n\n`;
+        const line = `event: outcome\ndata: ${JSON.stringify({ tenant: outcome.tenant, key: outcome.key, status: outcome.status, eTag: outcome.eTag, error: outcome.error })}\n\n`;
         for (const client of clients) client.write(line);
       }
     }
@@ -276,6 +326,7 @@ export async function startConsole(platform: LocalPlatform, options: { port?: nu
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
       await unsubscribe();
+      await tagGroups.close();
     },
   };
 }

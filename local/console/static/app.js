@@ -4,6 +4,11 @@
 
 const state = { tenants: [], tenant: undefined, redriven: new Map() };
 
+/** Files dropped on this page, by tenant and key, followed until the platform reports their outcome. */
+const uploads = new Map();
+const FINAL = new Set(["done", "failed", "quarantined", "deleted"]);
+const unquoted = (eTag) => (eTag ?? "").replace(/"/g, "");
+
 /** Builds an element; strings become text nodes. */
 function h(tag, attrs, ...children) {
   const el = document.createElement(tag);
@@ -20,7 +25,7 @@ function h(tag, attrs, ...children) {
 async function api(path, options = {}) {
   const response = await fetch(path, options);
   const body = response.headers.get("content-type")?.includes("json") ? await response.json() : await response.text();
-  if (!response.ok) throw new Error(body?.error ?? `${response.status}`);
+  if (!response.ok) throw Object.assign(new Error(body?.error ?? `${response.status}`), { status: response.status });
   return body;
 }
 const post = (path, body) =>
@@ -40,19 +45,88 @@ function bytes(n) {
   return `${(n / 1024 / 1024).toFixed(1)} MiB`;
 }
 
-/** Metadata bytes read against the object's size: the share ranged reads saved. */
-function metadataRead(item) {
+/** Metadata bytes read against the object's size: the share ranged reads saved. `compact` for the list (the whole of it on hover). */
+function metadataRead(item, compact = false) {
   if (!item.metadataBytesRead || !item.size) return "";
   const share = Math.min(1, item.metadataBytesRead / item.size);
+  const percent = `${(share * 100).toFixed(share < 0.01 ? 2 : share < 0.1 ? 1 : 0)}%`;
+  const full = `${bytes(item.metadataBytesRead)} of ${bytes(item.size)} (${percent})`;
+  const requests = item.metadataRequests === undefined ? "" : `${item.metadataRequests} request${item.metadataRequests === 1 ? "" : "s"}`;
   return h(
     "span",
-    { title: `${item.metadataRequests ?? "?"} requests, ${item.metadataMethod ?? ""}` },
+    { title: [compact ? full : "", requests, item.metadataMethod].filter(Boolean).join(", ") },
     h("span", { class: "bar" }, h("span", { style: `width:${Math.max(2, share * 100)}%` })),
-    `${bytes(item.metadataBytesRead)} of ${bytes(item.size)} (${(share * 100).toFixed(share < 0.01 ? 2 : 1)}%)`,
+    compact ? `${bytes(item.metadataBytesRead)} · ${percent}` : full,
   );
 }
 
 const statusBadge = (status) => h("span", { class: `status ${status}`, "data-status": status }, status);
+const objectHref = (tenantName, key) => `#/t/${encodeURIComponent(tenantName)}/o/${encodeURIComponent(key)}`;
+
+/** A long text cut to one line; the whole of it on hover (and on the object's page). */
+const clipped = (text, attrs = {}) => h("span", { class: "clip", title: text, ...attrs }, text);
+
+const MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+
+/**
+ * A capture time as the camera's clock showed it, in the one format of the console
+ * ("14 Jul 2026, 10:00:00"), followed by its zone when the file records one. Without a zone the
+ * instant is unknown, so it is not converted to any zone.
+ */
+function captureTime(value) {
+  const match = /^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2})(?::(\d{2}))?(?:\.\d+)?(Z|[+-]\d{2}:?\d{2})?$/.exec(value ?? "");
+  if (!match) return value ? h("span", { title: "as the file records it" }, value) : "";
+  const [, year, month, day, hours, minutes, seconds, zone] = match;
+  const text = `${Number(day)} ${MONTHS[Number(month) - 1]} ${year}, ${hours}:${minutes}${seconds ? `:${seconds}` : ""}`;
+  return zone
+    ? h("span", { class: "when", title: value }, `${text} ${zone === "Z" ? "UTC" : zone}`)
+    : h("span", { class: "when", title: `${value}: the camera's clock; the file records no time zone` }, text);
+}
+
+const instantFormat = new Intl.DateTimeFormat("en-GB", {
+  day: "numeric",
+  month: "short",
+  year: "numeric",
+  hour: "2-digit",
+  minute: "2-digit",
+  second: "2-digit",
+  hourCycle: "h23",
+  timeZoneName: "short",
+});
+/** An instant the platform recorded (an update, a message sent), in the browser's zone, named. */
+function instant(value) {
+  const date = value ? new Date(value) : undefined;
+  if (!date || Number.isNaN(date.getTime())) return value ?? "";
+  const parts = Object.fromEntries(instantFormat.formatToParts(date).map((p) => [p.type, p.value]));
+  return h(
+    "span",
+    { class: "when", title: value },
+    `${parts.day} ${parts.month} ${parts.year}, ${parts.hour}:${parts.minute}:${parts.second} ${parts.timeZoneName}`,
+  );
+}
+
+/** The stages of an object's processing, each a bar against the total (stages can overlap: metadata and download run side by side). */
+function durationsTable(durations) {
+  const { total, ...stages } = durations ?? {};
+  if (total === undefined) return "";
+  const longest = Math.max(total, ...Object.values(stages));
+  const row = (name, ms) =>
+    h(
+      "tr",
+      { "data-stage": name },
+      h("td", {}, name),
+      h("td", { class: "num" }, `${ms} ms`),
+      h("td", { class: "bar-cell" }, h("span", { class: "bar wide" }, h("span", { style: `width:${Math.max(1, (ms / (longest || 1)) * 100)}%` }))),
+    );
+  return h(
+    "table",
+    { class: "durations", "data-test": "durations" },
+    Object.entries(stages)
+      .sort((a, b) => b[1] - a[1])
+      .map(([name, ms]) => row(name, ms)),
+    row("total", total),
+  );
+}
 const dimensions = (item) => (item.width && item.height ? `${item.width}×${item.height}` : "");
 
 function renderTenantNav() {
@@ -110,6 +184,9 @@ function uploadFiles(tenant, files, prefix) {
       h("span", { "data-test": "upload-state" }, "uploading"),
     );
     document.getElementById("uploads")?.append(line);
+    const id = `${tenant.name}/${key}`;
+    const upload = { tenant: tenant.name, key, line };
+    uploads.set(id, upload);
     const xhr = new XMLHttpRequest();
     xhr.open("POST", `${tenantApi(tenant.name)}/upload?key=${encodeURIComponent(key)}`);
     xhr.setRequestHeader("x-console", "1");
@@ -118,8 +195,15 @@ function uploadFiles(tenant, files, prefix) {
       bar.value = e.loaded;
     };
     xhr.onload = () => {
-      line.querySelector("[data-test=upload-state]").textContent = xhr.status === 200 ? "uploaded, processing…" : `failed: ${xhr.responseText}`;
       bar.value = file.size;
+      if (xhr.status !== 200) {
+        line.querySelector("[data-test=upload-state]").textContent = `upload failed: ${xhr.responseText}`;
+        uploads.delete(id);
+        return;
+      }
+      upload.eTag = unquoted(JSON.parse(xhr.responseText).eTag);
+      if (upload.early && upload.early.eTag === upload.eTag) settleUpload(upload, upload.early);
+      else if (!upload.settled) line.querySelector("[data-test=upload-state]").textContent = "uploaded, processing…";
       refreshList();
     };
     xhr.onerror = () => {
@@ -129,14 +213,44 @@ function uploadFiles(tenant, files, prefix) {
   }
 }
 
+/** An outcome (from the live events, or the list when one was missed) for an upload of this page: its line says so, with a link to the object. */
+function settleUpload(upload, outcome) {
+  if (upload.settled) return;
+  upload.settled = true;
+  uploads.delete(`${upload.tenant}/${upload.key}`);
+  upload.line
+    .querySelector("[data-test=upload-state]")
+    .replaceWith(
+      h(
+        "span",
+        { "data-test": "upload-state", "data-outcome": outcome.status },
+        statusBadge(outcome.status),
+        " ",
+        outcome.error ? clipped(`${outcome.error.code}: ${outcome.error.message}`, { class: "clip error" }) : null,
+        " ",
+        h("a", { href: objectHref(upload.tenant, upload.key), "data-test": "upload-link" }, "open"),
+      ),
+    );
+}
+
+/** The live event of an object's outcome: an upload of this page whose bytes it is (same ETag) is settled; one still being sent keeps it for when it knows its ETag. */
+function uploadOutcome(outcome) {
+  const upload = uploads.get(`${outcome.tenant}/${outcome.key}`);
+  if (!upload || !FINAL.has(outcome.status)) return;
+  const eTag = unquoted(outcome.eTag);
+  if (upload.eTag === undefined) upload.early = { ...outcome, eTag };
+  else if (upload.eTag === eTag) settleUpload(upload, outcome);
+}
+
 function objectRow(tenant, item) {
-  const href = `#/t/${encodeURIComponent(tenant.name)}/o/${encodeURIComponent(item.objectKey)}`;
+  const href = objectHref(tenant.name, item.objectKey);
+  const reason = item.error ? `${item.error.code}: ${item.error.message}` : undefined;
   return h(
     "tr",
     { "data-key": item.objectKey },
     h(
       "td",
-      { class: "thumbs" },
+      { class: "thumbs", "data-label": "renditions" },
       (item.renditions ?? []).map((r) =>
         h("img", {
           src: proxyUrl(tenant.name, r.key, item.etag),
@@ -147,15 +261,14 @@ function objectRow(tenant, item) {
         }),
       ),
     ),
-    h("td", {}, h("a", { href, class: "mono" }, item.objectKey)),
-    h("td", {}, statusBadge(item.status), item.error ? h("div", { class: "error", "data-test": "reason" }, `${item.error.code}: ${item.error.message}`) : null),
-    h("td", {}, bytes(item.size)),
-    h("td", {}, item.format ?? ""),
-    h("td", {}, dimensions(item)),
-    h("td", {}, item.capturedAt ?? ""),
-    h("td", {}, item.camera ?? ""),
-    h("td", {}, metadataRead(item)),
-    h("td", { title: JSON.stringify(item.durationsMs ?? {}) }, item.durationsMs?.total !== undefined ? `${item.durationsMs.total} ms` : ""),
+    h("td", { "data-label": "key" }, h("a", { href, class: "mono clip key", title: item.objectKey }, item.objectKey)),
+    h("td", { "data-label": "status" }, statusBadge(item.status), reason ? clipped(reason, { class: "clip error reason", "data-test": "reason" }) : null),
+    h("td", { class: "num", "data-label": "size" }, bytes(item.size)),
+    h("td", { class: "num", "data-label": "image" }, [item.format, dimensions(item)].filter(Boolean).join(" ")),
+    h("td", { "data-label": "captured" }, captureTime(item.capturedAt)),
+    h("td", { "data-label": "camera" }, item.camera ? clipped(item.camera) : ""),
+    h("td", { class: "nowrap", "data-label": "metadata read" }, metadataRead(item, true)),
+    h("td", { class: "num", "data-label": "took" }, item.durationsMs?.total !== undefined ? `${item.durationsMs.total} ms` : ""),
   );
 }
 
@@ -198,7 +311,7 @@ async function deadLetterSection(tenant) {
               { "data-message": m.messageId },
               h("td", { class: "mono" }, m.keys.join(", ") || "(not an S3 notification)"),
               h("td", {}, m.receiveCount),
-              h("td", {}, m.sentAt ?? ""),
+              h("td", {}, instant(m.sentAt)),
             ),
           ),
         ),
@@ -263,19 +376,23 @@ function objectsSection(tenant, items) {
     items.length === 0
       ? h("p", { class: "muted" }, "Nothing yet: drop an image above.")
       : h(
-          "table",
-          { "data-test": "objects" },
+          "div",
+          { class: "scroll" },
           h(
-            "tr",
-            {},
-            ["renditions", "key", "status", "size", "format", "dimensions", "captured", "camera", "metadata read", "time"].map((c) => h("th", {}, c)),
+            "table",
+            { "data-test": "objects", class: "objects" },
+            h(
+              "tr",
+              { class: "head" },
+              ["renditions", "key", "status", "size", "image", "captured", "camera", "metadata read", "took"].map((c) => h("th", {}, c)),
+            ),
+            items.map((item) => objectRow(tenant, item)),
           ),
-          items.map((item) => objectRow(tenant, item)),
         ),
   );
 }
 
-function failuresSection(items) {
+function failuresSection(tenant, items) {
   const failures = items.filter((i) => i.status === "failed");
   return h(
     "section",
@@ -290,9 +407,9 @@ function failuresSection(items) {
             h(
               "tr",
               { "data-key": i.objectKey },
-              h("td", { class: "mono" }, i.objectKey),
+              h("td", {}, h("a", { href: objectHref(tenant.name, i.objectKey), class: "mono clip key", title: i.objectKey }, i.objectKey)),
               h("td", {}, h("strong", {}, i.error?.code ?? "")),
-              h("td", { "data-test": "reason" }, i.error?.message ?? ""),
+              h("td", {}, clipped(i.error?.message ?? "", { class: "clip reason", "data-test": "reason" })),
             ),
           ),
         ),
@@ -304,7 +421,7 @@ async function renderTenant(tenant) {
   return [
     h("section", {}, h("h2", {}, "Upload"), dropZone(tenant)),
     objectsSection(tenant, items),
-    failuresSection(items),
+    failuresSection(tenant, items),
     await deadLetterSection(tenant),
     tenant.onDemand ? playground(tenant, items) : null,
   ];
@@ -316,8 +433,13 @@ async function renderTenant(tenant) {
  */
 async function updateTenantLists(tenant) {
   const items = await api(`${tenantApi(tenant.name)}/objects`);
+  // An outcome whose event this page missed (it opened after it was sent) is in the list.
+  for (const item of items) {
+    const upload = uploads.get(`${tenant.name}/${item.objectKey}`);
+    if (upload?.eTag && upload.eTag === unquoted(item.etag) && FINAL.has(item.status)) settleUpload(upload, item);
+  }
   document.getElementById("objects")?.replaceWith(objectsSection(tenant, items));
-  document.getElementById("failures")?.replaceWith(failuresSection(items));
+  document.getElementById("failures")?.replaceWith(failuresSection(tenant, items));
   document.querySelector("[data-test=dead-letters]")?.replaceWith(await deadLetterSection(tenant));
   const keys = document.querySelector("[data-test=play-key]");
   if (keys) {
@@ -330,42 +452,109 @@ async function updateTenantLists(tenant) {
 
 // ---- one object's page ----------------------------------------------------------------------
 
-/** A tile-free map: the world as an equirectangular grid, the point, nothing fetched. */
-function gpsMap(gps) {
-  const [w, hgt] = [360, 180];
-  const x = gps.longitude + 180;
-  const y = 90 - gps.latitude;
-  const ns = "http://www.w3.org/2000/svg";
-  const svg = document.createElementNS(ns, "svg");
-  svg.setAttribute("viewBox", `0 0 ${w} ${hgt}`);
-  svg.setAttribute("width", "540");
-  svg.setAttribute("data-test", "gps-map");
-  const add = (tag, attrs) => {
-    const el = document.createElementNS(ns, tag);
-    for (const [k, v] of Object.entries(attrs)) el.setAttribute(k, String(v));
-    svg.append(el);
-  };
-  for (let lon = 0; lon <= 360; lon += 30) add("line", { x1: lon, y1: 0, x2: lon, y2: hgt, stroke: "#c9d6e8", "stroke-width": 0.4 });
-  for (let lat = 0; lat <= 180; lat += 30) add("line", { x1: 0, y1: lat, x2: w, y2: lat, stroke: lat === 90 ? "#9fb3cf" : "#c9d6e8", "stroke-width": 0.4 });
-  add("circle", { cx: x, cy: y, r: 3, fill: "#c4320a", stroke: "#fff", "stroke-width": 1 });
-  return h("div", { class: "map" }, svg, h("div", { class: "muted" }, `${gps.latitude.toFixed(5)}, ${gps.longitude.toFixed(5)}`));
+const SVG = "http://www.w3.org/2000/svg";
+function svgElement(tag, attrs, ...children) {
+  const el = document.createElementNS(SVG, tag);
+  for (const [k, v] of Object.entries(attrs)) el.setAttribute(k, String(v));
+  el.append(...children);
+  return el;
 }
 
-function sidecarTable(sidecar) {
+/**
+ * The photo's position on a real map drawn offline: the console's server projects Natural Earth's
+ * countries (world-atlas, d3-geo) around it; no tiles are fetched. A link opens the place in
+ * OpenStreetMap, for those who want the street.
+ */
+function gpsMap(gps) {
+  const [lat, lon] = [gps.latitude.toFixed(5), gps.longitude.toFixed(5)];
+  const frame = h("div", { class: "map-frame" }, h("p", { class: "muted" }, "Drawing the map…"));
+  api(`/api/map?lat=${encodeURIComponent(gps.latitude)}&lon=${encodeURIComponent(gps.longitude)}`)
+    .then((map) => {
+      const svg = svgElement(
+        "svg",
+        { viewBox: `0 0 ${map.width} ${map.height}`, "data-test": "gps-map", role: "img", "aria-label": `map around ${lat}, ${lon}` },
+        svgElement("rect", { width: map.width, height: map.height, class: "sea" }),
+        svgElement("path", { d: map.graticule, class: "graticule" }),
+        ...map.countries.map((c) => svgElement("path", { d: c.path, class: "land", "data-country": c.name }, svgElement("title", {}, c.name))),
+        svgElement("circle", { cx: map.point.x, cy: map.point.y, r: 9, class: "halo" }),
+        svgElement("circle", { cx: map.point.x, cy: map.point.y, r: 4.5, class: "point", "data-test": "gps-point" }),
+      );
+      frame.replaceChildren(svg);
+    })
+    .catch((err) => frame.replaceChildren(h("p", { class: "error" }, `The map could not be drawn: ${err.message}`)));
+  const altitude = gps.altitude !== undefined ? `, ${Math.round(gps.altitude)} m` : "";
+  return h(
+    "div",
+    { class: "map" },
+    frame,
+    h(
+      "p",
+      {},
+      h("span", { class: "mono" }, `${lat}, ${lon}${altitude}`),
+      " · ",
+      h(
+        "a",
+        { href: `https://www.openstreetmap.org/?mlat=${lat}&mlon=${lon}#map=15/${lat}/${lon}`, target: "_blank", rel: "noopener", "data-test": "map-link" },
+        "open in OpenStreetMap ↗",
+      ),
+      h("span", { class: "muted" }, " (Natural Earth 1:50m, drawn offline)"),
+    ),
+  );
+}
+
+/** exiftool's family-0 groups in the order exiftool lists a photo's (others after, by name). */
+const GROUP_ORDER = [
+  "ExifTool",
+  "File",
+  "JFIF",
+  "EXIF",
+  "MakerNotes",
+  "XMP",
+  "IPTC",
+  "Photoshop",
+  "ICC_Profile",
+  "QuickTime",
+  "PNG",
+  "RIFF",
+  "MPF",
+  "Composite",
+];
+const groupRank = (group) => (GROUP_ORDER.includes(group) ? GROUP_ORDER.indexOf(group) : GROUP_ORDER.length);
+
+/** The sidecar's tags by exiftool's group, sorted by name within each; the search filters names and values. */
+function sidecarTable(sidecar, groups) {
   const tags = Object.entries(sidecar?.tags ?? {});
+  const byGroup = new Map();
+  for (const [name, value] of tags) {
+    const group = groups[name] ?? "Other";
+    byGroup.set(group, [...(byGroup.get(group) ?? []), [name, value]]);
+  }
+  const ordered = [...byGroup.entries()]
+    .sort(([a], [b]) => groupRank(a) - groupRank(b) || a.localeCompare(b))
+    .map(([group, list]) => [group, list.sort(([a], [b]) => a.localeCompare(b, "en", { sensitivity: "base" }))]);
   const search = h("input", { type: "search", placeholder: `Search ${tags.length} tags`, "data-test": "tag-search", size: 30 });
-  const body = h("tbody", {});
+  const table = h("table", { "data-test": "tags", class: "tags" });
   const show = () => {
     const q = search.value.trim().toLowerCase();
-    body.replaceChildren(
-      ...tags
-        .filter(([k, v]) => !q || k.toLowerCase().includes(q) || JSON.stringify(v).toLowerCase().includes(q))
-        .map(([k, v]) => h("tr", { "data-tag": k }, h("td", { class: "mono" }, k), h("td", { class: "mono" }, typeof v === "string" ? v : JSON.stringify(v)))),
+    const text = (v) => (typeof v === "string" ? v : JSON.stringify(v));
+    table.replaceChildren(
+      ...ordered.flatMap(([group, list]) => {
+        const shown = list.filter(([k, v]) => !q || k.toLowerCase().includes(q) || text(v).toLowerCase().includes(q));
+        if (shown.length === 0) return [];
+        return [
+          h(
+            "tbody",
+            { "data-group": group },
+            h("tr", { class: "group" }, h("th", { colspan: 2 }, group, h("span", { class: "muted" }, ` ${shown.length}`))),
+            shown.map(([k, v]) => h("tr", { "data-tag": k }, h("td", { class: "mono" }, k), h("td", { class: "mono value" }, text(v)))),
+          ),
+        ];
+      }),
     );
   };
   search.addEventListener("input", show);
   show();
-  return h("div", {}, h("p", {}, search), h("table", { "data-test": "tags" }, body));
+  return h("div", {}, h("p", {}, search), h("div", { class: "scroll" }, table));
 }
 
 /** ThumbHash's decoder, as a tenant's page would load it: the `thumbhash` package, which the console serves at this URL. */
@@ -464,19 +653,77 @@ function analysisSection(tenant, item, similar) {
   );
 }
 
+/** A failed object sent to its queue again (as `npm run reprocess -- --status failed` would); the page follows it live. */
+function reprocessButton(tenant, item) {
+  const result = h("span", { class: "muted", "data-test": "reprocess-result" });
+  const button = h(
+    "button",
+    {
+      "data-test": "reprocess",
+      onclick: async () => {
+        button.disabled = true;
+        try {
+          const { runId } = await post(`${tenantApi(tenant.name)}/reprocess`, { key: item.objectKey });
+          result.textContent = ` sent to the queue again (run ${runId}); this page updates when it is processed`;
+        } catch (err) {
+          button.disabled = false;
+          result.textContent = ` ${err.message}`;
+        }
+      },
+    },
+    "Reprocess",
+  );
+  return h("span", {}, button, result);
+}
+
+/** What the page says for a key the tenant has no item for: which tenant, and what to do. */
+function missingObject(tenant, key) {
+  return [
+    h("p", {}, h("a", { href: `#/t/${encodeURIComponent(tenant.name)}` }, `← ${tenant.name}`)),
+    h(
+      "section",
+      { "data-test": "missing-object" },
+      h("h2", {}, "No such object"),
+      h("p", {}, `Tenant ${tenant.name} has no object `, h("span", { class: "mono" }, key), "."),
+      h(
+        "p",
+        { class: "muted" },
+        "It was never uploaded here, or its record was removed after a deletion. Keys are case-sensitive; the tenant's page lists the recent ones.",
+      ),
+    ),
+  ];
+}
+
 async function renderObject(tenant, key) {
-  const { item, sidecar, similar } = await api(`${tenantApi(tenant.name)}/object?key=${encodeURIComponent(key)}`);
+  let found;
+  try {
+    found = await api(`${tenantApi(tenant.name)}/object?key=${encodeURIComponent(key)}`);
+  } catch (err) {
+    if (err.status === 404) return missingObject(tenant, key);
+    throw err;
+  }
+  const { item, sidecar, groups, similar } = found;
   const back = h("a", { href: `#/t/${encodeURIComponent(tenant.name)}` }, `← ${tenant.name}`);
+  const original =
+    item.status === "deleted"
+      ? undefined
+      : h(
+          "a",
+          { href: `${tenantApi(tenant.name)}/original?key=${encodeURIComponent(item.objectKey)}`, target: "_blank", "data-test": "original" },
+          "original ↗",
+        );
   const facts = [
-    ["status", statusBadge(item.status)],
+    ["status", h("span", {}, statusBadge(item.status), item.status === "failed" ? [" ", reprocessButton(tenant, item)] : null)],
+    ["source", h("span", {}, h("span", { class: "mono" }, `s3://${tenant.sourceBucket}/${item.objectKey}`), original ? [" · ", original] : null)],
     ["size", bytes(item.size)],
     ["format", item.format],
     ["dimensions", dimensions(item)],
-    ["captured", item.capturedAt],
+    ["captured", captureTime(item.capturedAt)],
     ["camera", item.camera],
+    ["updated", instant(item.updatedAt)],
     ["metadata read", metadataRead(item)],
-    ["durations", item.durationsMs ? JSON.stringify(item.durationsMs) : ""],
-    ["error", item.error ? `${item.error.code}: ${item.error.message}` : undefined],
+    ["durations", durationsTable(item.durationsMs)],
+    ["error", item.error ? h("span", { class: "error", "data-test": "error" }, `${item.error.code}: ${item.error.message}`) : undefined],
     ["renditions skipped", item.renditionsSkipped],
     ["quarantined", item.status === "quarantined" ? "moderation labels: no renditions, none served on demand" : undefined],
   ].filter(([, v]) => v !== undefined && v !== "");
@@ -513,7 +760,12 @@ async function renderObject(tenant, key) {
     ),
     item.status === "done" || item.status === "quarantined" || item.thumbhash ? analysisSection(tenant, item, similar ?? []) : null,
     tenant.keepGps && item.gps ? h("section", {}, h("h2", {}, "Location"), gpsMap(item.gps)) : null,
-    h("section", {}, h("h2", {}, "Metadata (exiftool, the sidecar)"), sidecar ? sidecarTable(sidecar) : h("p", { class: "muted" }, "No sidecar.")),
+    h(
+      "section",
+      {},
+      h("h2", {}, "Metadata (exiftool, the sidecar)"),
+      sidecar ? sidecarTable(sidecar, groups ?? {}) : h("p", { class: "muted" }, "No sidecar."),
+    ),
     h("section", {}, h("h2", {}, "Table item"), h("pre", { "data-test": "item" }, JSON.stringify(item, null, 2))),
   ];
 }
@@ -521,11 +773,35 @@ async function renderObject(tenant, key) {
 // ---- routing and live updates ------------------------------------------------------------------
 
 let rendering = Promise.resolve();
+/** A tenant the address names that this platform does not have: say so, and list those it has. */
+function unknownTenant(name) {
+  return [
+    h(
+      "section",
+      { "data-test": "unknown-tenant" },
+      h("h2", {}, "No such tenant"),
+      h("p", {}, "This platform has no tenant ", h("span", { class: "mono" }, name), "."),
+      h(
+        "p",
+        {},
+        "Its tenants: ",
+        state.tenants.map((t, i) => [i ? ", " : "", h("a", { href: `#/t/${encodeURIComponent(t.name)}` }, t.name)]),
+        h("span", { class: "muted" }, ". Tenants come from the stack's config (Pulumi.<stack>.yaml); npm start reads them when it starts."),
+      ),
+    ),
+  ];
+}
+
 async function route() {
   const [, tenantName, , key] = /^#\/t\/([^/]+)(\/o\/(.+))?$/.exec(location.hash) ?? [];
-  state.tenant = state.tenants.find((t) => t.name === decodeURIComponent(tenantName ?? "")) ?? state.tenants[0];
+  const named = tenantName === undefined ? undefined : decodeURIComponent(tenantName);
+  state.tenant = named === undefined ? state.tenants[0] : state.tenants.find((t) => t.name === named);
   renderTenantNav();
   const view = document.getElementById("view");
+  if (!state.tenant) {
+    view.replaceChildren(...unknownTenant(named));
+    return;
+  }
   try {
     const content = key ? await renderObject(state.tenant, decodeURIComponent(key)) : await renderTenant(state.tenant);
     view.replaceChildren(...content.filter(Boolean));
@@ -551,7 +827,13 @@ async function start() {
   });
   const events = new EventSource("/api/events");
   events.addEventListener("outcome", (e) => {
-    if (JSON.parse(e.data).tenant === state.tenant?.name) refreshList();
+    const outcome = JSON.parse(e.data);
+    uploadOutcome(outcome);
+    if (outcome.tenant !== state.tenant?.name) return;
+    // The object's own page follows it (after a reprocess, say); the tenant's page refreshes its lists.
+    const [, , , key] = /^#\/t\/([^/]+)(\/o\/(.+))?$/.exec(location.hash) ?? [];
+    if (key === undefined) refreshList();
+    else if (decodeURIComponent(key) === outcome.key) rendering = rendering.then(route);
   });
   rendering = rendering.then(route);
 }

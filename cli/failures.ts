@@ -1,5 +1,5 @@
 /**
- * `npm run failures -- --tenant <name> [--since 2026-11-23] [--status failed] [--limit 100] [--json]
+ * `npm run failures -- <tenant> [--since 2026-11-23] [--status failed] [--limit 100] [--json]
  * [--stack <name> [--outputs file.json]]`: a tenant's failed objects, newest first, from the table's
  * status index (a query, not a scan).
  */
@@ -10,7 +10,7 @@ import { errorMessage } from "../local/user-errors";
 import { count } from "../local/outcome-line";
 
 const USAGE =
-  "usage: npm run failures -- --tenant <name> [--since <date>] [--status failed|quarantined|done|processing|deleted] [--limit 100] [--json] [--stack <name>]";
+  "usage: npm run failures -- <tenant> [--since <date>] [--status failed|quarantined|done|processing|deleted] [--limit 100] [--json] [--stack <name>]";
 
 const STATUSES: ItemStatus[] = ["failed", "quarantined", "done", "processing", "deleted"];
 

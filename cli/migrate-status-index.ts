@@ -1,5 +1,5 @@
 /**
- * `npm run migrate-status-index -- --tenant <name> [--stack <name> [--outputs file.json]]`: once
+ * `npm run migrate-status-index -- <tenant> [--stack <name> [--outputs file.json]]`: once
  * after deploying the sharded status index, gives the tenant's older items their index key, so
  * `failures` and `reprocess` see them again (ops/status-index.ts). Safe to run again.
  */
@@ -7,7 +7,7 @@ import { backfillStatusShards } from "../ops/status-index";
 import { fail, resolveTarget, parseCommandLine } from "./targets";
 import { errorMessage } from "../local/user-errors";
 
-const USAGE = "usage: npm run migrate-status-index -- --tenant <name> [--stack <name>]";
+const USAGE = "usage: npm run migrate-status-index -- <tenant> [--stack <name>]";
 
 async function main(): Promise<void> {
   const { values } = parseCommandLine("migrate-status-index", USAGE, {

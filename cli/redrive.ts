@@ -1,5 +1,5 @@
 /**
- * `npm run redrive -- --tenant <name> [--stack <name> [--outputs file.json]]`: moves the tenant's
+ * `npm run redrive -- <tenant> [--stack <name> [--outputs file.json]]`: moves the tenant's
  * dead-lettered events back to its queue, where they are processed like any other event. On AWS
  * with SQS's message move task (it keeps each message's attributes and runs server-side); on the
  * local platform, whose emulator has none, by receiving, sending and deleting in batches.
@@ -10,7 +10,7 @@ import { fail, resolveTarget, parseCommandLine } from "./targets";
 import { errorMessage } from "../local/user-errors";
 import { count } from "../local/outcome-line";
 
-const USAGE = "usage: npm run redrive -- --tenant <name> [--stack <name>]";
+const USAGE = "usage: npm run redrive -- <tenant> [--stack <name>]";
 
 /** `https://sqs.<region>.amazonaws.com/<account>/<name>` as its ARN. */
 export function queueArn(queueUrl: string): string {

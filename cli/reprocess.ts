@@ -1,5 +1,5 @@
 /**
- * `npm run reprocess -- --tenant <name> [--stack <name> [--outputs file.json]] [--prefix p/]
+ * `npm run reprocess -- <tenant> [--stack <name> [--outputs file.json]] [--prefix p/]
  * [--status failed|done|any] [--since <date>] [--rate <objects/s>] [--dry-run] [--force]
  * [--checkpoint file] [--restart] [--source-bucket b --table t --queue-url u --config-hash h]`
  *
@@ -26,7 +26,7 @@ import { fail, parseSince, resolveTarget, ROOT, parseCommandLine } from "./targe
 import { errorMessage } from "../local/user-errors";
 
 const USAGE =
-  "usage: npm run reprocess -- --tenant <name> [--stack <name>] [--prefix p/] [--status failed|done|any] [--since <date>] [--rate <objects/s>] [--dry-run] [--force] [--checkpoint <file>] [--restart]";
+  "usage: npm run reprocess -- <tenant> [--stack <name>] [--prefix p/] [--status failed|done|any] [--since <date>] [--rate <objects/s>] [--dry-run] [--force] [--checkpoint <file>] [--restart]";
 const DEFAULT_RATE = 50;
 /** The exit code of a run stopped by Ctrl-C (128 + SIGINT), as shells report it. */
 const INTERRUPTED = 130;
@@ -40,7 +40,7 @@ function summary(tenant: string, result: ReprocessResult, checkpointFile: string
     [verb, `${c.enqueued}${c.resent ? ` (${c.resent} sent again: the batch in flight when an earlier attempt died)` : ""}`],
     [
       "skipped",
-      `${c.skippedCurrent + (c.skippedFailed ?? 0) + c.skippedFolders} (${c.skippedCurrent} already match the tenant's config, ${c.skippedFailed ?? 0} failed under it for a reason a retry would not change (--status failed --force redoes them), ${c.skippedFolders} folder markers)`,
+      `${c.skippedCurrent + (c.skippedFailed ?? 0) + c.skippedFolders} (${c.skippedCurrent} already match the tenant's config, ${c.skippedFailed ?? 0} failed under it for a reason a retry would not change (--status failed --force redoes them), ${c.skippedFolders} folder markers or platform files)`,
     ],
     ["this time", `${result.sent} sent in ${seconds.toFixed(1)} s${seconds > 0 ? ` (${(result.sent / seconds).toFixed(1)} objects/s)` : ""}`],
   ];

@@ -102,8 +102,10 @@ export function resolveTarget(tenantName: string, options: TargetOptions): Targe
 
 /**
  * parseArgs with what every command owes its user: `--help` (or `-h`) prints the usage and exits 0;
- * a malformed command line is one line and the usage, exit 2; and `--expires-in -5` reads -5 as the
- * option's value (Node's parser calls it ambiguous), so that the option's own check can say what is allowed.
+ * a malformed command line is one line and the usage, exit 2; `--expires-in -5` reads -5 as the
+ * option's value (Node's parser calls it ambiguous), so that the option's own check can say what is
+ * allowed; and a command with a `--tenant` option takes the tenant first too (`failures -- acme`), as
+ * upload, sign and similar do.
  */
 export function parseCommandLine<T extends Omit<ParseArgsConfig, "args">>(command: string, usage: string, config: T): ReturnType<typeof parseArgs<T>> {
   const given = process.argv.slice(2);
@@ -112,6 +114,8 @@ export function parseCommandLine<T extends Omit<ParseArgsConfig, "args">>(comman
     process.exit(0);
   }
   const args: string[] = [];
+  const tenantFirst = config.options?.tenant && !config.allowPositionals && given[0] !== undefined && !given[0].startsWith("-");
+  if (tenantFirst && !given.some((arg) => arg === "--tenant" || arg.startsWith("--tenant="))) args.push("--tenant");
   for (const arg of given) {
     const previous = args.at(-1);
     if (previous?.startsWith("--") && !previous.includes("=") && /^-\d/.test(arg)) args[args.length - 1] = `${previous}=${arg}`;

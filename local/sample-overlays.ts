@@ -13,8 +13,14 @@ import type { LocalPlatform } from "./platform";
 
 const SAMPLE = path.join(__dirname, "samples", "logo.svg");
 
-/** Puts the sample where an overlay is missing; returns the keys it filled, as `s3://bucket/key`. */
-export async function seedMissingOverlays(platform: Pick<LocalPlatform, "clients" | "tenants">): Promise<string[]> {
+/**
+ * Puts the sample where an overlay is missing; returns the keys it filled, as `s3://bucket/key`.
+ * `beforePut` hears of each key first (npm start leaves out the line of its own upload's skip).
+ */
+export async function seedMissingOverlays(
+  platform: Pick<LocalPlatform, "clients" | "tenants">,
+  beforePut: (tenant: string, key: string) => void = () => undefined,
+): Promise<string[]> {
   const seeded: string[] = [];
   for (const tenant of platform.tenants.values()) {
     for (const key of overlayKeys([...tenant.config.renditions, ...tenant.config.onDemand.presets])) {
@@ -22,6 +28,7 @@ export async function seedMissingOverlays(platform: Pick<LocalPlatform, "clients
         await platform.clients.s3.send(new HeadObjectCommand({ Bucket: tenant.sourceBucket, Key: key }));
       } catch (err) {
         if (!isNotFound(err)) throw err;
+        beforePut(tenant.config.name, key);
         await platform.clients.s3.send(
           new PutObjectCommand({ Bucket: tenant.sourceBucket, Key: key, Body: readFileSync(SAMPLE), ContentType: "image/svg+xml" }),
         );

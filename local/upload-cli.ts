@@ -162,7 +162,7 @@ if (require.main === module) {
   main().then(
     (code) => process.exit(code),
     (err) => {
-      console.error(`upload: ${errorMessage(err)}${err instanceof UsageError ? `\n\n${USAGE}` : ""}`);
+      console.error(`upload: ${errorMessage(err, { stacks: false })}${err instanceof UsageError ? `\n\n${USAGE}` : ""}`);
       process.exit(2);
     },
   );

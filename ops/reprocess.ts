@@ -20,7 +20,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { ListObjectsV2Command, type S3Client } from "@aws-sdk/client-s3";
 import { SendMessageBatchCommand, type SQSClient } from "@aws-sdk/client-sqs";
 import { REPROCESS_EVENT_NAME, s3Notification, SEQUENCER_WIDTH, type ReprocessMark } from "../runtime/events";
-import { isFolderMarker } from "../runtime/keys";
+import { isFolderMarker, isPlatformKey } from "../runtime/keys";
 import { matchesConfig, statusIndexKey, type ItemStatus, type MetadataStore, type ObjectItem, type StatusIndexKey } from "../runtime/store";
 
 export const STATUS_SELECTIONS = ["failed", "done", "any"] as const;
@@ -69,7 +69,7 @@ export interface ReprocessCounts {
   skippedCurrent: number;
   /** Items failed under this config for a reason a retry would not change (`--status failed --force` redoes them). */
   skippedFailed?: number;
-  /** 0-byte keys ending in '/' (folders of the S3 console), never uploads. */
+  /** 0-byte keys ending in '/' (folders of the S3 console) and the platform's own files (`_platform/`: overlays): never uploads. */
   skippedFolders: number;
   /** Messages sent again: the batch in flight when a run died. */
   resent: number;
@@ -336,7 +336,7 @@ export async function runReprocess(
     for (const candidate of group) {
       tally.listed++;
       const item = items.get(candidate.key);
-      if (isFolderMarker(candidate.key, candidate.size)) tally.skippedFolders++;
+      if (isFolderMarker(candidate.key, candidate.size) || isPlatformKey(candidate.key)) tally.skippedFolders++;
       else if (skipCurrent && item && matchesConfig(item, target.configHash!)) {
         if (item.status === "failed") tally.skippedFailed++;
         else tally.skippedCurrent++;

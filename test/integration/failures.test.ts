@@ -71,6 +71,9 @@ describe("the status index", () => {
     expect(lines[0]).toContain(`${first.error!.code}: ${first.error!.message.slice(0, 30)}`);
     const { stdout: since } = await run(tsx, ["cli/failures.ts", "--tenant", "ops", "--since", between, "--json", "--data-dir", dataDir]);
     expect((JSON.parse(since) as { objectKey: string }[]).map((i) => i.objectKey)).toEqual(["bad/second.png"]);
+    // The tenant first, as upload, sign and similar take it, is the same command.
+    const { stdout: tenantFirst } = await run(tsx, ["cli/failures.ts", "ops", "--data-dir", dataDir]);
+    expect(tenantFirst).toBe(stdout);
   });
 
   it("spreads one status over every shard of the index, evenly, and lists it as one, oldest or newest first", async () => {

@@ -264,6 +264,16 @@ describe("npm run reprocess, 1,000 objects on the local platform", () => {
       expect(dry.code, dry.stderr).toBe(0);
       expect(summaryNumber(dry.stdout, "would enqueue")).toBe(100);
       expect(await takeAll(t.platform.clients.sqs, captureQueue.url)).toEqual([]);
+      // The platform's own files (overlays) are never uploads: listed, not sent.
+      await t.upload(
+        TENANT,
+        "_platform/overlays/mark.png",
+        await sharp({ create: { width: 8, height: 8, channels: 4, background: "#fff" } })
+          .png()
+          .toBuffer(),
+      );
+      const platformFiles = await reprocessCli(["--dry-run", "--force", "--prefix", "_platform/"]);
+      expect([summaryNumber(platformFiles.stdout, "listed"), summaryNumber(platformFiles.stdout, "would enqueue")]).toEqual([1, 0]);
     },
     10 * 60_000,
   );

@@ -40,7 +40,7 @@ function summary(tenant: string, result: ReprocessResult, checkpointFile: string
     [verb, `${c.enqueued}${c.resent ? ` (${c.resent} sent again: the batch in flight when an earlier attempt died)` : ""}`],
     [
       "skipped",
-      `${c.skippedCurrent + (c.skippedFailed ?? 0) + c.skippedFolders} (${c.skippedCurrent} already match the tenant's config, ${c.skippedFailed ?? 0} failed under it for a reason a retry would not change (--status failed --force redoes them), ${c.skippedFolders} folder markers or platform files)`,
+      `${c.skippedCurrent + (c.skippedFailed ?? 0) + c.skippedFolders} (${c.skippedCurrent} already ${c.skippedCurrent === 1 ? "matches" : "match"} the tenant's config, ${c.skippedFailed ?? 0} failed under it for a reason a retry would not change (--status failed --force redoes them), ${c.skippedFolders} ${c.skippedFolders === 1 ? "is a folder marker or platform file" : "are folder markers or platform files"})`,
     ],
     ["this time", `${result.sent} sent in ${seconds.toFixed(1)} s${seconds > 0 ? ` (${(result.sent / seconds).toFixed(1)} objects/s)` : ""}`],
   ];

@@ -28,8 +28,18 @@ each object's final state and prints one line per object.
 Exit codes: 0 every object done (or quarantined), 1 some object failed, 2 a usage error or the
 local platform not running, 3 some object not processed within 2 minutes.`;
 
-/** A mistake in the command line: printed with the usage, exit code 2. */
-class UsageError extends Error {}
+/**
+ * A user's mistake, exit code 2: a malformed command line is printed with the usage; a file, tenant
+ * or platform that is not there (`withUsage` false) is its one line.
+ */
+class UsageError extends Error {
+  constructor(
+    message: string,
+    readonly withUsage = true,
+  ) {
+    super(message);
+  }
+}
 
 const ROOT = path.resolve(__dirname, "..");
 
@@ -69,7 +79,7 @@ export function filesToUpload(paths: string[], prefix: string): { file: string; 
     try {
       stats = statSync(given);
     } catch {
-      throw new UsageError(`no such file or folder: ${given}`);
+      throw new UsageError(`no such file or folder: ${given}`, false);
     }
     if (stats.isDirectory()) walk(given, given);
     else found.push({ file: given, key: `${prefix}${path.basename(given)}` });
@@ -116,15 +126,15 @@ function outcomeLine(outcome: OutcomeDocument): string {
 async function main(): Promise<number> {
   const { tenantName, paths, prefix, json } = parseArgs(process.argv.slice(2));
   const files = filesToUpload(paths, prefix);
-  if (files.length === 0) throw new UsageError(`no files in ${paths.join(", ")}`);
+  if (files.length === 0) throw new UsageError(`no files in ${paths.join(", ")}`, false);
   let endpoints: Endpoints;
   try {
     endpoints = JSON.parse(readFileSync(path.join(ROOT, ".local/endpoints.json"), "utf8")) as Endpoints;
   } catch {
-    throw new UsageError("the local platform is not running (no .local/endpoints.json): start it with `npm start` first");
+    throw new UsageError("the local platform is not running (no .local/endpoints.json): start it with `npm start` first", false);
   }
   const tenant = endpoints.tenants[tenantName];
-  if (!tenant) throw new UsageError(`unknown tenant "${tenantName}"; known: ${Object.keys(endpoints.tenants).join(", ")}`);
+  if (!tenant) throw new UsageError(`unknown tenant "${tenantName}"; known: ${Object.keys(endpoints.tenants).join(", ")}`, false);
   const clients = localClients(endpoints.s3, endpoints.dynamodb);
   // Subscribed before the first upload, so that no outcome can be missed.
   const subscription = await subscribeOutcomes(clients, tenant.eventsTopicArn, { name: "upload-cli" });
@@ -162,7 +172,7 @@ if (require.main === module) {
   main().then(
     (code) => process.exit(code),
     (err) => {
-      console.error(`upload: ${errorMessage(err, { stacks: false })}${err instanceof UsageError ? `\n\n${USAGE}` : ""}`);
+      console.error(`upload: ${errorMessage(err, { stacks: false })}${err instanceof UsageError && err.withUsage ? `\n\n${USAGE}` : ""}`);
       process.exit(2);
     },
   );

@@ -1,4 +1,5 @@
 /** `npm run upload`'s choice of files and keys: a file by its name, a folder's files by their path below it. */
+import { execFile } from "node:child_process";
 import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -23,5 +24,21 @@ describe("the files npm run upload sends", () => {
 
   it("names a path that does not exist", () => {
     expect(() => filesToUpload([path.join(root, "nope.jpg")], "")).toThrow(`no such file or folder: ${path.join(root, "nope.jpg")}`);
+  });
+});
+
+describe("npm run upload's mistakes", () => {
+  const upload = (...args: string[]) =>
+    new Promise<{ code: number | null; stderr: string }>((resolve) => {
+      execFile(path.resolve("node_modules/.bin/tsx"), ["local/upload-cli.ts", ...args], (err, _stdout, stderr) =>
+        resolve({ code: err ? ((err as { code?: number }).code ?? null) : 0, stderr }),
+      );
+    });
+
+  it("a file that is not there is one line, exit 2; a malformed command line comes with the usage", async () => {
+    expect(await upload("acme", "no-such-photo.jpg")).toEqual({ code: 2, stderr: "upload: no such file or folder: no-such-photo.jpg\n" });
+    const bare = await upload("acme");
+    expect(bare.code).toBe(2);
+    expect(bare.stderr).toMatch(/^upload: name a tenant and at least one file or folder\n\nusage: npm run upload -- <tenant>/);
   });
 });

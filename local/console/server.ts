@@ -132,6 +132,7 @@ export async function startConsole(platform: LocalPlatform, options: { port?: nu
   const clients = new Set<ServerResponse>();
   const tagGroups = new TagGroups();
 
+  const storeOf = (t: LocalTenant) => new MetadataStore(platform.clients.dynamo, t.table);
   const tenantOf = (name: string): LocalTenant => {
     const t = platform.tenants.get(name);
     if (!t) throw new HttpFailure(404, `no tenant ${name}`);
@@ -145,7 +146,8 @@ export async function startConsole(platform: LocalPlatform, options: { port?: nu
       /^\/api\/tenants\/([^/]+)\/object$/,
       async (_req, res, url, t) => {
         const key = url.searchParams.get("key") ?? "";
-        const item = await new MetadataStore(platform.clients.dynamo, t.table).get(key);
+        const store = storeOf(t);
+        const item = await store.get(key);
         if (!item) throw new HttpFailure(404, `no item for ${key}`);
         let sidecar: { tags?: Record<string, unknown> } | null = null;
         if (item.sidecarKey) {
@@ -165,12 +167,7 @@ export async function startConsole(platform: LocalPlatform, options: { port?: nu
               })
           : {};
         // Near-duplicates looked up live (earlier and later objects), as `npm run similar` does.
-        const similar = item.phash
-          ? await new NearDuplicates(platform.clients.dynamo, new MetadataStore(platform.clients.dynamo, t.table), t.config.analysis.similarDistance).find(
-              key,
-              item.phash,
-            )
-          : [];
+        const similar = item.phash ? await new NearDuplicates(platform.clients.dynamo, store, t.config.analysis.similarDistance).find(key, item.phash) : [];
         json(res, 200, { item, sidecar, groups, similar });
       },
     ],
@@ -199,7 +196,7 @@ export async function startConsole(platform: LocalPlatform, options: { port?: nu
       /^\/api\/tenants\/([^/]+)\/reprocess$/,
       async (req, res, _url, t) => {
         const key = String((await readJson(req)).key ?? "");
-        const store = new MetadataStore(platform.clients.dynamo, t.table);
+        const store = storeOf(t);
         if (!key || !(await store.get(key))) throw new HttpFailure(404, `no item for ${key}`);
         json(res, 200, await reprocessOne({ sqs: platform.clients.sqs, store, sourceBucket: t.sourceBucket, queueUrl: t.queueUrl }, key));
       },

@@ -45,13 +45,18 @@ function bytes(n) {
   return `${(n / 1024 / 1024).toFixed(1)} MiB`;
 }
 
+/** "1 message", "2 messages". */
+const count = (n, noun) => `${n} ${noun}${n === 1 ? "" : "s"}`;
+/** A failure as one line: its code and reason. */
+const failureText = (error) => `${error.code}: ${error.message}`;
+
 /** Metadata bytes read against the object's size: the share ranged reads saved. `compact` for the list (the whole of it on hover). */
 function metadataRead(item, compact = false) {
   if (!item.metadataBytesRead || !item.size) return "";
   const share = Math.min(1, item.metadataBytesRead / item.size);
   const percent = `${(share * 100).toFixed(share < 0.01 ? 2 : share < 0.1 ? 1 : 0)}%`;
   const full = `${bytes(item.metadataBytesRead)} of ${bytes(item.size)} (${percent})`;
-  const requests = item.metadataRequests === undefined ? "" : `${item.metadataRequests} request${item.metadataRequests === 1 ? "" : "s"}`;
+  const requests = item.metadataRequests === undefined ? "" : count(item.metadataRequests, "request");
   return h(
     "span",
     { title: [compact ? full : "", requests, item.metadataMethod].filter(Boolean).join(", ") },
@@ -226,7 +231,7 @@ function settleUpload(upload, outcome) {
         { "data-test": "upload-state", "data-outcome": outcome.status },
         statusBadge(outcome.status),
         " ",
-        outcome.error ? clipped(`${outcome.error.code}: ${outcome.error.message}`, { class: "clip error" }) : null,
+        outcome.error ? clipped(failureText(outcome.error), { class: "clip error" }) : null,
         " ",
         h("a", { href: objectHref(upload.tenant, upload.key), "data-test": "upload-link" }, "open"),
       ),
@@ -244,7 +249,7 @@ function uploadOutcome(outcome) {
 
 function objectRow(tenant, item) {
   const href = objectHref(tenant.name, item.objectKey);
-  const reason = item.error ? `${item.error.code}: ${item.error.message}` : undefined;
+  const reason = item.error ? failureText(item.error) : undefined;
   return h(
     "tr",
     { "data-key": item.objectKey },
@@ -285,7 +290,7 @@ async function deadLetterSection(tenant) {
         button.disabled = true;
         try {
           const { moved } = await post(`${tenantApi(tenant.name)}/dead-letters/redrive`);
-          state.redriven.set(tenant.name, ` moved ${moved} message${moved === 1 ? "" : "s"} back to the queue`);
+          state.redriven.set(tenant.name, ` moved ${count(moved, "message")} back to the queue`);
         } catch (err) {
           state.redriven.set(tenant.name, ` ${err.message}`);
         }
@@ -293,7 +298,7 @@ async function deadLetterSection(tenant) {
         refreshList();
       },
     },
-    `Redrive ${messages.length} message${messages.length === 1 ? "" : "s"}`,
+    `Redrive ${count(messages.length, "message")}`,
   );
   return h(
     "section",
@@ -599,9 +604,7 @@ function analysisSection(tenant, item, similar) {
           h(
             "figcaption",
             {},
-            f
-              ? `focus: ${f.source === "faces" ? `${item.faces} face${item.faces === 1 ? "" : "s"} (Rekognition)` : "saliency (edges, colour, skin tones)"}`
-              : "",
+            f ? `focus: ${f.source === "faces" ? `${count(item.faces, "face")} (Rekognition)` : "saliency (edges, colour, skin tones)"}` : "",
           ),
         )
       : null,
@@ -634,7 +637,7 @@ function analysisSection(tenant, item, similar) {
               "li",
               {},
               h("a", { href: `#/t/${encodeURIComponent(tenant.name)}/o/${encodeURIComponent(s.key)}` }, s.key),
-              ` — ${s.distance} bit${s.distance === 1 ? "" : "s"} apart${listed.has(s.key) ? " (earlier: in this item's similar list)" : " (later)"}`,
+              ` — ${count(s.distance, "bit")} apart${listed.has(s.key) ? " (earlier: in this item's similar list)" : " (later)"}`,
             ),
           ),
         );
@@ -723,7 +726,7 @@ async function renderObject(tenant, key) {
     ["updated", instant(item.updatedAt)],
     ["metadata read", metadataRead(item)],
     ["durations", durationsTable(item.durationsMs)],
-    ["error", item.error ? h("span", { class: "error", "data-test": "error" }, `${item.error.code}: ${item.error.message}`) : undefined],
+    ["error", item.error ? h("span", { class: "error", "data-test": "error" }, failureText(item.error)) : undefined],
     ["renditions skipped", item.renditionsSkipped],
     ["quarantined", item.status === "quarantined" ? "moderation labels: no renditions, none served on demand" : undefined],
   ].filter(([, v]) => v !== undefined && v !== "");
@@ -792,9 +795,14 @@ function unknownTenant(name) {
   ];
 }
 
+/** The address's tenant and object key (`#/t/<tenant>/o/<key>`), decoded; undefined where absent. */
+function currentRoute() {
+  const [, tenant, , key] = /^#\/t\/([^/]+)(\/o\/(.+))?$/.exec(location.hash) ?? [];
+  return { tenant: tenant === undefined ? undefined : decodeURIComponent(tenant), key: key === undefined ? undefined : decodeURIComponent(key) };
+}
+
 async function route() {
-  const [, tenantName, , key] = /^#\/t\/([^/]+)(\/o\/(.+))?$/.exec(location.hash) ?? [];
-  const named = tenantName === undefined ? undefined : decodeURIComponent(tenantName);
+  const { tenant: named, key } = currentRoute();
   state.tenant = named === undefined ? state.tenants[0] : state.tenants.find((t) => t.name === named);
   renderTenantNav();
   const view = document.getElementById("view");
@@ -803,7 +811,7 @@ async function route() {
     return;
   }
   try {
-    const content = key ? await renderObject(state.tenant, decodeURIComponent(key)) : await renderTenant(state.tenant);
+    const content = key !== undefined ? await renderObject(state.tenant, key) : await renderTenant(state.tenant);
     view.replaceChildren(...content.filter(Boolean));
   } catch (err) {
     view.replaceChildren(h("p", { class: "error" }, err.message));
@@ -812,7 +820,7 @@ async function route() {
 
 let refreshTimer;
 function refreshList() {
-  if (/\/o\//.test(location.hash)) return;
+  if (currentRoute().key !== undefined) return;
   clearTimeout(refreshTimer);
   const tenant = state.tenant;
   refreshTimer = setTimeout(() => {
@@ -831,9 +839,9 @@ async function start() {
     uploadOutcome(outcome);
     if (outcome.tenant !== state.tenant?.name) return;
     // The object's own page follows it (after a reprocess, say); the tenant's page refreshes its lists.
-    const [, , , key] = /^#\/t\/([^/]+)(\/o\/(.+))?$/.exec(location.hash) ?? [];
+    const { key } = currentRoute();
     if (key === undefined) refreshList();
-    else if (decodeURIComponent(key) === outcome.key) rendering = rendering.then(route);
+    else if (key === outcome.key) rendering = rendering.then(route);
   });
   rendering = rendering.then(route);
 }

@@ -264,10 +264,12 @@ async function sendBatch(target: Pick<ReprocessTarget, "sqs" | "sourceBucket" | 
  * button): its item's sequencer, so a newer upload of the key still wins; forced, so a failure that a
  * retry would not change is redone too (the user asked for this one).
  */
-export async function reprocessOne(target: Pick<ReprocessTarget, "sqs" | "store" | "sourceBucket" | "queueUrl">, key: string): Promise<{ runId: string }> {
-  const item = await target.store.get(key);
+export async function reprocessOne(
+  target: Pick<ReprocessTarget, "sqs" | "sourceBucket" | "queueUrl">,
+  item: Pick<ObjectItem, "objectKey" | "sequencer" | "size">,
+): Promise<{ runId: string }> {
   const runId = newRunId();
-  await sendBatch(target, [{ key, sequencer: item?.sequencer ?? NO_ITEM_SEQUENCER, size: item?.size }], { runId, force: true });
+  await sendBatch(target, [{ key: item.objectKey, sequencer: item.sequencer ?? NO_ITEM_SEQUENCER, size: item.size }], { runId, force: true });
   return { runId };
 }
 

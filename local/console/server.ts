@@ -196,9 +196,9 @@ export async function startConsole(platform: LocalPlatform, options: { port?: nu
       /^\/api\/tenants\/([^/]+)\/reprocess$/,
       async (req, res, _url, t) => {
         const key = String((await readJson(req)).key ?? "");
-        const store = storeOf(t);
-        if (!key || !(await store.get(key))) throw new HttpFailure(404, `no item for ${key}`);
-        json(res, 200, await reprocessOne({ sqs: platform.clients.sqs, store, sourceBucket: t.sourceBucket, queueUrl: t.queueUrl }, key));
+        const item = key ? await storeOf(t).get(key) : undefined;
+        if (!item) throw new HttpFailure(404, `no item for ${key}`);
+        json(res, 200, await reprocessOne({ sqs: platform.clients.sqs, sourceBucket: t.sourceBucket, queueUrl: t.queueUrl }, item));
       },
     ],
     ["GET", /^\/api\/tenants\/([^/]+)\/dead-letters$/, async (_req, res, _url, t) => json(res, 200, deadLetters(platform, t))],

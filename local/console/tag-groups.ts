@@ -11,20 +11,12 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { pipeline } from "node:stream/promises";
 import { ExifTool } from "exiftool-vendored";
-import { ReadTask } from "exiftool-vendored/dist/ReadTask";
-
-/** Tags that are not the file's: exiftool-vendored's own fields and the JSON's file name. */
-const NOT_TAGS = new Set(["SourceFile", "errors", "warnings"]);
+import { exiftoolReadArgs } from "../../runtime/metadata/extractor";
 
 export class TagGroups {
   private exiftool?: ExifTool;
   /** The read the function makes (runtime/metadata/extractor.ts), with family-0 group names. */
-  private readonly readArgs = [
-    ...ReadTask.for("object", {})
-      .args.slice(0, -1)
-      .filter((arg) => arg !== "-json"),
-    "-G0",
-  ];
+  private readonly readArgs = [...exiftoolReadArgs().filter((arg) => arg !== "-json"), "-G0"];
 
   /** The group of every tag in `tags`, read from the original's bytes (a stream of them). */
   async of(original: NodeJS.ReadableStream, fileName: string, tags: Record<string, unknown>): Promise<Record<string, string>> {
@@ -43,8 +35,9 @@ export class TagGroups {
       const grouped = (await this.exiftool.readRaw(file, { readArgs: this.readArgs })) as Record<string, unknown>;
       const candidates = new Map<string, { group: string; value: string }[]>();
       for (const [qualified, value] of Object.entries(grouped)) {
+        // Unqualified names (SourceFile, exiftool-vendored's errors and warnings) are not the file's tags.
         const colon = qualified.indexOf(":");
-        if (colon < 0 || NOT_TAGS.has(qualified)) continue;
+        if (colon < 0) continue;
         const name = qualified.slice(colon + 1);
         candidates.set(name, [...(candidates.get(name) ?? []), { group: qualified.slice(0, colon), value: JSON.stringify(value) }]);
       }

@@ -48,6 +48,9 @@ export interface ExtractorOptions {
   streamTimeoutMs?: number;
 }
 
+/** exiftool-vendored's arguments for a read, which are the same for every file but its name (the last one). */
+export const exiftoolReadArgs = (): string[] => ReadTask.for("object", {}).args.slice(0, -1);
+
 export class MetadataExtractor {
   readonly helper: ExiftoolHelper;
   private readonly streamTimeoutMs: number;
@@ -60,8 +63,7 @@ export class MetadataExtractor {
   ) {
     this.helper = new ExiftoolHelper(paths, options);
     this.streamTimeoutMs = options.streamTimeoutMs ?? options.requestTimeoutMs ?? 30_000;
-    // exiftool-vendored's arguments are the same for every file but its name (the last one).
-    this.exiftoolArgs = ReadTask.for("object", {}).args.slice(0, -1);
+    this.exiftoolArgs = exiftoolReadArgs();
     this.readOptions = readOptionsFromArgs(this.exiftoolArgs);
   }
 

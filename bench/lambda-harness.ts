@@ -7,7 +7,8 @@
  * HARNESS_MODE=invoke: HARNESS_EVENTS (a JSON array) invoked one after the other; prints one JSON
  * line: when the process started running JavaScript, the INIT time, and each invocation's time.
  * HARNESS_MODE=serve: a function URL on loopback (every request one invocation of a streaming
- * handler); tells its URL over IPC and answers `cpu` with this process's CPU time.
+ * handler); tells its URL over IPC and answers `cpu` with this process's CPU time, once every
+ * invocation has returned.
  */
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -72,17 +73,21 @@ async function invoke(): Promise<void> {
 }
 
 async function serve(): Promise<void> {
+  // Invocations still running after their response ended (a variant's PUT): counted in the CPU asked for.
+  const running = new Set<Promise<unknown>>();
   const server = createServer((req, res) => {
     // A function URL's rawPath is the path as requested, still percent-encoded.
     const rawPath = new URL(req.url ?? "/", "http://localhost").pathname;
-    handler({ rawPath, requestContext: { http: { method: req.method ?? "GET" } } }, res).catch((err: unknown) => {
+    const invocation = handler({ rawPath, requestContext: { http: { method: req.method ?? "GET" } } }, res).catch((err: unknown) => {
       if (!res.headersSent) res.writeHead(502);
       res.end(String(err));
     });
+    running.add(invocation);
+    void invocation.finally(() => running.delete(invocation));
   });
   server.keepAliveTimeout = 60_000;
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  process.on("message", () => process.send!({ usage: process.cpuUsage() }));
+  process.on("message", () => void Promise.all(running).then(() => process.send!({ usage: process.cpuUsage() })));
   process.on("disconnect", () => process.exit(0));
   process.send!({ url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, initMs, nodeStartMs });
 }

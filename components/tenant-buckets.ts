@@ -144,6 +144,8 @@ export class TenantBuckets extends pulumi.ComponentResource {
       { bucket: bucket.id, rule: { objectOwnership: "BucketOwnerEnforced" } },
       { parent: this },
     );
+    // SSE-S3: an object's ETag stays the MD5 of its bytes, which the on-demand renderer sends as a
+    // miss's ETag before its PUT has answered (runtime/on-demand/render-variant.ts). SSE-KMS would change that.
     const encryption = new aws.s3.BucketServerSideEncryptionConfiguration(
       `${name}-encryption`,
       { bucket: bucket.id, rules: [{ applyServerSideEncryptionByDefault: { sseAlgorithm: "AES256" }, bucketKeyEnabled: true }] },

@@ -3,7 +3,9 @@
  * viewer-request function (the deployed code, edge-function.js), then the proxy bucket (the
  * primary origin), then, on a miss, the rendering function's service (the failover origin), then
  * the viewer-response function. There is no edge cache: a "hit" here is the stored variant served
- * by the proxy bucket without a render, which is what a CloudFront miss-then-hit costs too.
+ * by the proxy bucket without a render, which is what a CloudFront miss-then-hit costs too. So the
+ * body of a miss, which the renderer sends while it stores the variant, follows its headers only
+ * once the variant is stored: the next request finds it, as it would find CloudFront's cached copy.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -50,6 +52,8 @@ interface OriginAnswer {
   statusCode: number;
   headers: Record<string, string>;
   body: Readable | Buffer;
+  /** The rendered variant's PUT (VariantResponse.stored). */
+  stored?: Promise<void>;
 }
 
 const cfHeaders = (headers: Record<string, string>): Record<string, CfValue> =>
@@ -76,10 +80,14 @@ async function fromProxyBucket(options: OnDemandEndpointOptions, request: CfRequ
   }
 }
 
-function send(res: ServerResponse, answer: OriginAnswer): void {
+async function send(res: ServerResponse, answer: OriginAnswer): Promise<void> {
   res.writeHead(answer.statusCode, answer.headers);
-  if (Buffer.isBuffer(answer.body)) res.end(answer.body);
-  else answer.body.pipe(res);
+  if (!Buffer.isBuffer(answer.body)) return void answer.body.pipe(res);
+  if (answer.stored) {
+    res.flushHeaders();
+    await answer.stored;
+  }
+  res.end(answer.body);
 }
 
 function sendEdgeResponse(res: ServerResponse, response: CfResponse): void {
@@ -104,6 +112,7 @@ export async function startOnDemandEndpoint(options: OnDemandEndpointOptions): P
         statusCode: rendered.statusCode,
         headers: { ...rendered.headers, "content-length": String(rendered.body.length), "x-origin": "render" },
         body: rendered.body,
+        stored: rendered.stored,
       };
     }
     const viewerResponse = (await edge.handler({
@@ -112,7 +121,7 @@ export async function startOnDemandEndpoint(options: OnDemandEndpointOptions): P
       request: result,
       response: { statusCode: answer.statusCode, headers: cfHeaders(answer.headers) },
     })) as CfResponse;
-    send(res, { ...answer, headers: Object.fromEntries(Object.entries(viewerResponse.headers).map(([k, v]) => [k, v.value])) });
+    await send(res, { ...answer, headers: Object.fromEntries(Object.entries(viewerResponse.headers).map(([k, v]) => [k, v.value])) });
   };
 
   const server: Server = createServer((req, res) => {

@@ -37,10 +37,17 @@ function* chunks(body: Buffer): Generator<Buffer> {
   for (let offset = 0; offset < body.length; offset += CHUNK_BYTES) yield body.subarray(offset, offset + CHUNK_BYTES);
 }
 
+/**
+ * Sends the answer and ends the stream, then waits for the variant's PUT: the viewer has its bytes
+ * one S3 round trip sooner, and the invocation still lasts until the variant is stored, since Lambda
+ * does not wait for work the handler has not awaited
+ * (https://docs.aws.amazon.com/lambda/latest/dg/config-rs-write-functions.html, "Ending the stream").
+ */
 export async function writeResponse(api: StreamingApi, responseStream: Writable, response: VariantResponse): Promise<void> {
   const headers = { ...response.headers, "content-length": String(response.body.length) };
   const stream = api.HttpResponseStream.from(responseStream, { statusCode: response.statusCode, headers });
   await pipeline(Readable.from(chunks(response.body)), stream);
+  await response.stored;
 }
 
 export function createVariantService(

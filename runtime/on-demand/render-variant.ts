@@ -1,11 +1,12 @@
 /**
  * The rendering origin behind CloudFront: a miss for `/_variants/<hash>/<variant>/<key>` reads the
  * source in one GET (size limit from its headers, pixel limit, memory budget, as the pipeline does), renders it with
- * the pipeline's own sharp code, stores it with a conditional PUT (the first writer across
- * containers is kept) and answers with it. Concurrent misses of one variant in a container share
- * one render. Every failure is a precise status with a short text body.
+ * the pipeline's own sharp code, answers with it and, at the same time, stores it with a conditional
+ * PUT (the first writer across containers is kept). Concurrent misses of one variant in a container
+ * share one render. Every failure is a precise status with a short text body.
  */
-import { GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
+import { createHash } from "node:crypto";
+import { HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 import type { Logger } from "pino";
 import { classify, isNotFound, isPreconditionFailed, type PermanentError, TransientError } from "../errors";
 import { sidecarKey } from "../keys";
@@ -37,6 +38,12 @@ export interface VariantResponse {
   statusCode: number;
   headers: Record<string, string>;
   body: Buffer;
+  /**
+   * What the answer does not wait for: the variant's PUT, running while the body is sent. Never
+   * rejects (a failed PUT is logged; the next miss renders again). The handler awaits it after the
+   * body before it returns, since Lambda does not wait for work its handler has not awaited.
+   */
+  stored?: Promise<void>;
 }
 
 /** How long a variant cut before its source's focus was known may be cached (seconds): until the analysis has run. */
@@ -110,8 +117,15 @@ export class VariantService {
       if (!variant) throw new HttpFailure(400, `variant "${stored.concrete}" is not offered by this tenant`);
       let pending = this.inFlight.get(stored.objectKey);
       if (!pending) {
-        pending = this.renderAndStore(stored, variant).finally(() => this.inFlight.delete(stored.objectKey));
+        pending = this.renderAndStore(stored, variant);
         this.inFlight.set(stored.objectKey, pending);
+        // Shared until the variant is stored: a miss arriving meanwhile would otherwise render it again.
+        void pending
+          .then(
+            (r) => r.stored,
+            () => undefined,
+          )
+          .finally(() => this.inFlight.delete(stored.objectKey));
       }
       return await pending;
     } catch (err) {
@@ -120,14 +134,17 @@ export class VariantService {
   }
 
   /**
-   * Two S3 round trips before the first byte: the source's GET (its head checked from the response's
-   * headers) and the conditional PUT (whose answer carries the ETag). A source replaced while it
-   * rendered leaves a variant of the old bytes behind only until the pipeline's owed purge, which
-   * is delayed past the longest render and removes such late variants before CloudFront forgets
-   * them (purge.ts): a check of the source after the PUT on every miss is not needed for that.
+   * One S3 round trip before the first byte (two with CloudFront's miss in the proxy bucket): the
+   * source's GET, its head checked from the response's headers. The conditional PUT runs while the
+   * body is sent; its ETag is the body's MD5 computed here (S3's ETag of a single-part PUT to a bucket
+   * with SSE-S3 encryption is the MD5 of the object's data:
+   * https://docs.aws.amazon.com/AmazonS3/latest/API/API_Object.html), so that the miss's ETag is the
+   * hits' from the start. A source replaced while it rendered leaves a variant of the old bytes
+   * behind only until the pipeline's owed purge, which is delayed past the longest render and removes
+   * such late variants before CloudFront forgets them (purge.ts): no check of the source after the PUT.
    */
   private async renderAndStore(stored: StoredVariantPath, variant: ResolvedVariant): Promise<VariantResponse> {
-    const { s3, tenant, proxyBucket } = this.deps;
+    const { tenant } = this.deps;
     const t0 = performance.now();
     const { source, output, provisional } = await this.render(stored.sourceKey, variant);
     if (provisional) {
@@ -138,47 +155,50 @@ export class VariantService {
       return { statusCode: 200, headers: variant.negotiated ? { ...headers, vary: "accept" } : headers, body: output.body };
     }
     const cacheControl = `public, max-age=${tenant.onDemand.browserMaxAgeSeconds}, s-maxage=${tenant.onDemand.maxAgeDays * 86_400}`;
-    const headers = (eTag: string): Record<string, string> => ({
+    const headers: Record<string, string> = {
       "content-type": output.contentType,
       "cache-control": cacheControl,
-      etag: eTag,
+      etag: `"${createHash("md5").update(output.body).digest("hex")}"`,
       ...(variant.negotiated ? { vary: "accept" } : {}),
-    });
-    let put: { ETag?: string };
+    };
+    const renderedMs = Math.round(performance.now() - t0);
+    return { statusCode: 200, headers, body: output.body, stored: this.store(stored, output, headers, source, renderedMs) };
+  }
+
+  /** The variant's conditional PUT: the first writer across containers is kept (S3 answers 412 to the others). */
+  private async store(
+    stored: StoredVariantPath,
+    output: RenderedRendition,
+    headers: Record<string, string>,
+    source: ObjectHead,
+    renderedMs: number,
+  ): Promise<void> {
+    const log = this.deps.log.child({ key: stored.sourceKey, variant: stored.concrete });
     try {
-      put = await s3.send(
+      const put = await this.deps.s3.send(
         new PutObjectCommand({
-          Bucket: proxyBucket,
+          Bucket: this.deps.proxyBucket,
           Key: stored.objectKey,
           Body: output.body,
           ContentType: output.contentType,
-          CacheControl: cacheControl,
+          CacheControl: headers["cache-control"],
           IfNoneMatch: "*",
           Metadata: { "source-etag": source.eTag },
         }),
       );
+      this.stats.stored++;
+      // Only a bucket encrypted otherwise than SSE-S3 (components/tenant-buckets.ts) makes them differ.
+      if (put.ETag !== headers.etag) log.warn({ served: headers.etag, stored: put.ETag }, "the stored variant's ETag is not the MD5 the miss served");
+      log.info({ bytes: output.bytes, width: output.width, height: output.height, sourceBytes: source.size, ms: renderedMs }, "variant rendered");
     } catch (err) {
-      if (!isPreconditionFailed(err) && (err as { name?: string }).name !== "ConditionalRequestConflict") throw err;
-      // Another container stored it first: serve exactly what the CDN will serve from now on.
-      this.stats.keptFirstWriter++;
-      const first = await s3.send(new GetObjectCommand({ Bucket: proxyBucket, Key: stored.objectKey }));
-      return { statusCode: 200, headers: headers(first.ETag ?? ""), body: Buffer.from(await first.Body!.transformToByteArray()) };
+      if (isPreconditionFailed(err) || (err as { name?: string }).name === "ConditionalRequestConflict") {
+        // Another container stored it first: the same render of the same source, unless the two run different code.
+        this.stats.keptFirstWriter++;
+        return;
+      }
+      // Answered already: the next miss renders it again.
+      log.warn({ err: err instanceof Error ? err.message : String(err) }, "variant served but not stored");
     }
-    this.stats.stored++;
-    this.deps.log.info(
-      {
-        key: stored.sourceKey,
-        variant: stored.concrete,
-        bytes: output.bytes,
-        width: output.width,
-        height: output.height,
-        sourceBytes: source.size,
-        ms: Math.round(performance.now() - t0),
-      },
-      "variant rendered",
-    );
-    // S3's ETag of a single-part PUT is the body's MD5: its answer says it, nothing to compute here.
-    return { statusCode: 200, headers: headers(put.ETag ?? ""), body: output.body };
   }
 
   /**

@@ -1,6 +1,6 @@
 /**
- * The renderer's S3 traffic. A miss costs two requests, one after the other: the source's GET and
- * the variant's conditional PUT. And a render that read a source's old bytes can store its variant after the pipeline purged the
+ * The renderer's S3 traffic. A miss is answered after one request, the source's GET; the variant's
+ * conditional PUT runs while the answer is sent, and the invocation returns once it is stored. And a render that read a source's old bytes can store its variant after the pipeline purged the
  * source's variants (the renderer no longer checks the source again after its PUT: one round trip
  * less on every miss). The purge drain removes such late variants just before it asks CloudFront
  * for the invalidation, so nothing of the old bytes is left in the bucket or at the edge.
@@ -14,7 +14,9 @@ import { afterAll, beforeAll, expect, it } from "vitest";
 import { FaultProxy } from "../../fixtures/fault-proxy";
 import { jpegWithExif } from "../../fixtures/images";
 import { localClients, localRendererEnvironment } from "../../local/platform";
-import { createVariantService } from "../../runtime/on-demand/handler";
+import { PassThrough } from "node:stream";
+import { finished } from "node:stream/promises";
+import { createStreamingHandler, createVariantService, type StreamingApi } from "../../runtime/on-demand/handler";
 import { keyHash, variantsPrefix } from "../../runtime/on-demand/variants";
 import { startFaultyPlatform, type FaultyPlatform } from "../support/faulty-platform";
 
@@ -83,6 +85,7 @@ it("removes a variant of the old bytes stored after the source changed, before t
 
   putReleased.resolve();
   const response = await late;
+  await response.stored;
   expect(response.statusCode).toBe(200);
   expect((await sharp(response.body).metadata()).width).toBe(320); // the old, landscape bytes
   expect(await stored()).toHaveLength(1);
@@ -95,12 +98,14 @@ it("removes a variant of the old bytes stored after the source changed, before t
   expect(paths).toContain(`/_variants/${keyHash(key)}/*`);
 });
 
-it("answers a miss after two S3 requests: the source's GET, then the variant's conditional PUT", async () => {
+it("answers a miss after one S3 request, the source's GET; the conditional PUT follows, with the ETag the answer gave", async () => {
   const tenant = f.t.platform.tenants.get("media")!;
   const key = "albums/counted.jpg";
   await f.t.upload("media", key, await jpegWithExif({ width: 640, height: 480 }), "image/jpeg");
   await f.t.drain();
   const counted = new FaultProxy(f.t.platform.endpoints.s3ConditionalWrites!);
+  const putReleased = release();
+  counted.add({ name: "variant put", kind: "hold", match: (req) => req.method === "PUT", until: putReleased.promise });
   await counted.start();
   try {
     const container = createVariantService(
@@ -109,8 +114,12 @@ it("answers a miss after two S3 requests: the source's GET, then the variant's c
       pino({ level: "silent" }),
     );
     counted.journal = [];
+    // Answered while its PUT is held.
     const response = await container.serve(`/_variants/${keyHash(key)}/w320.jpeg/${key}`);
     expect(response.statusCode).toBe(200);
+    expect(counted.journal.map((e) => `${e.method} ${e.path} ${e.status}`)).toEqual([`GET /${tenant.sourceBucket}/${key} 200`]);
+    putReleased.resolve();
+    await response.stored;
     expect(counted.journal.map((e) => `${e.method} ${e.path} ${e.status}`)).toEqual([
       `GET /${tenant.sourceBucket}/${key} 200`,
       `PUT /${tenant.proxyBucket}/_variants/${keyHash(key)}/w320.jpeg/${key} 200`,
@@ -121,4 +130,45 @@ it("answers a miss after two S3 requests: the source's GET, then the variant's c
   } finally {
     await counted.stop();
   }
+});
+
+it("ends the function URL's response before the variant's PUT, and returns from the invocation only once it is stored", async () => {
+  const tenant = f.t.platform.tenants.get("media")!;
+  const key = "albums/streamed.jpg";
+  const variantKey = `_variants/${keyHash(key)}/w320.jpeg/${key}`;
+  await f.t.upload("media", key, await jpegWithExif({ width: 640, height: 480 }), "image/jpeg");
+  await f.t.drain();
+  const putHeld = release();
+  const putReleased = release();
+  renderS3.rules.length = 0; // the first test's hold matches this PUT too
+  renderS3.add({
+    name: "streamed put",
+    kind: "hold",
+    match: (req) => req.method === "PUT" && req.path === `/${tenant.proxyBucket}/${variantKey}`,
+    until: putReleased.promise,
+    onHeld: () => putHeld.resolve(),
+  });
+  const container = createVariantService(
+    { ...process.env, ...localRendererEnvironment(tenant) },
+    localClients(renderS3.url, f.t.platform.endpoints.dynamodb),
+    pino({ level: "silent" }),
+  );
+  const api: StreamingApi = { streamifyResponse: (handler) => handler, HttpResponseStream: { from: (stream) => stream } };
+  const sink = new PassThrough();
+  const received: Buffer[] = [];
+  sink.on("data", (chunk: Buffer) => received.push(chunk));
+  let returned = false;
+  const invocation = createStreamingHandler(() => container, api)({ rawPath: `/${variantKey}`, requestContext: { http: { method: "GET" } } }, sink).then(
+    () => (returned = true),
+  );
+  await Promise.all([finished(sink), putHeld.promise]);
+  expect((await sharp(Buffer.concat(received)).metadata()).width).toBe(320);
+  expect(returned).toBe(false); // the PUT is still held: the invocation waits for it
+  const before = await f.t.platform.clients.s3.send(new ListObjectsV2Command({ Bucket: tenant.proxyBucket, Prefix: variantsPrefix(key) }));
+  expect(before.KeyCount ?? 0).toBe(0);
+  putReleased.resolve();
+  await invocation;
+  const after = await f.t.platform.clients.s3.send(new HeadObjectCommand({ Bucket: tenant.proxyBucket, Key: variantKey }));
+  expect(after.ContentLength).toBe(Buffer.concat(received).length);
+  expect(container.stats.stored).toBe(1);
 });

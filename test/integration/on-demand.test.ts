@@ -141,6 +141,7 @@ describe("a signed URL for a stored photo", () => {
     );
     const path = `/_variants/${keyHash(key)}/w1024.jpeg/${encodeURIComponent(key).replace(/%2F/g, "/")}`;
     const [a, b] = await Promise.all([onDemand().service.serve(path), other.serve(path)]);
+    await Promise.all([a.stored, b.stored]);
     expect([a.statusCode, b.statusCode]).toEqual([200, 200]);
     const stored = onDemand().service.stats.stored + other.stats.stored;
     const kept = onDemand().service.stats.keptFirstWriter + other.stats.keptFirstWriter;

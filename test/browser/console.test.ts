@@ -72,10 +72,14 @@ describe.skipIf(missing)("the local console in a browser", () => {
     await proxy?.stop();
   });
 
-  /** Drops files on the drop zone as a user's drag and drop does: a DataTransfer holding File objects. */
-  async function drop(files: { name: string; type: string; data: Buffer }[]) {
+  /**
+   * Drops files on the drop zone of `tenant`'s page as a user's drag and drop does: a DataTransfer holding File objects.
+   * Waits for that tenant's zone: after a change of the address's hash alone, the last page's zone stays until the new one is drawn.
+   */
+  async function drop(tenant: string, files: { name: string; type: string; data: Buffer }[]) {
     const payload = files.map((f) => ({ name: f.name, type: f.type, base64: f.data.toString("base64") }));
-    await page.locator("[data-test=drop-zone]").evaluate((zone, items) => {
+    const bucket = t.platform.tenants.get(tenant)!.sourceBucket;
+    await page.locator("[data-test=drop-zone]", { hasText: `s3://${bucket}/` }).evaluate((zone, items) => {
       const transfer = new DataTransfer();
       for (const item of items) {
         const bytes = Uint8Array.from(atob(item.base64), (c) => c.charCodeAt(0));
@@ -104,7 +108,7 @@ describe.skipIf(missing)("the local console in a browser", () => {
       model: "X-T5",
     });
     eiffel = photo;
-    await drop([{ name: "eiffel.jpg", type: "image/jpeg", data: photo }]);
+    await drop("studio", [{ name: "eiffel.jpg", type: "image/jpeg", data: photo }]);
     // The dropped file's own line follows it to its outcome, with a link to its page.
     await expect.poll(() => uploadState("eiffel.jpg").getAttribute("data-outcome"), { timeout: 60_000 }).toBe("done");
     expect(await uploadState("eiffel.jpg").locator("[data-test=upload-link]").getAttribute("href")).toBe("#/t/studio/o/eiffel.jpg");
@@ -132,7 +136,7 @@ describe.skipIf(missing)("the local console in a browser", () => {
       .jpeg({ quality: 100 })
       .toBuffer();
     expect(big.length).toBeGreaterThan(8 * 1024 * 1024);
-    await drop([{ name: "big-noise.jpg", type: "image/jpeg", data: big }]);
+    await drop("studio", [{ name: "big-noise.jpg", type: "image/jpeg", data: big }]);
     const line = page.locator('[data-upload="big-noise.jpg"]');
     await expect.poll(() => line.locator("[data-test=upload-state]").innerText(), { timeout: 60_000 }).toMatch(/uploaded/);
     expect(await line.locator("progress").evaluate((el: HTMLProgressElement) => [el.value, el.max])).toEqual([big.length, big.length]);
@@ -245,9 +249,9 @@ describe.skipIf(missing)("the local console in a browser", () => {
     // A real photo, then a resized WebP copy of it: its near-duplicate.
     const photo = readFileSync(path.resolve(__dirname, "../../../shared/corpus/photos/mobile-jolla.jpg"));
     await page.goto(`${consoleServer.url}/#/t/studio`);
-    await drop([{ name: "market.jpg", type: "image/jpeg", data: photo }]);
+    await drop("studio", [{ name: "market.jpg", type: "image/jpeg", data: photo }]);
     await row("market.jpg").locator("[data-status=done]").waitFor({ timeout: 60_000 });
-    await drop([{ name: "market-copy.webp", type: "image/webp", data: await sharp(photo).resize(1200).webp({ quality: 80 }).toBuffer() }]);
+    await drop("studio", [{ name: "market-copy.webp", type: "image/webp", data: await sharp(photo).resize(1200).webp({ quality: 80 }).toBuffer() }]);
     await row("market-copy.webp").locator("[data-status=done]").waitFor({ timeout: 60_000 });
     await page.goto(`${consoleServer.url}/#/t/studio/o/market.jpg`);
     const item = (await t.item("studio", "market.jpg"))!;
@@ -268,7 +272,7 @@ describe.skipIf(missing)("the local console in a browser", () => {
 
   it("shows a failed upload with its code and reason", async () => {
     await page.goto(`${consoleServer.url}/#/t/studio`);
-    await drop([{ name: "notes.jpg", type: "image/jpeg", data: Buffer.from("these are my notes, not a photo\n".repeat(20)) }]);
+    await drop("studio", [{ name: "notes.jpg", type: "image/jpeg", data: Buffer.from("these are my notes, not a photo\n".repeat(20)) }]);
     await row("notes.jpg").locator("[data-status=failed]").waitFor({ timeout: 60_000 });
     await expect.poll(() => uploadState("notes.jpg").getAttribute("data-outcome"), { timeout: 60_000 }).toBe("failed");
     const item = (await t.item("studio", "notes.jpg"))!;
@@ -300,7 +304,7 @@ describe.skipIf(missing)("the local console in a browser", () => {
 
   it("reprocesses a failed object from its page and follows it to done", async () => {
     await page.goto(`${consoleServer.url}/#/t/other`);
-    await drop([{ name: "poster.jpg", type: "image/jpeg", data: await jpegWithExif({ width: 800, height: 600 }) }]);
+    await drop("other", [{ name: "poster.jpg", type: "image/jpeg", data: await jpegWithExif({ width: 800, height: 600 }) }]);
     await expect.poll(() => uploadState("poster.jpg").getAttribute("data-outcome"), { timeout: 60_000 }).toBe("failed");
     expect((await t.item("other", "poster.jpg"))!.error!.code).toBe("OVERLAY_MISSING");
     await uploadState("poster.jpg").locator("[data-test=upload-link]").click();
@@ -327,7 +331,7 @@ describe.skipIf(missing)("the local console in a browser", () => {
   it("lists a dead-lettered message and redrives it on a click, after which it is processed", async () => {
     await page.goto(`${consoleServer.url}/#/t/studio`);
     proxy.add({ name: "broken-reads", kind: "s3-internal", match: (r) => r.path.includes("/cabin.jpg") && (r.method === "GET" || r.method === "HEAD") });
-    await drop([{ name: "cabin.jpg", type: "image/jpeg", data: await jpegWithExif({ width: 900, height: 600 }) }]);
+    await drop("studio", [{ name: "cabin.jpg", type: "image/jpeg", data: await jpegWithExif({ width: 900, height: 600 }) }]);
     await expect.poll(async () => (await t.deadLetters("studio")).length, { timeout: 60_000 }).toBe(1);
     await page.reload();
     await page.locator("[data-test=dead-letters] td", { hasText: "cabin.jpg" }).waitFor();

@@ -438,14 +438,17 @@ async function renderTenant(tenant) {
  */
 async function updateTenantLists(tenant) {
   const items = await api(`${tenantApi(tenant.name)}/objects`);
+  const deadLetters = await deadLetterSection(tenant);
   // An outcome whose event this page missed (it opened after it was sent) is in the list.
   for (const item of items) {
     const upload = uploads.get(`${tenant.name}/${item.objectKey}`);
     if (upload?.eTag && upload.eTag === unquoted(item.etag) && FINAL.has(item.status)) settleUpload(upload, item);
   }
+  // The user may have gone to another page since this refresh was asked for: what is shown now is not this tenant's list.
+  if (state.tenant !== tenant || currentRoute().key !== undefined) return;
   document.getElementById("objects")?.replaceWith(objectsSection(tenant, items));
   document.getElementById("failures")?.replaceWith(failuresSection(tenant, items));
-  document.querySelector("[data-test=dead-letters]")?.replaceWith(await deadLetterSection(tenant));
+  document.querySelector("[data-test=dead-letters]")?.replaceWith(deadLetters);
   const keys = document.querySelector("[data-test=play-key]");
   if (keys) {
     const chosen = keys.value;

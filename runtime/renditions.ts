@@ -12,6 +12,7 @@ import type { Rendition, TenantConfig } from "../contract/tenant-config";
 import { focusCrop, type Focus } from "./analysis/focus";
 import type { Pixels } from "./analysis/image-analysis";
 import { placeOverlay, type OverlayImages } from "./overlays";
+import { readJpegHeader } from "./jpeg-header";
 
 // libvips' operation cache holds decoded inputs, and with them the spool files they came from, open
 // after they are deleted (7 deleted files still open after 6 WebPs): /tmp space that never comes back
@@ -113,9 +114,9 @@ export async function renderRenditions(
   renditions: readonly Rendition[],
   options: RenderOptions,
 ): Promise<{ source: SourceImage; outputs: RenderedRendition[] }> {
-  let header: sharp.Metadata;
+  let header: ImageHeader;
   try {
-    header = await open(input, options.maxInputPixels).metadata();
+    header = (Buffer.isBuffer(input) && readJpegHeader(input)) || (await open(input, options.maxInputPixels).metadata());
   } catch (err) {
     throw toImageError(err);
   }
@@ -172,6 +173,12 @@ export async function renderRenditions(
   }
 }
 
+/** What a render reads of the input before it decodes: sharp's metadata, or a JPEG's markers read directly (jpeg-header.ts). */
+type ImageHeader = Pick<
+  sharp.Metadata,
+  "format" | "width" | "height" | "orientation" | "pages" | "delay" | "loop" | "hasAlpha" | "depth" | "isProgressive" | "channels" | "chromaSubsampling"
+>;
+
 /** Output formats that keep an animation (every other gets its first frame: docs/formats.md). */
 const ANIMATED_FORMATS = new Set<Rendition["format"]>(["webp"]);
 
@@ -182,17 +189,17 @@ interface Frames {
   loop: number;
 }
 
-const framesOf = (header: sharp.Metadata): Frames => ({ count: header.pages ?? 1, delay: header.delay ?? [], loop: header.loop ?? 0 });
+const framesOf = (header: ImageHeader): Frames => ({ count: header.pages ?? 1, delay: header.delay ?? [], loop: header.loop ?? 0 });
 
 /** An animated GIF or WebP (a multi-page TIFF or HEIF is not an animation). */
-function animationOf(header: sharp.Metadata): SourceImage["animation"] {
+function animationOf(header: ImageHeader): SourceImage["animation"] {
   const frames = header.pages ?? 1;
   if (frames < 2 || (header.format !== "gif" && header.format !== "webp")) return undefined;
   const delays = header.delay ?? [];
   return { frames, durationMs: delays.reduce((sum, d) => sum + d, 0), loop: header.loop ?? 0 };
 }
 
-const sourceImage = (upright: { width: number; height: number }, header: sharp.Metadata): SourceImage => ({
+const sourceImage = (upright: { width: number; height: number }, header: ImageHeader): SourceImage => ({
   width: upright.width,
   height: upright.height,
   format: header.format ?? "unknown",

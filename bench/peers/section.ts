@@ -310,9 +310,9 @@ export async function peersBench(table: Table) {
           const moreUrls = (await aws.sign(awsChild, variant, more.slice(0, photos.length))).map((p) => `${endpoint.url}${p}`);
           await aws.journal(awsChild);
           for (const url of moreUrls) {
-            const since = performance.timeOrigin + performance.now();
+            const since = Date.now(); // the journal's clock (fault-proxy.ts)
             const response = await fetch(url);
-            const firstByteAt = performance.timeOrigin + performance.now();
+            const firstByteAt = Date.now();
             await response.arrayBuffer();
             roundTrips.push(sequentialRoundTrips(await aws.journal(awsChild), since, firstByteAt));
           }

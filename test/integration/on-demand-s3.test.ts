@@ -43,8 +43,33 @@ const release = () => {
   return { promise, resolve };
 };
 
+const media = () => f.t.platform.tenants.get("media")!;
+
+/** A renderer's container of its own (its own in-flight map), whose S3 requests pass `endpoint`. */
+const containerVia = (endpoint: string) =>
+  createVariantService(
+    { ...process.env, ...localRendererEnvironment(media()) },
+    localClients(endpoint, f.t.platform.endpoints.dynamodb),
+    pino({ level: "silent" }),
+  );
+
+/** Holds the renderer's PUTs to the proxy bucket that pass `proxy` (its only rule) until `release()`; `held` settles when the first arrives. */
+function holdVariantPuts(proxy: FaultProxy, name: string) {
+  const held = release();
+  const released = release();
+  proxy.rules.length = 0;
+  proxy.add({
+    name,
+    kind: "hold",
+    match: (req) => req.method === "PUT" && req.path.startsWith(`/${media().proxyBucket}/`),
+    until: released.promise,
+    onHeld: () => held.resolve(),
+  });
+  return { held: held.promise, release: released.resolve };
+}
+
 it("removes a variant of the old bytes stored after the source changed, before the invalidation", async () => {
-  const tenant = f.t.platform.tenants.get("media")!;
+  const tenant = media();
   const key = "albums/late.jpg";
   const stored = async () =>
     ((await f.t.platform.clients.s3.send(new ListObjectsV2Command({ Bucket: tenant.proxyBucket, Prefix: variantsPrefix(key) }))).Contents ?? []).map(
@@ -54,22 +79,9 @@ it("removes a variant of the old bytes stored after the source changed, before t
   await f.t.drain();
 
   // A container renders the old bytes; its PUT is held.
-  const putHeld = release();
-  const putReleased = release();
-  renderS3.add({
-    name: "late put",
-    kind: "hold",
-    match: (req) => req.method === "PUT" && req.path.startsWith(`/${tenant.proxyBucket}/`),
-    until: putReleased.promise,
-    onHeld: () => putHeld.resolve(),
-  });
-  const lateContainer = createVariantService(
-    { ...process.env, ...localRendererEnvironment(tenant) },
-    localClients(renderS3.url, f.t.platform.endpoints.dynamodb),
-    pino({ level: "silent" }),
-  );
-  const late = lateContainer.serve(`/_variants/${keyHash(key)}/w320.jpeg/${key}`);
-  await putHeld.promise;
+  const put = holdVariantPuts(renderS3, "late put");
+  const late = containerVia(renderS3.url).serve(`/_variants/${keyHash(key)}/w320.jpeg/${key}`);
+  await put.held;
 
   // The pipeline's own listing (when the new bytes arrive) goes through; the drain's (later) waits for the PUT.
   const lateStored = release();
@@ -83,7 +95,7 @@ it("removes a variant of the old bytes stored after the source changed, before t
   await f.t.upload("media", key, await jpegWithExif({ width: 600, height: 900 }), "image/jpeg");
   await f.t.platform.drain(60_000, { purges: false });
 
-  putReleased.resolve();
+  put.release();
   const response = await late;
   await response.stored;
   expect(response.statusCode).toBe(200);
@@ -99,26 +111,20 @@ it("removes a variant of the old bytes stored after the source changed, before t
 });
 
 it("answers a miss after one S3 request, the source's GET; the conditional PUT follows, with the ETag the answer gave", async () => {
-  const tenant = f.t.platform.tenants.get("media")!;
+  const tenant = media();
   const key = "albums/counted.jpg";
   await f.t.upload("media", key, await jpegWithExif({ width: 640, height: 480 }), "image/jpeg");
   await f.t.drain();
   const counted = new FaultProxy(f.t.platform.endpoints.s3ConditionalWrites!);
-  const putReleased = release();
-  counted.add({ name: "variant put", kind: "hold", match: (req) => req.method === "PUT", until: putReleased.promise });
+  const put = holdVariantPuts(counted, "variant put");
   await counted.start();
   try {
-    const container = createVariantService(
-      { ...process.env, ...localRendererEnvironment(tenant) },
-      localClients(counted.url, f.t.platform.endpoints.dynamodb),
-      pino({ level: "silent" }),
-    );
     counted.journal = [];
     // Answered while its PUT is held.
-    const response = await container.serve(`/_variants/${keyHash(key)}/w320.jpeg/${key}`);
+    const response = await containerVia(counted.url).serve(`/_variants/${keyHash(key)}/w320.jpeg/${key}`);
     expect(response.statusCode).toBe(200);
     expect(counted.journal.map((e) => `${e.method} ${e.path} ${e.status}`)).toEqual([`GET /${tenant.sourceBucket}/${key} 200`]);
-    putReleased.resolve();
+    put.release();
     await response.stored;
     expect(counted.journal.map((e) => `${e.method} ${e.path} ${e.status}`)).toEqual([
       `GET /${tenant.sourceBucket}/${key} 200`,
@@ -133,26 +139,13 @@ it("answers a miss after one S3 request, the source's GET; the conditional PUT f
 });
 
 it("ends the function URL's response before the variant's PUT, and returns from the invocation only once it is stored", async () => {
-  const tenant = f.t.platform.tenants.get("media")!;
+  const tenant = media();
   const key = "albums/streamed.jpg";
   const variantKey = `_variants/${keyHash(key)}/w320.jpeg/${key}`;
   await f.t.upload("media", key, await jpegWithExif({ width: 640, height: 480 }), "image/jpeg");
   await f.t.drain();
-  const putHeld = release();
-  const putReleased = release();
-  renderS3.rules.length = 0; // the first test's hold matches this PUT too
-  renderS3.add({
-    name: "streamed put",
-    kind: "hold",
-    match: (req) => req.method === "PUT" && req.path === `/${tenant.proxyBucket}/${variantKey}`,
-    until: putReleased.promise,
-    onHeld: () => putHeld.resolve(),
-  });
-  const container = createVariantService(
-    { ...process.env, ...localRendererEnvironment(tenant) },
-    localClients(renderS3.url, f.t.platform.endpoints.dynamodb),
-    pino({ level: "silent" }),
-  );
+  const put = holdVariantPuts(renderS3, "streamed put");
+  const container = containerVia(renderS3.url);
   const api: StreamingApi = { streamifyResponse: (handler) => handler, HttpResponseStream: { from: (stream) => stream } };
   const sink = new PassThrough();
   const received: Buffer[] = [];
@@ -161,12 +154,12 @@ it("ends the function URL's response before the variant's PUT, and returns from 
   const invocation = createStreamingHandler(() => container, api)({ rawPath: `/${variantKey}`, requestContext: { http: { method: "GET" } } }, sink).then(
     () => (returned = true),
   );
-  await Promise.all([finished(sink), putHeld.promise]);
+  await Promise.all([finished(sink), put.held]);
   expect((await sharp(Buffer.concat(received)).metadata()).width).toBe(320);
   expect(returned).toBe(false); // the PUT is still held: the invocation waits for it
   const before = await f.t.platform.clients.s3.send(new ListObjectsV2Command({ Bucket: tenant.proxyBucket, Prefix: variantsPrefix(key) }));
   expect(before.KeyCount ?? 0).toBe(0);
-  putReleased.resolve();
+  put.release();
   await invocation;
   const after = await f.t.platform.clients.s3.send(new HeadObjectCommand({ Bucket: tenant.proxyBucket, Key: variantKey }));
   expect(after.ContentLength).toBe(Buffer.concat(received).length);

@@ -4,13 +4,15 @@
  * 0.6-2.7 ms of CPU on a phone photo, most of it libexif turning every EXIF field into a string,
  * which is 2-7% of a 512-px render that then reads the same header again; this reads a few hundred
  * bytes. Anything it is not sure of (no SOF before the scan, a second EXIF block, 12-bit samples, an
- * orientation outside 1-8, a truncated segment) gives `undefined`, and the caller asks sharp.
+ * orientation outside 1-8, a truncated segment, no scan after the headers) gives `undefined`, and the
+ * caller asks sharp.
  * Checked field by field against sharp's own reading of every JPEG of exiftool's samples and the
  * photo corpus (test/unit/jpeg-header.test.ts).
  *
  * Markers: ITU-T T.81, B.1.1 (https://www.w3.org/Graphics/JPEG/itu-t81.pdf); EXIF's IFD0 and its
  * Orientation tag (0x0112): CIPA DC-008 (Exif 2.32), 4.6.
  */
+import { open } from "node:fs/promises";
 
 export interface JpegHeader {
   format: "jpeg";
@@ -21,6 +23,12 @@ export interface JpegHeader {
   isProgressive: boolean;
   /** As libvips names it: "4:4:4", or "4:2:0" for any subsampled chroma; undefined when the chroma planes are not 1x1. */
   chromaSubsampling?: string;
+  /**
+   * Samples per pixel across the components at their own sampling (the sum of each one's h x v over
+   * the largest): what a progressive decode's coefficient buffers hold. 1.5 for 4:2:0 and 4:1:1, 2 for
+   * 4:2:2 and 4:4:0, 3 for 4:4:4: the chroma name above cannot tell the middle ones apart.
+   */
+  coefficientPlanes: number;
   /** EXIF Orientation (1-8), when the file has one. */
   orientation?: number;
   pages: 1;
@@ -43,6 +51,7 @@ export function readJpegHeader(data: Buffer): JpegHeader | undefined {
   let frame: Omit<JpegHeader, "orientation"> | undefined;
   let orientation: number | undefined;
   let exifBlocks = 0;
+  let scan = false;
   while (offset + 4 <= data.length) {
     if (data[offset] !== 0xff) return undefined;
     const marker = data[offset + 1]!;
@@ -54,7 +63,10 @@ export function readJpegHeader(data: Buffer): JpegHeader | undefined {
       offset += 2;
       continue;
     }
-    if (marker === SOS) break;
+    if (marker === SOS) {
+      scan = true;
+      break;
+    }
     const length = data.readUInt16BE(offset + 2);
     const end = offset + 2 + length;
     if (length < 2 || end > data.length) return undefined;
@@ -71,7 +83,8 @@ export function readJpegHeader(data: Buffer): JpegHeader | undefined {
     }
     offset = end;
   }
-  if (!frame) return undefined;
+  // Without the scan, a marker after the bytes read (a second frame or EXIF block) could change the answer.
+  if (!frame || !scan) return undefined;
   return orientation === undefined ? frame : { ...frame, orientation };
 }
 
@@ -85,6 +98,9 @@ function readFrame(marker: number, segment: Buffer): Omit<JpegHeader, "orientati
   const channels = segment[5]!;
   if (precision !== 8 || !width || !height || (channels !== 1 && channels !== 3 && channels !== 4) || segment.length < 6 + 3 * channels) return undefined;
   const sampling = Array.from({ length: channels }, (_, i) => segment[6 + 3 * i + 1]!);
+  const [h, v] = [sampling.map((f) => f >> 4), sampling.map((f) => f & 0x0f)];
+  if ([...h, ...v].some((f) => f < 1 || f > 4)) return undefined; // T.81 B.2.2: 1-4
+  const samples = h.reduce((sum, hi, i) => sum + hi * v[i]!, 0);
   return {
     format: "jpeg",
     width,
@@ -93,6 +109,7 @@ function readFrame(marker: number, segment: Buffer): Omit<JpegHeader, "orientati
     depth: "uchar",
     isProgressive: isProgressiveFrame(marker),
     chromaSubsampling: channels === 3 ? subsampling(sampling) : undefined,
+    coefficientPlanes: samples / (Math.max(...h) * Math.max(...v)),
     pages: 1,
     hasAlpha: false,
   };
@@ -127,4 +144,19 @@ function readOrientation(tiff: Buffer): number | undefined | null {
     return value >= 1 && value <= 8 ? value : null;
   }
   return undefined;
+}
+
+/** Bytes of a file's start read for its header: EXIF and ICC segments are at most 64 KB each. */
+const FILE_HEADER_BYTES = 256 * 1024;
+
+/** The header of a JPEG in a file (a spooled source), from its first bytes; undefined as above, or when the headers run past them. */
+export async function readJpegFileHeader(file: string): Promise<JpegHeader | undefined> {
+  const handle = await open(file, "r");
+  try {
+    const start = Buffer.alloc(FILE_HEADER_BYTES);
+    const { bytesRead } = await handle.read(start, 0, start.length, 0);
+    return readJpegHeader(start.subarray(0, bytesRead));
+  } finally {
+    await handle.close();
+  }
 }

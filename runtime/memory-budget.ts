@@ -26,23 +26,22 @@ export interface DecodeHeader {
   /** JPEG progressive or PNG interlaced (Adam7): the decoder holds the whole image, whatever the shrink. */
   isProgressive?: boolean;
   chromaSubsampling?: string;
+  /** JPEG: samples per pixel across its components at their own sampling, when the header was read by us (jpeg-header.ts). */
+  coefficientPlanes?: number;
   /** Bytes per sample (16-bit PNG: 2). */
   bytesPerSample?: number;
 }
 
-/** Samples per pixel a JPEG's coefficient buffer holds, by its chroma subsampling. */
+/**
+ * Samples per pixel a JPEG's coefficient buffers hold. From sharp's metadata alone the chroma name
+ * cannot say: libvips names 4:2:2 and 4:4:0 "4:2:0" too, so a subsampled frame counts as the larger
+ * of them (2 planes, not 4:2:0's 1.5): an estimate too low is an out-of-memory kill, which records nothing.
+ */
 function jpegPlanes(header: DecodeHeader): number {
+  if (header.coefficientPlanes) return header.coefficientPlanes;
   if ((header.channels ?? 3) >= 4) return header.channels ?? 4; // CMYK
   if ((header.channels ?? 3) === 1) return 1;
-  switch (header.chromaSubsampling) {
-    case "4:2:0":
-    case "4:2:0:4":
-      return 1.5;
-    case "4:2:2":
-      return 2;
-    default:
-      return 3;
-  }
+  return header.chromaSubsampling === "4:4:4" ? 3 : 2;
 }
 
 /**

@@ -12,7 +12,7 @@ import type { Rendition, TenantConfig } from "../contract/tenant-config";
 import { focusCrop, type Focus } from "./analysis/focus";
 import type { Pixels } from "./analysis/image-analysis";
 import { placeOverlay, type OverlayImages } from "./overlays";
-import { readJpegHeader } from "./jpeg-header";
+import { readJpegFileHeader, readJpegHeader } from "./jpeg-header";
 
 // libvips' operation cache holds decoded inputs, and with them the spool files they came from, open
 // after they are deleted (7 deleted files still open after 6 WebPs): /tmp space that never comes back
@@ -116,7 +116,8 @@ export async function renderRenditions(
 ): Promise<{ source: SourceImage; outputs: RenderedRendition[] }> {
   let header: ImageHeader;
   try {
-    header = (Buffer.isBuffer(input) && readJpegHeader(input)) || (await open(input, options.maxInputPixels).metadata());
+    const ours = Buffer.isBuffer(input) ? readJpegHeader(input) : typeof input === "string" ? await readJpegFileHeader(input) : undefined;
+    header = ours ?? (await open(input, options.maxInputPixels).metadata());
   } catch (err) {
     throw toImageError(err);
   }
@@ -177,7 +178,7 @@ export async function renderRenditions(
 type ImageHeader = Pick<
   sharp.Metadata,
   "format" | "width" | "height" | "orientation" | "pages" | "delay" | "loop" | "hasAlpha" | "depth" | "isProgressive" | "channels" | "chromaSubsampling"
->;
+> & { coefficientPlanes?: number };
 
 /** Output formats that keep an animation (every other gets its first frame: docs/formats.md). */
 const ANIMATED_FORMATS = new Set<Rendition["format"]>(["webp"]);

@@ -11,6 +11,7 @@ import { startConsole } from "./console/server";
 import { writeEndpointsFile } from "./endpoints-file";
 import { startLocalPlatform } from "./platform";
 import { formatOutcome } from "./outcome-line";
+import { removeLeftSubscriptions } from "./outcome-subscription";
 import { loadOrCreateSigningKeys } from "./signing-keys";
 import { TenantConfigError } from "../contract/tenant-config";
 import { loadStackTenants } from "./stack-config";
@@ -19,6 +20,8 @@ import { seedMissingOverlays } from "./sample-overlays";
 const ROOT = path.resolve(__dirname, "..");
 
 async function main(): Promise<void> {
+  // Before any port opens: whatever subscribed before this moment belongs to an earlier run.
+  const startedAt = new Date();
   const stack = process.env.LOCAL_STACK ?? "dev";
   const tenants = loadStackTenants(stack, ROOT);
   const dataDir = path.join(ROOT, ".local");
@@ -43,6 +46,11 @@ async function main(): Promise<void> {
     logDestination,
     signingKeys: loadOrCreateSigningKeys(dataDir, tenants),
   });
+  const leftBehind = await removeLeftSubscriptions(
+    platform.clients,
+    [...platform.tenants.values()].map((t) => t.eventsTopicArn),
+    startedAt,
+  );
   const seededOverlays = await seedMissingOverlays(platform, (tenant, key) => ownUploads.add(`${tenant}/${key}`));
   const consoleServer = await startConsole(platform, { port: Number(process.env.LOCAL_CONSOLE_PORT ?? 4580), log: pino({ level: "warn" }) }).catch(
     async (err: unknown) => {
@@ -61,6 +69,7 @@ async function main(): Promise<void> {
     console.log(`  ${name.padEnd(10)} source s3://${t.sourceBucket}  proxy s3://${t.proxyBucket}  table ${t.table}`);
     if (t.onDemand) console.log(`  ${"".padEnd(10)} on demand ${t.onDemand.url}  (signed URLs: npm run sign -- ${name} <key> <variant>)`);
   }
+  if (leftBehind) console.log(`  Removed   ${leftBehind} outcome subscription(s) an earlier run left behind (it was not stopped with Ctrl-C)`);
   for (const where of seededOverlays) console.log(`  Overlay   ${where} was missing: the sample logo is there now (replace it with yours: docs/overlays.md)`);
   console.log("Upload (in another terminal):");
   console.log(`  npm run upload -- ${first} path/to/photo.jpg`);
@@ -80,6 +89,7 @@ async function main(): Promise<void> {
   };
   process.on("SIGINT", () => void stop("SIGINT"));
   process.on("SIGTERM", () => void stop("SIGTERM"));
+  process.on("SIGHUP", () => void stop("SIGHUP")); // the terminal closed
 }
 
 /** Each port `npm start` listens on, and the variable that moves it. */

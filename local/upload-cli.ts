@@ -138,6 +138,10 @@ async function main(): Promise<number> {
   const clients = localClients(endpoints.s3, endpoints.dynamodb);
   // Subscribed before the first upload, so that no outcome can be missed.
   const subscription = await subscribeOutcomes(clients, tenant.eventsTopicArn, { name: "upload-cli" });
+  // Ctrl-C while waiting: the subscription goes too (uploads already made are processed all the same).
+  for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
+    process.once(signal, () => void subscription.close().finally(() => process.exit(130)));
+  }
   let failed = 0;
   let waitingAfter: number;
   try {

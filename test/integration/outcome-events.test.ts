@@ -3,10 +3,15 @@
  * filter policies: exactly one message per final state of a key's version, whatever the delivery
  * (duplicates, reordering, a failed publish and its retry), and filters that select by status.
  */
+import { mkdtempSync, rmSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { ListSubscriptionsByTopicCommand, SubscribeCommand } from "@aws-sdk/client-sns";
+import { CreateQueueCommand, GetQueueAttributesCommand, GetQueueUrlCommand } from "@aws-sdk/client-sqs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { jpegWithExif } from "../../fixtures/images";
 import { FaultProxy } from "../../fixtures/fault-proxy";
-import { subscribeOutcomes, type FilterPolicy, type OutcomeSubscription } from "../../local/outcome-subscription";
+import { removeLeftSubscriptions, subscribeOutcomes, type FilterPolicy, type OutcomeSubscription } from "../../local/outcome-subscription";
 import type { OutcomeDocument } from "../../runtime/outcome-events";
 import { deliver, notification, startTestPlatform, type TestPlatform } from "../support/platform";
 
@@ -157,5 +162,45 @@ describe("outcome events under duplicate, reordered and failed deliveries", () =
     expect(outcomes.map((o) => o.status)).toEqual(["failed", "skipped"]);
     expect(outcomes[0]!.code).toBe("EVENT_PUBLISH");
     expect((await t.item("replays", key))?.pendingEvents).toBeUndefined();
+  });
+});
+
+describe("subscriptions a killed console or upload CLI left behind", () => {
+  it("are removed at the next start, with their queues; a tenant application's own and those made since are kept", async () => {
+    const dataDir = mkdtempSync(path.join(os.tmpdir(), "left-subscriptions-"));
+    try {
+      // A run that dies without closing its subscription (kill -9, a closed terminal).
+      const first = await startTestPlatform([{ name: "left" }], { dataDir });
+      const topicArn = first.platform.tenants.get("left")!.eventsTopicArn;
+      await subscribeOutcomes(first.platform.clients, topicArn, { name: "console-left" });
+      const { sqs, sns } = first.platform.clients;
+      const appQueue = (await sqs.send(new CreateQueueCommand({ QueueName: "tenant-app" }))).QueueUrl!;
+      const appArn = (await sqs.send(new GetQueueAttributesCommand({ QueueUrl: appQueue, AttributeNames: ["QueueArn"] }))).Attributes!.QueueArn!;
+      await sns.send(new SubscribeCommand({ TopicArn: topicArn, Protocol: "sqs", Endpoint: appArn }));
+      await first.stop();
+
+      const t = await startTestPlatform([{ name: "left" }], { dataDir });
+      try {
+        const clients = t.platform.clients;
+        const endpoints = async () =>
+          ((await clients.sns.send(new ListSubscriptionsByTopicCommand({ TopicArn: topicArn }))).Subscriptions ?? []).map((s) =>
+            s.Endpoint!.split(":").at(-1)!,
+          );
+        const before = await endpoints();
+        expect(before).toContain("tenant-app");
+        expect(before.filter((name) => name.startsWith("console-left-"))).toHaveLength(1);
+        // Explicit dates, not the clock's progress: SQS's CreatedTimestamp is in whole seconds.
+        expect(await removeLeftSubscriptions(clients, [topicArn], new Date(Date.now() - 3_600_000))).toBe(0); // all made since
+        expect(await endpoints()).toEqual(before);
+        expect(await removeLeftSubscriptions(clients, [topicArn], new Date(Date.now() + 2_000))).toBe(1);
+        expect(await endpoints()).toEqual(["tenant-app"]);
+        const leftQueue = before.find((name) => name.startsWith("console-left-"))!;
+        await expect(clients.sqs.send(new GetQueueUrlCommand({ QueueName: leftQueue }))).rejects.toThrow();
+      } finally {
+        await t.stop();
+      }
+    } finally {
+      rmSync(dataDir, { recursive: true, force: true });
+    }
   });
 });

@@ -16,6 +16,7 @@ import { randomBytes } from "node:crypto";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { LOOPBACK } from "./emulators";
+import { FakeServiceError } from "./fake-service-error";
 
 const API = "2020-05-31";
 const XMLNS = `http://cloudfront.amazonaws.com/doc/${API}/`;
@@ -62,16 +63,6 @@ const unescapeXml = (text: string) =>
 
 const elements = (xml: string, tag: string) => [...xml.matchAll(new RegExp(`<${tag}>([\\s\\S]*?)</${tag}>`, "g"))].map((m) => unescapeXml(m[1]!));
 
-class ApiError extends Error {
-  constructor(
-    readonly status: number,
-    readonly code: string,
-    message: string,
-  ) {
-    super(message);
-  }
-}
-
 function invalidationXml(invalidation: FakeInvalidation): string {
   const items = invalidation.paths.map((p) => `<Path>${escapeXml(p)}</Path>`).join("");
   return (
@@ -94,7 +85,7 @@ export async function startFakeCloudFront(options: FakeCloudFrontOptions = {}): 
   };
   const listOf = (distributionId: string) => {
     const list = distributions.get(distributionId);
-    if (!list) throw new ApiError(404, "NoSuchDistribution", `The specified distribution does not exist: ${distributionId}`);
+    if (!list) throw new FakeServiceError(404, "NoSuchDistribution", `The specified distribution does not exist: ${distributionId}`);
     list.forEach(settle);
     return list;
   };
@@ -104,16 +95,17 @@ export async function startFakeCloudFront(options: FakeCloudFrontOptions = {}): 
     const paths = elements(body, "Path");
     const [quantity] = elements(body, "Quantity");
     const [callerReference] = elements(body, "CallerReference");
-    if (!callerReference) throw new ApiError(400, "MissingBody", "CallerReference is required");
-    if (Number(quantity) !== paths.length) throw new ApiError(400, "InconsistentQuantities", `Quantity ${quantity} but ${paths.length} paths`);
-    if (!paths.length) throw new ApiError(400, "InvalidArgument", "at least one path is required");
-    if (paths.length > PATHS_PER_REQUEST) throw new ApiError(413, "BatchTooLarge", `${paths.length} paths in one invalidation, above ${PATHS_PER_REQUEST}`);
+    if (!callerReference) throw new FakeServiceError(400, "MissingBody", "CallerReference is required");
+    if (Number(quantity) !== paths.length) throw new FakeServiceError(400, "InconsistentQuantities", `Quantity ${quantity} but ${paths.length} paths`);
+    if (!paths.length) throw new FakeServiceError(400, "InvalidArgument", "at least one path is required");
+    if (paths.length > PATHS_PER_REQUEST)
+      throw new FakeServiceError(413, "BatchTooLarge", `${paths.length} paths in one invalidation, above ${PATHS_PER_REQUEST}`);
     const malformed = paths.find((p) => !p.startsWith("/") || p.slice(0, -1).includes("*"));
-    if (malformed) throw new ApiError(400, "InvalidArgument", `invalid path ${malformed}`);
+    if (malformed) throw new FakeServiceError(400, "InvalidArgument", `invalid path ${malformed}`);
     const same = list.find((i) => i.callerReference === callerReference);
     if (same) {
       if (same.paths.join("\n") !== paths.join("\n")) {
-        throw new ApiError(409, "InvalidationBatchAlreadyExists", `CallerReference ${callerReference} was used for other paths`);
+        throw new FakeServiceError(409, "InvalidationBatchAlreadyExists", `CallerReference ${callerReference} was used for other paths`);
       }
       return { status: 201, invalidation: same };
     }
@@ -122,7 +114,7 @@ export async function startFakeCloudFront(options: FakeCloudFrontOptions = {}): 
     const files = inProgress.filter((p) => !isWildcard(p)).length + paths.filter((p) => !isWildcard(p)).length;
     if (wildcards > WILDCARD_PATHS_IN_PROGRESS || files > FILE_PATHS_IN_PROGRESS) {
       refused++;
-      throw new ApiError(
+      throw new FakeServiceError(
         400,
         "TooManyInvalidationsInProgress",
         `Processing your request would cause the maximum number of in-progress wildcard invalidations (${WILDCARD_PATHS_IN_PROGRESS}) or file invalidations (${FILE_PATHS_IN_PROGRESS}) to be exceeded.`,
@@ -149,8 +141,8 @@ export async function startFakeCloudFront(options: FakeCloudFrontOptions = {}): 
     const url = new URL(req.url ?? "/", "http://localhost");
     const match = new RegExp(`^/${API}/distribution/([^/]+)/invalidation(?:/([^/]+))?$`).exec(url.pathname);
     try {
-      if (!req.headers.authorization) throw new ApiError(403, "MissingAuthenticationToken", "the request is not signed");
-      if (!match) throw new ApiError(404, "UnknownOperation", `${req.method} ${url.pathname}`);
+      if (!req.headers.authorization) throw new FakeServiceError(403, "MissingAuthenticationToken", "the request is not signed");
+      if (!match) throw new FakeServiceError(404, "UnknownOperation", `${req.method} ${url.pathname}`);
       const distributionId = decodeURIComponent(match[1]!);
       const invalidationId = match[2] && decodeURIComponent(match[2]);
       if (req.method === "POST" && !invalidationId) {
@@ -160,7 +152,7 @@ export async function startFakeCloudFront(options: FakeCloudFrontOptions = {}): 
         });
       } else if (req.method === "GET" && invalidationId) {
         const invalidation = listOf(distributionId).find((i) => i.id === invalidationId);
-        if (!invalidation) throw new ApiError(404, "NoSuchInvalidation", `The specified invalidation does not exist: ${invalidationId}`);
+        if (!invalidation) throw new FakeServiceError(404, "NoSuchInvalidation", `The specified invalidation does not exist: ${invalidationId}`);
         send(res, 200, `<Invalidation xmlns="${XMLNS}">${invalidationXml(invalidation)}</Invalidation>`);
       } else if (req.method === "GET") {
         const list = [...listOf(distributionId)].reverse();
@@ -176,10 +168,10 @@ export async function startFakeCloudFront(options: FakeCloudFrontOptions = {}): 
           `<InvalidationList xmlns="${XMLNS}"><Marker></Marker><MaxItems>${list.length}</MaxItems><IsTruncated>false</IsTruncated><Quantity>${list.length}</Quantity><Items>${items}</Items></InvalidationList>`,
         );
       } else {
-        throw new ApiError(405, "UnknownOperation", `${req.method} ${url.pathname}`);
+        throw new FakeServiceError(405, "UnknownOperation", `${req.method} ${url.pathname}`);
       }
     } catch (err) {
-      const apiError = err instanceof ApiError ? err : new ApiError(500, "InternalError", String(err));
+      const apiError = err instanceof FakeServiceError ? err : new FakeServiceError(500, "InternalError", String(err));
       send(
         res,
         apiError.status,

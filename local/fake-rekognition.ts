@@ -17,6 +17,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from "node:ht
 import type { AddressInfo } from "node:net";
 import sharp from "sharp";
 import { LOOPBACK } from "./emulators";
+import { FakeServiceError } from "./fake-service-error";
 
 const OPERATIONS = ["DetectFaces", "DetectLabels", "DetectModerationLabels"] as const;
 type Operation = (typeof OPERATIONS)[number];
@@ -44,16 +45,6 @@ export interface FakeRekognition {
   /** The next `count` requests get no answer until `release()` (a timeout, for the client). */
   holdNext(count: number): { release(): void };
   close(): Promise<void>;
-}
-
-class ApiError extends Error {
-  constructor(
-    readonly status: number,
-    readonly type: string,
-    message: string,
-  ) {
-    super(message);
-  }
 }
 
 interface Seen {
@@ -129,21 +120,21 @@ function answer(operation: Operation, seen: Seen, request: Record<string, unknow
 
 function validate(request: Record<string, unknown>): Buffer {
   const image = request.Image as { Bytes?: string; S3Object?: unknown } | undefined;
-  if (!image?.Bytes) throw new ApiError(400, "InvalidParameterException", "Image.Bytes is required (this fake reads no S3Object)");
+  if (!image?.Bytes) throw new FakeServiceError(400, "InvalidParameterException", "Image.Bytes is required (this fake reads no S3Object)");
   const bytes = Buffer.from(image.Bytes, "base64");
   if (bytes.length > MAX_IMAGE_BYTES)
-    throw new ApiError(400, "ImageTooLargeException", `Image size is too large: ${bytes.length} bytes, at most ${MAX_IMAGE_BYTES}`);
+    throw new FakeServiceError(400, "ImageTooLargeException", `Image size is too large: ${bytes.length} bytes, at most ${MAX_IMAGE_BYTES}`);
   const jpeg = bytes[0] === 0xff && bytes[1] === 0xd8;
   const png = bytes.subarray(0, 8).equals(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]));
-  if (!jpeg && !png) throw new ApiError(400, "InvalidImageFormatException", "Request has unsupported image format");
+  if (!jpeg && !png) throw new FakeServiceError(400, "InvalidImageFormatException", "Request has unsupported image format");
   for (const field of ["MinConfidence"] as const) {
     const value = request[field];
     if (value !== undefined && (typeof value !== "number" || value < 0 || value > 100)) {
-      throw new ApiError(400, "InvalidParameterException", `${field} must be between 0 and 100`);
+      throw new FakeServiceError(400, "InvalidParameterException", `${field} must be between 0 and 100`);
     }
   }
   if (request.MaxLabels !== undefined && (typeof request.MaxLabels !== "number" || request.MaxLabels < 0)) {
-    throw new ApiError(400, "InvalidParameterException", "MaxLabels must be at least 0");
+    throw new FakeServiceError(400, "InvalidParameterException", "MaxLabels must be at least 0");
   }
   return bytes;
 }
@@ -175,36 +166,36 @@ export async function startFakeRekognition(options: { port?: number } = {}): Pro
       try {
         const body = await readBody(req);
         if (req.method !== "POST" || !target.startsWith("RekognitionService.") || !OPERATIONS.includes(operation)) {
-          throw new ApiError(400, "UnknownOperationException", `this fake speaks ${OPERATIONS.join(", ")}; got ${target || "no X-Amz-Target"}`);
+          throw new FakeServiceError(400, "UnknownOperationException", `this fake speaks ${OPERATIONS.join(", ")}; got ${target || "no X-Amz-Target"}`);
         }
         if (!/^AWS4-HMAC-SHA256 Credential=[^/]+\/\d{8}\/[a-z0-9-]+\/rekognition\/aws4_request/.test(String(req.headers.authorization ?? ""))) {
-          throw new ApiError(400, "MissingAuthenticationTokenException", "requests must be signed with SigV4 for the rekognition service");
+          throw new FakeServiceError(400, "MissingAuthenticationTokenException", "requests must be signed with SigV4 for the rekognition service");
         }
         if (holds > 0) {
           holds--;
           await new Promise<void>((resolve) => held.push(resolve));
         }
         const failure = failures.shift();
-        if (failure) throw new ApiError(failure.status, failure.name, "Rate exceeded");
+        if (failure) throw new FakeServiceError(failure.status, failure.name, "Rate exceeded");
         const request = JSON.parse(body) as Record<string, unknown>;
         const bytes = validate(request);
         let seen: Seen;
         try {
           seen = await look(bytes);
         } catch {
-          throw new ApiError(400, "InvalidImageFormatException", "Request has unsupported image format");
+          throw new FakeServiceError(400, "InvalidImageFormatException", "Request has unsupported image format");
         }
         if (Math.min(seen.width, seen.height) < MIN_SIDE) {
-          throw new ApiError(400, "InvalidParameterException", `Requested image should have at least ${MIN_SIDE} pixels on each side`);
+          throw new FakeServiceError(400, "InvalidParameterException", `Requested image should have at least ${MIN_SIDE} pixels on each side`);
         }
         if (Math.max(seen.width, seen.height) > MAX_SIDE)
-          throw new ApiError(400, "ImageTooLargeException", `Image is larger than ${MAX_SIDE} pixels on a side`);
+          throw new FakeServiceError(400, "ImageTooLargeException", `Image is larger than ${MAX_SIDE} pixels on a side`);
         Object.assign(call, { status: 200, bytes: bytes.length, width: seen.width, height: seen.height });
         send(res, 200, answer(operation, seen, request));
       } catch (err) {
-        const error = err instanceof ApiError ? err : new ApiError(500, "InternalServerError", (err as Error).message);
+        const error = err instanceof FakeServiceError ? err : new FakeServiceError(500, "InternalServerError", (err as Error).message);
         call.status = error.status;
-        send(res, error.status, { __type: error.type, Message: error.message });
+        send(res, error.status, { __type: error.code, Message: error.message });
       }
     })();
   });

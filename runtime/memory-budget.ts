@@ -41,7 +41,8 @@ function jpegPlanes(header: DecodeHeader): number {
   if (header.coefficientPlanes) return header.coefficientPlanes;
   if ((header.channels ?? 3) >= 4) return header.channels ?? 4; // CMYK
   if ((header.channels ?? 3) === 1) return 1;
-  return header.chromaSubsampling === "4:4:4" ? 3 : 2;
+  // No name at all is not a subsampled frame's: counted whole, as before.
+  return header.chromaSubsampling && header.chromaSubsampling !== "4:4:4" ? 2 : 3;
 }
 
 /**

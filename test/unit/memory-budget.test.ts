@@ -19,6 +19,7 @@ describe("decoderWorkingSetBytes", () => {
   it("from sharp's chroma name alone, counts a subsampled frame as 4:2:2, the larger of what libvips names 4:2:0", () => {
     expect(decoderWorkingSetBytes({ ...progressive, chromaSubsampling: "4:2:0" })).toBe(pixels * 2 * 2);
     expect(decoderWorkingSetBytes({ ...progressive, chromaSubsampling: "4:4:4" })).toBe(pixels * 3 * 2);
+    expect(decoderWorkingSetBytes(progressive)).toBe(pixels * 3 * 2); // no name: counted whole
     expect(decoderWorkingSetBytes({ ...progressive, channels: 1 })).toBe(pixels * 2);
     expect(decoderWorkingSetBytes({ ...progressive, channels: 4 })).toBe(pixels * 4 * 2);
   });

@@ -15,9 +15,10 @@ import { RangeReader } from "./metadata/range-reader";
 import { summarizeTags } from "./metadata/summary";
 import type { MemoryBudget } from "./memory-budget";
 import { checkPixelLimit } from "./decoded-image";
-import { checkSourceSize, renderFromSource } from "./render-source";
+import { looksLikeHeif } from "./heif";
+import { checkSourceSize, isHeifFileType, renderFromSource, rendersFromPreviewAfter, type SourceRendered } from "./render-source";
 import type { RenderedRendition, SourceImage } from "./renditions";
-import { downloadObject, headIfExists, S3ByteSource, type ObjectHead } from "./s3-object";
+import { downloadObject, headIfExists, S3ByteSource, type Download, type ObjectHead } from "./s3-object";
 import type { MetadataStore, ObjectItem, RenditionRecord } from "./store";
 import type { TenantConfig } from "../contract/tenant-config";
 import type { VariantPurger } from "./on-demand/purge";
@@ -349,68 +350,150 @@ async function readHead(deps: ProcessDeps, event: ObjectEvent): Promise<ObjectHe
   return head;
 }
 
+/** The downloaded bytes: in memory, or the spool file that holds them. */
+type SourceBytes = Omit<Download, "head">;
+
+/** One download of the object and its render, started with or without exiftool's FileType. */
+interface RenderAttempt {
+  download: Promise<SourceBytes>;
+  rendered: Promise<SourceRendered>;
+  /** The upload's analysis of this render's decoded pixels (its focus, labels, review). */
+  analysis: UploadAnalysis;
+}
+
+function newAnalysis(job: Job): UploadAnalysis {
+  return new UploadAnalysis(job.deps.tenant.analysis, job.deps.reviewer, (stage, work) => job.timer.time(stage, work));
+}
+
+/**
+ * Downloads the object (unless `download` is given: the bytes an earlier attempt read) and renders
+ * it. `fileType` is exiftool's, or undefined when exiftool has not answered yet: HEIF is then told
+ * by the file's brands, and a RAW gets no fall back to its preview (render-source.ts).
+ */
+function startRender(job: Job, head: ObjectHead, reader: RangeReader, fileType?: string, download?: Promise<SourceBytes>): RenderAttempt {
+  const { deps, event, timer, log } = job;
+  const { tenant } = deps;
+  const analysis = newAnalysis(job);
+  // The overlays the renditions draw, revalidated beside the download (no round trip added).
+  const overlaysRead = deps.overlays?.load(overlayKeys(tenant.renditions));
+  overlaysRead?.catch(() => undefined); // awaited below; a failed download must not leave it unhandled
+  const downloaded = download ?? timer.time("download", () => downloadObject(deps.s3, deps.sourceBucket, event.key, head, deps.spoolAboveBytes, deps.spoolDir));
+  const rendered = (async () => {
+    const { input } = await downloaded;
+    const overlays = await overlaysRead;
+    return renderFromSource({
+      input,
+      renditions: tenant.renditions,
+      options: {
+        maxInputPixels: tenant.limits.maxInputPixels,
+        maxFrames: tenant.limits.maxFrames,
+        overlays,
+        profile: tenant.metadata.renditionProfile,
+        timeoutSeconds: timer.budgetSeconds(),
+        budget: deps.memoryBudget,
+        inspect: analysis,
+      },
+      fileType,
+      preview: fileType === undefined ? undefined : () => deps.extractor.extractPreview(reader, event.key),
+      time: (stage, work) => timer.time(stage, work),
+      log,
+    });
+  })();
+  // Both are awaited or discarded by readAndRender; neither may end unhandled meanwhile.
+  downloaded.catch(() => undefined);
+  rendered.catch(() => undefined);
+  return { download: downloaded, rendered, analysis };
+}
+
+/** Waits for an attempt's work to end, whatever its result, and removes its download (a spool file). */
+async function discard(attempt: RenderAttempt): Promise<void> {
+  await attempt.rendered.catch(() => undefined);
+  const download = await attempt.download.catch(() => undefined);
+  await download?.cleanup();
+}
+
+/**
+ * Whether a render made before exiftool answered stands for the one its FileType makes: the same
+ * decoder, and a result or a failure the type would not change. A failed download, a transient
+ * failure (throttling, memory, time) or a limit is the attempt's as before, for the queue to retry or
+ * to record; a decode that the type would follow with the file's preview (a RAW) is made again.
+ */
+async function standsForTyped(attempt: RenderAttempt, fileType: string): Promise<boolean> {
+  const [download, rendered] = await Promise.allSettled([attempt.download, attempt.rendered]);
+  if (download.status === "rejected") return true;
+  if ((await looksLikeHeif(download.value.input)) !== isHeifFileType(fileType)) return false;
+  return rendered.status === "fulfilled" || !rendersFromPreviewAfter(rendered.reason, fileType);
+}
+
+/**
+ * The object's metadata (exiftool, by ranges) and its renditions. An object whose name or
+ * Content-Type promises an image is downloaded and rendered beside the metadata read, not after it:
+ * the two overlap (on the first object of a container, the render runs while perl still loads
+ * ExifTool). exiftool's answer still decides: what it says is no image gets no renditions, and a
+ * render its FileType would have made otherwise (a RAW's preview after a failed decode, HEIF told
+ * otherwise by the brands) is made again from the same bytes (standsForTyped).
+ */
+async function readAndRender(job: Job, head: ObjectHead, reader: RangeReader) {
+  const { deps, event, timer } = job;
+  const { tenant } = deps;
+  const extension = path.extname(event.key).toLowerCase();
+  const attempts: RenderAttempt[] = [];
+  if (IMAGE_EXTENSIONS.has(extension) || head.contentType?.startsWith("image/")) attempts.push(startRender(job, head, reader));
+  try {
+    const metadata = await timer.time("metadata", () => deps.extractor.extract(reader, event.key));
+    const summary = summarizeTags(metadata.tags, tenant.metadata.keepGps);
+    if (!summary.fileType) {
+      throw new PermanentError("UNSUPPORTED_FORMAT", `not a recognised file: ${summary.exiftoolError ?? "exiftool found no file type"}`);
+    }
+    const fileType = summary.fileType;
+
+    // From here on exiftool has read the object: whatever the pixels do, what it learned is kept.
+    const isImage = summary.mimeType?.startsWith("image/") ?? false;
+    let outputs: (RenderedRendition & { key: string })[] = [];
+    let renditionsSkipped: string | undefined;
+    let source: SourceImage | undefined;
+    let renderFailure: PermanentError | undefined;
+    let analysis = newAnalysis(job);
+    try {
+      if (!isImage && IMAGE_EXTENSIONS.has(extension)) {
+        throw new PermanentError("UNSUPPORTED_FORMAT", `the name says ${extension} but the content is ${summary.mimeType ?? summary.fileType}, not an image`);
+      }
+      // Refused from the header exiftool read, whatever an early render made of the pixels.
+      if (isImage && summary.width && summary.height) checkPixelLimit(summary.width, summary.height, tenant.limits.maxInputPixels);
+      if (!isImage) {
+        renditionsSkipped = `not an image (${summary.mimeType ?? summary.fileType})`;
+      } else {
+        const early = attempts[0];
+        let attempt: RenderAttempt;
+        if (early && (await standsForTyped(early, fileType))) {
+          attempt = early;
+        } else {
+          // From the early render's bytes when there were any (they were read, or it would stand).
+          attempt = startRender(job, head, reader, fileType, early?.download);
+          attempts.push(attempt);
+        }
+        analysis = attempt.analysis;
+        const rendered = await attempt.rendered;
+        outputs = rendered.outputs.map((output) => ({ ...output, key: renditionKey(output.name, event.key, output.format) }));
+        source = rendered.source;
+      }
+    } catch (err) {
+      if (!(err instanceof PermanentError)) throw err; // transient: retried, nothing written yet
+      renderFailure = err;
+    }
+    return { metadata, summary, outputs, renditionsSkipped, source, renderFailure, analysis };
+  } finally {
+    await Promise.all(attempts.map(discard));
+  }
+}
+
 async function createObject(job: Job): Promise<Outcome> {
   const { deps, event, previous, attempt, timer, base, log } = job;
   const { tenant } = deps;
   const head = await timer.time("head", () => readHead(deps, event));
   checkSourceSize(head.size, tenant.limits.maxObjectBytes);
   const reader = new RangeReader(new S3ByteSource(deps.s3, deps.sourceBucket, event.key, head));
-  const metadata = await timer.time("metadata", () => deps.extractor.extract(reader, event.key));
-  const summary = summarizeTags(metadata.tags, tenant.metadata.keepGps);
-  if (!summary.fileType) {
-    throw new PermanentError("UNSUPPORTED_FORMAT", `not a recognised file: ${summary.exiftoolError ?? "exiftool found no file type"}`);
-  }
-
-  // From here on exiftool has read the object: whatever the pixels do, what it learned is kept.
-  const isImage = summary.mimeType?.startsWith("image/") ?? false;
-  let outputs: (RenderedRendition & { key: string })[] = [];
-  let renditionsSkipped: string | undefined;
-  let source: SourceImage | undefined;
-  let renderFailure: PermanentError | undefined;
-  const analysis = new UploadAnalysis(tenant.analysis, deps.reviewer, (stage, work) => timer.time(stage, work));
-  try {
-    const extension = path.extname(event.key).toLowerCase();
-    if (!isImage && IMAGE_EXTENSIONS.has(extension)) {
-      throw new PermanentError("UNSUPPORTED_FORMAT", `the name says ${extension} but the content is ${summary.mimeType ?? summary.fileType}, not an image`);
-    }
-    // Refused from the header exiftool already read, before a byte of pixel data is downloaded.
-    if (isImage && summary.width && summary.height) checkPixelLimit(summary.width, summary.height, tenant.limits.maxInputPixels);
-    if (!isImage) {
-      renditionsSkipped = `not an image (${summary.mimeType ?? summary.fileType})`;
-    } else {
-      // The overlays the renditions draw, revalidated beside the download (no round trip added).
-      const overlaysRead = deps.overlays?.load(overlayKeys(tenant.renditions));
-      overlaysRead?.catch(() => undefined); // awaited below; a failed download must not leave it unhandled
-      const download = await timer.time("download", () => downloadObject(deps.s3, deps.sourceBucket, event.key, head, deps.spoolAboveBytes, deps.spoolDir));
-      try {
-        const overlays = await overlaysRead;
-        const rendered = await renderFromSource({
-          input: download.input,
-          renditions: tenant.renditions,
-          options: {
-            maxInputPixels: tenant.limits.maxInputPixels,
-            maxFrames: tenant.limits.maxFrames,
-            overlays,
-            profile: tenant.metadata.renditionProfile,
-            timeoutSeconds: timer.budgetSeconds(),
-            budget: deps.memoryBudget,
-            inspect: analysis,
-          },
-          fileType: summary.fileType,
-          preview: () => deps.extractor.extractPreview(reader, event.key),
-          time: (stage, work) => timer.time(stage, work),
-          log,
-        });
-        outputs = rendered.outputs.map((output) => ({ ...output, key: renditionKey(output.name, event.key, output.format) }));
-        source = rendered.source;
-      } finally {
-        await download.cleanup();
-      }
-    }
-  } catch (err) {
-    if (!(err instanceof PermanentError)) throw err; // transient: retried, nothing written yet
-    renderFailure = err;
-  }
+  const { metadata, summary, outputs, renditionsSkipped, source, renderFailure, analysis } = await readAndRender(job, head, reader);
 
   const record = renderFailure ? undefined : analysis.record;
   const analysisSkipped = record ? undefined : (renditionsSkipped ?? renderFailure?.message ?? "rendered from no decoded image");

@@ -54,6 +54,17 @@ const IMAGE_INDEPENDENT = new Set<PermanentError["code"]>(["TOO_MANY_PIXELS", "O
 /** HEIF-family types by exiftool's FileType: decoded by libheif before anything else is tried. */
 const HEIF_FILE_TYPES = new Set(["HEIC", "HEIF"]);
 
+/**
+ * Whether a failed render goes on to the file's embedded preview (when the caller can read one): a
+ * format sharp cannot decode, or a RAW or HEIF that libvips opened and then failed on.
+ */
+export function rendersFromPreviewAfter(err: unknown, fileType: string | undefined): boolean {
+  return err instanceof PermanentError && (err.code === "UNSUPPORTED_FORMAT" || (err.code === "CORRUPT_IMAGE" && PREVIEW_FILE_TYPES.has(fileType ?? "")));
+}
+
+/** Whether exiftool's FileType sends a file to libheif first (without one, the file's brands do: looksLikeHeif). */
+export const isHeifFileType = (fileType: string) => HEIF_FILE_TYPES.has(fileType);
+
 /** The size checks both functions make from a HEAD, before a byte of the object is downloaded. */
 export function checkSourceSize(size: number, maxObjectBytes: number): void {
   if (size === 0) throw new PermanentError("EMPTY_OBJECT", "the object is empty (0 bytes)");
@@ -86,7 +97,7 @@ export async function renderFromSource(request: SourceRender): Promise<SourceRen
   const { input, renditions, options, fileType } = request;
   const time = request.time ?? (<T>(_stage: Stage, work: () => Promise<T>) => work());
   const render = (from: RenderInput, renderOptions: RenderOptions = options) => time("render", () => renderRenditions(from, renditions, renderOptions));
-  const heif = fileType ? HEIF_FILE_TYPES.has(fileType) : await looksLikeHeif(input);
+  const heif = fileType ? isHeifFileType(fileType) : await looksLikeHeif(input);
   if (heif) {
     // Phones' HEIC is HEVC, which sharp's libvips cannot decode: libheif (WebAssembly) can. The
     // decode holds the budget's reservation for its pixels, so the render does not take another.
@@ -106,9 +117,7 @@ export async function renderFromSource(request: SourceRender): Promise<SourceRen
   try {
     return await render(input);
   } catch (err) {
-    const undecodable =
-      err instanceof PermanentError && (err.code === "UNSUPPORTED_FORMAT" || (err.code === "CORRUPT_IMAGE" && PREVIEW_FILE_TYPES.has(fileType ?? "")));
-    if (!undecodable || !request.preview) throw err;
+    if (!rendersFromPreviewAfter(err, fileType) || !request.preview) throw err;
     // Camera RAW and friends: render from the JPEG preview the file embeds, when it has one.
     const preview = await time("preview", request.preview);
     if (!preview) throw new PermanentError("UNSUPPORTED_FORMAT", `${(err as Error).message}; and the file embeds no preview image`, { cause: err });

@@ -22,8 +22,23 @@ type Table = (title: string, rows: Record<string, string | number>[]) => void;
 const RUNS = Number(process.env.COLD_RUNS ?? 5);
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
+/** Each processed object's stage times (ms) in order, from the processor's EMF log lines (runtime/metrics.ts). */
+type StageTimes = Record<string, number>;
+
+function stageTimesIn(output: string): StageTimes[] {
+  return output
+    .split("\n")
+    .filter((line) => line.includes('"_aws"'))
+    .map((line) => JSON.parse(line) as Record<string, unknown>)
+    .map((doc) => Object.fromEntries(Object.entries(doc).filter((e): e is [string, number] => e[0].endsWith("Ms") && typeof e[1] === "number")));
+}
+
 /** Async: the emulators answer from this process while the archive runs. */
-function runArchive(archive: UnpackedArchive, env: Record<string, string>, events: { event: unknown; streaming?: boolean }[]): Promise<HarnessReport> {
+function runArchive(
+  archive: UnpackedArchive,
+  env: Record<string, string>,
+  events: { event: unknown; streaming?: boolean }[],
+): Promise<HarnessReport & { stages: StageTimes[] }> {
   const child = spawn(process.execPath, [harnessScript()], {
     env: { ...env, HARNESS_MODE: "invoke", HARNESS_ARCHIVE_DIR: archive.dir, HARNESS_HANDLER: archive.handler, HARNESS_EVENTS: JSON.stringify(events) },
     stdio: ["ignore", "pipe", "inherit"],
@@ -40,7 +55,7 @@ function runArchive(archive: UnpackedArchive, env: Record<string, string>, event
         .split("\n")
         .find((line) => line.startsWith('{"nodeStartMs"'));
       if (!report) return reject(new Error(`${archive.handler} printed no report: ${output.slice(-2000)}`));
-      resolve(JSON.parse(report) as HarnessReport);
+      resolve({ ...(JSON.parse(report) as HarnessReport), stages: stageTimesIn(output) });
     });
   });
 }
@@ -81,6 +96,8 @@ export async function coldStarts(table: Table) {
   };
   const rendererEnv = { ...aws, ...localRendererEnvironment(tenant) };
   const rows: { fn: string; nodeStartMs: number; initMs: number; firstMs: number; warmMs: number; ok: boolean }[] = [];
+  /** The processor's stage times: [first object, warm object] of each run. */
+  const processorStages: [StageTimes, StageTimes][] = [];
   let sequencer = 0;
   const objectEvent = async (key: string) => {
     const eTag = await uploadObject(platform.clients.s3, tenant.sourceBucket, key, photo.data, "image/jpeg");
@@ -109,6 +126,7 @@ export async function coldStarts(table: Table) {
       const p = await runArchive(processor, processorEnv, [await objectEvent(`cold/p${run}-a.jpg`), await objectEvent(`cold/p${run}-b.jpg`)]);
       const pOk = p.results.every((r) => (r as { batchItemFailures?: unknown[] }).batchItemFailures?.length === 0);
       rows.push({ fn: "processor", nodeStartMs: p.nodeStartMs, initMs: p.initMs, firstMs: p.invocationsMs[0]!, warmMs: p.invocationsMs[1]!, ok: pOk });
+      if (p.stages.length === 2) processorStages.push([p.stages[0]!, p.stages[1]!]);
       const r = await runArchive(renderer, rendererEnv, [await variantEvent(`cold/r${run}-a.jpg`), await variantEvent(`cold/r${run}-b.jpg`)]);
       const rOk = r.results.every((x) => (x as { statusCode?: number; bytes: number }).statusCode === 200 && (x as { bytes: number }).bytes > 0);
       rows.push({ fn: "renderer", nodeStartMs: r.nodeStartMs, initMs: r.initMs, firstMs: r.invocationsMs[0]!, warmMs: r.invocationsMs[1]!, ok: rOk });
@@ -144,5 +162,16 @@ export async function coldStarts(table: Table) {
       "archive (zipped)": `${(s.archiveBytes / 1024 / 1024).toFixed(1)} MiB`,
     })),
   );
-  return { runs: rows, summary, photo: photo.name };
+  // Stages overlap (the download and render run beside the metadata read): they need not add up to the total.
+  const stageNames = [...new Set(processorStages.flatMap(([first]) => Object.keys(first)))];
+  const stages = stageNames.map((stage) => ({
+    stage,
+    firstMs: median(processorStages.map(([first]) => first[stage] ?? 0)),
+    warmMs: median(processorStages.map(([, warm]) => warm[stage] ?? 0)),
+  }));
+  table(
+    `C2. The processor's stages, first object and warm (medians of ${processorStages.length} runs; from its EMF lines; stages overlap)`,
+    stages.map((s) => ({ stage: s.stage, "first object": `${s.firstMs} ms`, warm: `${s.warmMs} ms`, "first - warm": `${s.firstMs - s.warmMs} ms` })),
+  );
+  return { runs: rows, summary, photo: photo.name, processorStages: stages };
 }

@@ -1,6 +1,7 @@
 /**
  * `npm run upload -- <tenant> <file or folder...> [--prefix some/folder/] [--json]`: uploads to the
- * tenant's source bucket of the running local platform (read from .local/endpoints.json), then
+ * tenant's source bucket of the running local platform (read from .local/endpoints.json, or
+ * --data-dir's), then
  * follows each object to its final state through the tenant's outcome topic (a subscription of its
  * own, as a tenant's application would: docs/events.md) and prints it. Exit codes in USAGE.
  */
@@ -14,7 +15,7 @@ import { errorMessage } from "./user-errors";
 import { count } from "./outcome-line";
 import { mapLimit } from "../runtime/concurrency";
 
-const USAGE = `usage: npm run upload -- <tenant> <file or folder...> [--prefix some/folder/] [--json]
+const USAGE = `usage: npm run upload -- <tenant> <file or folder...> [--prefix some/folder/] [--json] [--data-dir .local]
 
 Uploads each file to the tenant's source bucket of the local platform (npm start), then waits for
 each object's final state and prints one line per object.
@@ -23,6 +24,7 @@ each object's final state and prints one line per object.
   <folder>        every file below it, recursively, as <prefix><path relative to the folder>
   --prefix p/     a key prefix (a "folder" in the bucket)
   --json          print each outcome's whole document (docs/events.md) instead of one line
+  --data-dir d    where the running platform wrote endpoints.json (default: .local/ of the checkout)
   --help          this text
 
 Exit codes: 0 every object done (or quarantined), 1 some object failed, 2 a usage error or the
@@ -87,26 +89,30 @@ export function filesToUpload(paths: string[], prefix: string): { file: string; 
   return found;
 }
 
-function parseArgs(argv: string[]): { tenantName: string; paths: string[]; prefix: string; json: boolean } {
+function parseArgs(argv: string[]): { tenantName: string; paths: string[]; prefix: string; json: boolean; dataDir: string } {
   const args = [...argv];
   if (args.includes("--help") || args.includes("-h")) {
     console.log(USAGE);
     process.exit(0);
   }
-  let prefix = "";
-  const prefixAt = args.indexOf("--prefix");
-  if (prefixAt >= 0) {
-    prefix = args[prefixAt + 1] ?? "";
-    if (!prefix || prefix.startsWith("--")) throw new UsageError("--prefix needs a value, e.g. --prefix holidays/");
-    args.splice(prefixAt, 2);
-  }
+  /** An option's value, removed from the arguments; undefined when the option is not given. */
+  const valueOf = (option: string, example: string): string | undefined => {
+    const at = args.indexOf(option);
+    if (at < 0) return undefined;
+    const value = args[at + 1] ?? "";
+    if (!value || value.startsWith("--")) throw new UsageError(`${option} needs a value, e.g. ${option} ${example}`);
+    args.splice(at, 2);
+    return value;
+  };
+  const prefix = valueOf("--prefix", "holidays/") ?? "";
+  const dataDir = valueOf("--data-dir", ".local") ?? path.join(ROOT, ".local");
   const json = args.includes("--json");
   const rest = args.filter((a) => a !== "--json");
   const unknown = rest.find((a) => a.startsWith("--"));
   if (unknown) throw new UsageError(`unknown option ${unknown}`);
   const [tenantName, ...paths] = rest;
   if (!tenantName || paths.length === 0) throw new UsageError("name a tenant and at least one file or folder");
-  return { tenantName, paths, prefix, json };
+  return { tenantName, paths, prefix, json, dataDir };
 }
 
 /** One line: what became of the object. */
@@ -124,14 +130,15 @@ function outcomeLine(outcome: OutcomeDocument): string {
 }
 
 async function main(): Promise<number> {
-  const { tenantName, paths, prefix, json } = parseArgs(process.argv.slice(2));
+  const { tenantName, paths, prefix, json, dataDir } = parseArgs(process.argv.slice(2));
   const files = filesToUpload(paths, prefix);
   if (files.length === 0) throw new UsageError(`no files in ${paths.join(", ")}`, false);
   let endpoints: Endpoints;
   try {
-    endpoints = JSON.parse(readFileSync(path.join(ROOT, ".local/endpoints.json"), "utf8")) as Endpoints;
+    endpoints = JSON.parse(readFileSync(path.join(dataDir, "endpoints.json"), "utf8")) as Endpoints;
   } catch {
-    throw new UsageError("the local platform is not running (no .local/endpoints.json): start it with `npm start` first", false);
+    const shown = path.relative(process.cwd(), path.join(dataDir, "endpoints.json")) || path.join(dataDir, "endpoints.json");
+    throw new UsageError(`the local platform is not running (no ${shown}): start it with \`npm start\` first`, false);
   }
   const tenant = endpoints.tenants[tenantName];
   if (!tenant) throw new UsageError(`unknown tenant "${tenantName}"; known: ${Object.keys(endpoints.tenants).join(", ")}`, false);

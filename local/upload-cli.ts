@@ -1,9 +1,9 @@
 /**
- * `npm run upload -- <tenant> <file or folder...> [--prefix some/folder/] [--json]`: uploads to the
- * tenant's source bucket of the running local platform (read from .local/endpoints.json, or
- * --data-dir's), then
- * follows each object to its final state through the tenant's outcome topic (a subscription of its
- * own, as a tenant's application would: docs/events.md) and prints it. Exit codes in USAGE.
+ * `npm run upload -- <tenant> <file or folder...> [--prefix some/folder/] [--json] [--data-dir d]`:
+ * uploads to the tenant's source bucket of the running local platform (read from
+ * .local/endpoints.json, or --data-dir's), then follows each object to its final state through the
+ * tenant's outcome topic (a subscription of its own, as a tenant's application would:
+ * docs/events.md) and prints it. Exit codes in USAGE.
  */
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import path from "node:path";

@@ -22,9 +22,10 @@ type Table = (title: string, rows: Record<string, string | number>[]) => void;
 const RUNS = Number(process.env.COLD_RUNS ?? 5);
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
-/** Each processed object's stage times (ms) in order, from the processor's EMF log lines (runtime/metrics.ts). */
+/** One object's stage times (ms) by their EMF names (`MetadataMs`, ...). */
 type StageTimes = Record<string, number>;
 
+/** Each processed object's stage times, in order, from the processor's EMF log lines (runtime/metrics.ts). */
 function stageTimesIn(output: string): StageTimes[] {
   return output
     .split("\n")

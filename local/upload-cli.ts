@@ -137,8 +137,8 @@ async function main(): Promise<number> {
   try {
     endpoints = JSON.parse(readFileSync(path.join(dataDir, "endpoints.json"), "utf8")) as Endpoints;
   } catch {
-    const shown = path.relative(process.cwd(), path.join(dataDir, "endpoints.json")) || path.join(dataDir, "endpoints.json");
-    throw new UsageError(`the local platform is not running (no ${shown}): start it with \`npm start\` first`, false);
+    const file = path.relative(process.cwd(), path.join(dataDir, "endpoints.json"));
+    throw new UsageError(`the local platform is not running (no ${file}): start it with \`npm start\` first`, false);
   }
   const tenant = endpoints.tenants[tenantName];
   if (!tenant) throw new UsageError(`unknown tenant "${tenantName}"; known: ${Object.keys(endpoints.tenants).join(", ")}`, false);

@@ -8,6 +8,7 @@ export default defineConfig({
     hookTimeout: 120_000,
     pool: "forks",
     setupFiles: ["test/support/quiet-warnings.ts"],
+    globalSetup: ["test/support/temp-root.ts"],
     // Two cores: sharp, exiftool and the emulators already use both.
     maxWorkers: 2,
     // A preview that fails on a quota (components/account-quotas.ts) throws in an apply; Pulumi's

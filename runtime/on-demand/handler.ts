@@ -17,6 +17,7 @@ import { cleanStaleSpools, spoolRoot } from "../s3-object";
 import type { TenantConfig } from "../../contract/tenant-config";
 import { readTenantConfig } from "../../contract/tenant-runtime";
 import { VariantService, type VariantResponse } from "./render-variant";
+import { primeClients, s3FirstCalls } from "../prime-clients";
 
 /** The part of a function URL event (payload 2.0) the handler reads. */
 export interface FunctionUrlEvent {
@@ -82,8 +83,15 @@ function isStreamingApi(api: Partial<StreamingApi> | undefined): api is Streamin
   return typeof api?.streamifyResponse === "function" && typeof api.HttpResponseStream?.from === "function";
 }
 
+/** A Lambda container's service, its S3 client's first calls made during INIT without sending them (prime-clients.ts). */
+function primedVariantService(env: NodeJS.ProcessEnv = process.env): VariantService {
+  const s3 = createS3Client(env, RENDERER_S3_CHECKSUMS);
+  void primeClients(s3FirstCalls(s3, required(env, ENV.sourceBucket)));
+  return createVariantService(env, { s3 });
+}
+
 /** Built during INIT in a Lambda container (AWS_LAMBDA_FUNCTION_NAME is Lambda's), else by the first request. */
-let containerService: VariantService | undefined = process.env.AWS_LAMBDA_FUNCTION_NAME ? createVariantService() : undefined;
+let containerService: VariantService | undefined = process.env.AWS_LAMBDA_FUNCTION_NAME ? primedVariantService() : undefined;
 // The AWS SDK defines an empty `awslambda` of its own outside Lambda: look for the method.
 const streaming = (globalThis as { awslambda?: Partial<StreamingApi> }).awslambda;
 

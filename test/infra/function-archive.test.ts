@@ -195,9 +195,11 @@ it("traces the bundled handler as on Lambda: the invocation's trace header, subs
     });
     const event = { Records: [{ messageId: "m-1", eventSource: "aws:sqs", attributes: { ApproximateReceiveCount: "1" }, body }] };
     const script = `require(${JSON.stringify(path.join(dir, "index.js"))}).handler(${JSON.stringify(event)}, { awsRequestId: "r-2" }).then((r) => { process.stdout.write("RESULT " + JSON.stringify(r) + "\\n"); process.stdin.on("end", () => process.exit(0)).resume(); }, (e) => { console.error(e); process.exit(1); });`;
-    // What Lambda gives a function with Active tracing: its task root, the trace header, the daemon.
+    // What Lambda gives a function with Active tracing: its task root, the trace header, the daemon;
+    // and its name, so that the dependencies are built during INIT, as there.
     const root = "1-5759e988-bd862e3fe1be46a994272793";
     const lambdaTracing = {
+      AWS_LAMBDA_FUNCTION_NAME: "tip-test-bundle-traced",
       LAMBDA_TASK_ROOT: dir,
       _X_AMZN_TRACE_ID: `Root=${root};Parent=53995c3f42cd8ad8;Sampled=1`,
       AWS_XRAY_DAEMON_ADDRESS: `127.0.0.1:${(daemon.address() as AddressInfo).port}`,
@@ -239,7 +241,8 @@ it("runs the bundled on-demand handler under Lambda's streaming API, against the
       require(${JSON.stringify(path.join(dir, "index.js"))}).onDemandHandler(${JSON.stringify(event)}, sink).then(
         () => { process.stdout.write("RESULT " + Buffer.concat(parts).toString("base64") + "\\n"); process.exit(0); },
         (e) => { console.error(e); process.exit(1); });`;
-    const output = await runInBundle(dir, script, t, localRendererEnvironment(tenant));
+    // Lambda's function name: the service is built, and its S3 client primed, during INIT (prime-clients.ts).
+    const output = await runInBundle(dir, script, t, { ...localRendererEnvironment(tenant), AWS_LAMBDA_FUNCTION_NAME: "tip-test-bundle-renderer" });
     const bytes = Buffer.from(/RESULT (\S+)/.exec(output)![1]!, "base64");
     const split = bytes.indexOf(Buffer.alloc(8));
     expect(JSON.parse(bytes.subarray(0, split).toString())).toMatchObject({ statusCode: 200, headers: { "content-type": "image/webp" } });

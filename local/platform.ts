@@ -5,6 +5,8 @@
  */
 import { createHash } from "node:crypto";
 import http from "node:http";
+import { mkdtempSync } from "node:fs";
+import { rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { CreateBucketCommand, HeadObjectCommand, S3Client } from "@aws-sdk/client-s3";
@@ -402,12 +404,15 @@ export async function startLocalPlatform(options: LocalPlatformOptions): Promise
   let rekognition: FakeRekognition | undefined;
   let conditionalWrites: ConditionalWriteProxy | undefined;
   let onDemandIndex = 0;
+  // The functions' /tmp spool, one per platform and removed when it stops: tests run several
+  // platforms at once, and one folder per start left behind filled the machine's /tmp.
+  const spoolDir = mkdtempSync(path.join(os.tmpdir(), "tip-spool-"));
+  const removeSpool = () => rm(spoolDir, { recursive: true, force: true });
   try {
     for (const config of options.tenants) {
       const tenant = await provisionTenant(clients, stack, config, visibilityTimeoutSeconds);
       tenants.set(config.name, tenant);
-      // One spool folder per local platform process: parallel test workers share /tmp.
-      const localEnv = { SPOOL_DIR: path.join(os.tmpdir(), `tip-spool-${process.pid}`), ...options.extraEnv };
+      const localEnv = { SPOOL_DIR: spoolDir, ...options.extraEnv };
       let reviewer: RekognitionReviewer | undefined;
       if (reviewSettings(config.analysis)) {
         if (!rekognition) {
@@ -470,6 +475,7 @@ export async function startLocalPlatform(options: LocalPlatformOptions): Promise
     await Promise.all(closers.map((close) => close()));
     await conditionalWrites?.close();
     await emulators.stop();
+    await removeSpool();
     throw err;
   }
   const notifications =
@@ -504,6 +510,7 @@ export async function startLocalPlatform(options: LocalPlatformOptions): Promise
       await Promise.all([...pollers, ...purgePollers].map((p) => p.stop()));
       await Promise.all(closers.map((close) => close()));
       await emulators.stop();
+      await removeSpool();
     },
   };
 }

@@ -7,6 +7,7 @@ import { describe, expect, it } from "vitest";
 import { cleanStaleSpools } from "../../runtime/s3-object";
 import { renderRenditions } from "../../runtime/renditions";
 import { DEFAULT_RENDITIONS } from "../../contract/tenant-config";
+import { startTestPlatform } from "../support/platform";
 
 /** Files this process holds open that were deleted, under `dir`. */
 function openDeletedFiles(dir: string): string[] {
@@ -44,5 +45,25 @@ describe("/tmp in a warm container", () => {
     cleanStaleSpools({ SPOOL_DIR: root });
     expect(existsSync(root)).toBe(true);
     expect(readdirSync(root)).toEqual([]);
+  });
+});
+
+describe("the local platform's /tmp", () => {
+  it("gives its functions a spool folder of its own in the temporary folder and removes it when it stops", async () => {
+    // os.tmpdir() reads TMPDIR on every call: a folder of this test's, so other workers' platforms are not counted.
+    const tmp = mkdtempSync(path.join(os.tmpdir(), "platform-tmp-"));
+    const previous = process.env.TMPDIR;
+    process.env.TMPDIR = tmp;
+    try {
+      const spools = () => readdirSync(tmp).filter((name) => name.startsWith("tip-spool-"));
+      const t = await startTestPlatform([{ name: "spooling" }], { notifications: false });
+      expect(spools()).toHaveLength(1);
+      await t.stop();
+      expect(spools()).toEqual([]);
+    } finally {
+      if (previous === undefined) delete process.env.TMPDIR;
+      else process.env.TMPDIR = previous;
+      rmSync(tmp, { recursive: true, force: true });
+    }
   });
 });

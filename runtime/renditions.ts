@@ -67,11 +67,30 @@ export interface Inspector {
 }
 
 /**
+ * libvips' error text: every warning its loaders printed before the failure, one a line, many of
+ * them the same (a Canon CR2 gives 16 lines of libtiff's, 4 different; a HEVC HEIC 7 "bad seek to
+ * <offset>" before the one that says why). Each different line once, in order, with how many more
+ * of its kind came (lines differing only in numbers are of a kind): a failure's reason that an
+ * operator reads in one go, and that the renderer's 300-character answer does not cut off.
+ */
+export function conciseDecoderMessage(message: string): string {
+  const kinds = new Map<string, { line: string; more: number }>();
+  for (const line of message.split("\n").map((l) => l.trim())) {
+    if (!line) continue;
+    const shape = line.replace(/\d+/g, "#");
+    const kind = kinds.get(shape);
+    if (kind) kind.more++;
+    else kinds.set(shape, { line, more: 0 });
+  }
+  return [...kinds.values()].map(({ line, more }) => (more ? `${line} (and ${more} more like it)` : line)).join("; ");
+}
+
+/**
  * A decode failure, classified by what retrying can change: the image's own faults are permanent;
  * memory, a spool file gone from /tmp or a time limit belong to this attempt, and are retried.
  */
 function toImageError(err: unknown): PermanentError | TransientError {
-  const message = err instanceof Error ? err.message : String(err);
+  const message = conciseDecoderMessage(err instanceof Error ? err.message : String(err));
   if (/out of memory|cannot allocate|memory allocation|bad_alloc|vips_malloc|failed to allocate/i.test(message)) {
     return new TransientError("OUT_OF_MEMORY", `decoding ran out of memory in this attempt: ${message}`, { cause: err });
   }

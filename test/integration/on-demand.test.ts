@@ -362,7 +362,11 @@ describe("files nobody here made (exiftool's 194 samples)", () => {
     }
     expect(outcomes.length).toBeGreaterThanOrEqual(190);
     expect(outcomes.filter((o) => o.status !== 200 && o.status !== 415).map((o) => `${o.name} ${o.status} ${o.body}`)).toEqual([]);
-    for (const o of outcomes.filter((x) => x.status === 415)) expect(o.body.trim().length, o.name).toBeGreaterThan(10);
+    for (const o of outcomes.filter((x) => x.status === 415)) {
+      expect(o.body.trim().length, o.name).toBeGreaterThan(10);
+      // One line, each of libvips' warnings once: the CR2's answer was 16 lines of libtiff's, cut at 300 characters.
+      expect(o.body.trim(), o.name).not.toContain("\n");
+    }
     // Readable by sharp (header and size) but not rendered: only what it then fails to decode.
     const refused = outcomes.filter((o) => o.decodable && o.status !== 200);
     expect(

@@ -2,7 +2,7 @@
  * Every numeric setting of a tenant against what the AWS API it ends up in accepts: the bounds of
  * the schema refuse just outside them (with the field's path), and a dry run of a tenant at every
  * minimum and one at every maximum produce resource settings inside AWS's documented ranges. The
- * README's table lists the same fields with the same bounds; a numeric field added to the schema
+ * table in docs/configuration.md lists the same fields with the same bounds; a numeric field added to the schema
  * without a row here fails the first test.
  */
 import { readFileSync } from "node:fs";
@@ -310,17 +310,17 @@ beforeAll(async () => {
   runs = { low, high };
 }, 120_000);
 
-/** The README's table of numeric settings: the rows after its header, to the first line that is not a row. */
-const readmeRows = (() => {
-  const lines = readFileSync("README.md", "utf8").split("\n");
+/** docs/configuration.md's table of numeric settings: the rows after its header, to the first line that is not a row. */
+const documentedRows = (() => {
+  const lines = readFileSync("docs/configuration.md", "utf8").split("\n");
   const header = lines.findIndex((line) => line.startsWith("| setting | accepted here |"));
   const end = lines.findIndex((line, i) => i > header && !line.startsWith("|"));
   return lines.slice(header + 2, end);
 })();
 
-it("has a row for every numeric field of the tenant schema, and the README's table lists the same fields", () => {
+it("has a row for every numeric field of the tenant schema, and docs/configuration.md's table lists the same fields", () => {
   expect(ROWS.map((r) => r.field).sort()).toEqual(numericFields(TENANT_SCHEMA).sort());
-  expect(readmeRows.map((line) => /^\| `([^`]+)`/.exec(line)![1]).sort()).toEqual(ROWS.map((r) => r.field).sort());
+  expect(documentedRows.map((line) => /^\| `([^`]+)`/.exec(line)![1]).sort()).toEqual(ROWS.map((r) => r.field).sort());
 });
 
 describe.each(ROWS)("$field", (row) => {
@@ -365,11 +365,11 @@ describe.each(ROWS)("$field", (row) => {
       // Bounded below by the events' lifetime (queue 4 + dead-letter retention days), above by nothing AWS needs.
       expect([accepts(row.min!), accepts(row.min! - 1), accepts(row.max!)]).toEqual([true, false, true]);
     }
-    const readme = readmeRows.find((line) => line.startsWith(`| \`${row.field}\` |`))?.replace(/[,_ ]/g, "");
-    expect(readme, "README row").toBeDefined();
+    const documented = documentedRows.find((line) => line.startsWith(`| \`${row.field}\` |`))?.replace(/[,_ ]/g, "");
+    expect(documented, "docs/configuration.md row").toBeDefined();
     const bounds = row.allowed ? [row.allowed[0]!, row.allowed.at(-1)!] : [row.min!, row.max!];
     for (const bound of bounds)
-      expect(readme!.includes(String(bound)) || readme!.includes(`${bound / 1024 / 1024}MiB`), `README row shows ${bound}`).toBe(true);
+      expect(documented!.includes(String(bound)) || documented!.includes(`${bound / 1024 / 1024}MiB`), `documented row shows ${bound}`).toBe(true);
     for (const sent of row.sent?.(runs) ?? []) {
       expect(sent.value, sent.what).toBeDefined();
       expect(Number.isInteger(sent.value), sent.what).toBe(true);

@@ -71,7 +71,7 @@ export interface Inspector {
  * them the same (a Canon CR2 gives 16 lines of libtiff's, 4 different; a HEVC HEIC 7 "bad seek to
  * <offset>" before the one that says why). Each different line once, in order, with how many more
  * of its kind came (lines differing only in numbers are of a kind): a failure's reason that an
- * operator reads in one go, and that the renderer's 300-character answer does not cut off.
+ * operator reads in one go, and that the renderer's answer carries whole.
  */
 export function conciseDecoderMessage(message: string): string {
   const kinds = new Map<string, { line: string; more: number }>();

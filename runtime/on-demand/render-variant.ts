@@ -49,6 +49,12 @@ export interface VariantResponse {
 /** How long a variant cut before its source's focus was known may be cached (seconds): until the analysis has run. */
 const PROVISIONAL_MAX_AGE_SECONDS = 60;
 
+/**
+ * The most of a failure's reason an answer carries (characters): the whole of a decoder's (one line
+ * per different warning: renditions.ts conciseDecoderMessage; a Canon CR2's is ~350), bounded.
+ */
+const MAX_REASON_CHARS = 1000;
+
 /** How long a failure may be cached (seconds): a missing source may be uploaded soon; the rest stay as they are. */
 const ERROR_CACHE_SECONDS: Record<number, number> = { 400: 300, 404: 10, 413: 300, 415: 300, 422: 300, 451: 300 };
 
@@ -83,7 +89,7 @@ function failureResponse(err: unknown, log: Logger): VariantResponse {
     "cache-control": maxAge ? `public, max-age=${maxAge}` : "no-store",
   };
   if (statusCode === 503) headers["retry-after"] = err instanceof HttpFailure ? "5" : "1";
-  return { statusCode, headers, body: Buffer.from(`${message.slice(0, 300)}\n`) };
+  return { statusCode, headers, body: Buffer.from(`${message.slice(0, MAX_REASON_CHARS)}\n`) };
 }
 
 export class VariantService {

@@ -367,6 +367,8 @@ describe("files nobody here made (exiftool's 194 samples)", () => {
       // One line, each of libvips' warnings once: the CR2's answer was 16 lines of libtiff's, cut at 300 characters.
       expect(o.body.trim(), o.name).not.toContain("\n");
     }
+    // The whole reason, its last line (why libtiff gave up) included: it was cut off at 300 characters.
+    expect(outcomes.find((o) => o.name === "CanonRaw.cr2")?.body.trim()).toMatch(/Sorry, requested compression method is not configured$/);
     // Readable by sharp (header and size) but not rendered: only what it then fails to decode.
     const refused = outcomes.filter((o) => o.decodable && o.status !== 200);
     expect(

@@ -262,6 +262,8 @@ function runInBundle(dir: string, script: string, t: TestPlatform, tenantEnv: Re
       cwd: dir,
       env: {
         PATH: process.env.PATH,
+        // The run's temporary folder (test/support/temp-root.ts): the function's spool goes there, not to /tmp.
+        TMPDIR: os.tmpdir(),
         ...tenantEnv,
         [ENV.forcePathStyle]: "true",
         AWS_ENDPOINT_URL_S3: t.platform.endpoints.s3,

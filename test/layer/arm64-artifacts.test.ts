@@ -109,6 +109,8 @@ describe.skipIf(!canRun)("the arm64 function archive and layer, as zipped, under
         cwd: task,
         env: {
           PATH: process.env.PATH,
+          // The run's temporary folder (test/support/temp-root.ts): the function's spool goes there, not to /tmp.
+          TMPDIR: os.tmpdir(),
           ...localProcessorEnvironment(tenant),
           [ENV.forcePathStyle]: "true",
           // Slow under emulation: give exiftool and each AWS call time enough.

@@ -5,7 +5,7 @@
  * (where each module also loads on its first use; less in the bundle): ~50 ms for S3's first
  * HeadObject, ~3 ms for the next.
  *
- * `primeClients` makes those calls during INIT with a signal that is already aborted: everything
+ * `primeS3Client` makes those calls during INIT with a signal that is already aborted: everything
  * runs up to the HTTP handler, which refuses to send (an AbortError, which the SDK does not retry).
  * No request leaves the container, so no IAM permission is used and nothing is read or written;
  * the first request then meets a client that has made its first calls.
@@ -18,24 +18,19 @@
  */
 import { GetObjectCommand, HeadObjectCommand, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 
-/** One client call, made with the options given (an aborted signal). */
-export type FirstCall = (options: { abortSignal: AbortSignal }) => Promise<unknown>;
-
 /** The key of every primed request: shapes a request that is never sent. */
 const NEVER_SENT_KEY = "prime-clients/never-sent";
 
-/** Settles when every call has been refused (AbortError); never rejects. */
-export function primeClients(calls: FirstCall[]): Promise<PromiseSettledResult<unknown>[]> {
+/**
+ * What a miss asks S3 for (the source's GET, the sidecar's HEAD, the variant's PUT), each refused
+ * before it is sent. Settles when every call has been refused (AbortError); never rejects.
+ */
+export function primeS3Client(client: S3Client, bucket: string): Promise<PromiseSettledResult<unknown>[]> {
   const options = { abortSignal: AbortSignal.abort() };
-  return Promise.allSettled(calls.map((call) => call(options)));
-}
-
-/** What a miss asks S3 for: the source's GET, the sidecar's HEAD, the variant's PUT. */
-export function s3FirstCalls(client: S3Client, bucket: string): FirstCall[] {
   const [Bucket, Key] = [bucket, NEVER_SENT_KEY];
-  return [
-    (options) => client.send(new HeadObjectCommand({ Bucket, Key }), options),
-    (options) => client.send(new GetObjectCommand({ Bucket, Key }), options),
-    (options) => client.send(new PutObjectCommand({ Bucket, Key, Body: Buffer.alloc(0), ContentType: "image/webp" }), options),
-  ];
+  return Promise.allSettled([
+    client.send(new HeadObjectCommand({ Bucket, Key }), options),
+    client.send(new GetObjectCommand({ Bucket, Key }), options),
+    client.send(new PutObjectCommand({ Bucket, Key, Body: Buffer.alloc(0), ContentType: "image/webp" }), options),
+  ]);
 }

@@ -17,7 +17,7 @@ import { cleanStaleSpools, spoolRoot } from "../s3-object";
 import type { TenantConfig } from "../../contract/tenant-config";
 import { readTenantConfig } from "../../contract/tenant-runtime";
 import { VariantService, type VariantResponse } from "./render-variant";
-import { primeClients, s3FirstCalls } from "../prime-clients";
+import { primeS3Client } from "../prime-clients";
 
 /** The part of a function URL event (payload 2.0) the handler reads. */
 export interface FunctionUrlEvent {
@@ -86,7 +86,7 @@ function isStreamingApi(api: Partial<StreamingApi> | undefined): api is Streamin
 /** A Lambda container's service, its S3 client's first calls made during INIT without sending them (prime-clients.ts). */
 function primedVariantService(env: NodeJS.ProcessEnv = process.env): VariantService {
   const s3 = createS3Client(env, RENDERER_S3_CHECKSUMS);
-  void primeClients(s3FirstCalls(s3, required(env, ENV.sourceBucket)));
+  void primeS3Client(s3, required(env, ENV.sourceBucket));
   return createVariantService(env, { s3 });
 }
 

@@ -2,7 +2,7 @@ import { createServer, type IncomingMessage } from "node:http";
 import type { AddressInfo } from "node:net";
 import { HeadObjectCommand, NotFound, S3Client } from "@aws-sdk/client-s3";
 import { afterAll, beforeAll, expect, it } from "vitest";
-import { primeClients, s3FirstCalls } from "../../runtime/prime-clients";
+import { primeS3Client } from "../../runtime/prime-clients";
 
 /** Every request that reaches "AWS": priming must send none. */
 const received: IncomingMessage[] = [];
@@ -27,7 +27,7 @@ it("makes the S3 client's first calls without sending a request, and leaves the 
     maxAttempts: 4,
     forcePathStyle: true,
   });
-  const results = await primeClients(s3FirstCalls(s3, "tenant-source"));
+  const results = await primeS3Client(s3, "tenant-source");
 
   expect(results).toHaveLength(3);
   // Refused by the HTTP handler, after serialising and signing; never retried (4 attempts allowed).

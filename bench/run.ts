@@ -28,12 +28,15 @@ import { corpus, type BenchObject } from "./corpus";
 import { pulumiScale } from "./pulumi-scale";
 import { onDemandLatency } from "./on-demand";
 import { peersBench } from "./peers/section";
+import { missIoBench } from "./peers/miss-io";
 import { coldStarts } from "./cold-start";
 import { analysisBench } from "./analysis";
 import { adversarialMemory, corpusThroughOneHelper, heicDecode } from "./real-world";
 
 const MiB = 1024 * 1024;
-const only = new Set((process.env.BENCH_ONLY ?? "bytes,latency,renditions,memory,e2e,corpus,heic,adversarial,on-demand,peers,cold,analysis,scale").split(","));
+const only = new Set(
+  (process.env.BENCH_ONLY ?? "bytes,latency,renditions,memory,e2e,corpus,heic,adversarial,on-demand,peers,miss-io,cold,analysis,scale").split(","),
+);
 const report: Record<string, unknown> = { machine: { cpus: os.cpus().length, node: process.version, date: new Date().toISOString() } };
 
 const fileSource = (data: Buffer): ByteSource => ({ size: data.length, fetch: async (s, e) => data.subarray(s, e + 1) });
@@ -374,6 +377,7 @@ async function main(): Promise<void> {
   if (only.has("adversarial")) report.adversarialMemory = await adversarialMemory(table);
   if (only.has("on-demand")) report.onDemand = await onDemandLatency(objects, table);
   if (only.has("peers")) report.peers = await peersBench(table);
+  if (only.has("miss-io")) report.missIo = await missIoBench(table);
   if (only.has("cold")) report.coldStarts = await coldStarts(table);
   if (only.has("analysis")) report.analysis = await analysisBench(table);
   if (only.has("scale")) report.pulumiScale = pulumiScale(table);

@@ -28,7 +28,7 @@ import type { DestinationStream, Logger } from "pino";
 import { createLogger } from "../runtime/logger";
 import { processorEnvironment, rendererEnvironment } from "../contract/environment";
 import { METADATA_TABLE, STATUS_INDEX, statusShard } from "../contract/table";
-import { clientOptionsFrom, RENDERER_S3_CHECKSUMS, sdkConfig, type ClientOptions } from "../runtime/clients";
+import { clientOptionsFrom, RENDERER_S3_SETTINGS, sdkConfig, type ClientOptions } from "../runtime/clients";
 import { documentClient, type Clients } from "../runtime/table-client";
 import { createDependencies } from "../runtime/dependencies";
 import { s3Notification } from "../runtime/events";
@@ -176,12 +176,12 @@ function localRequestHandler(options: ClientOptions) {
 
 export type LocalClients = Clients & { sqs: SQSClient; sns: SNSClient };
 
-/** `s3Settings`: the renderer's (clients.ts RENDERER_S3_CHECKSUMS), as its deployed client has them. */
+/** `s3Settings`: the renderer's (clients.ts RENDERER_S3_SETTINGS), as its deployed client has them. */
 export function localClients(
   awsEndpoint: string,
   dynamoEndpoint: string,
   options: ClientOptions = clientOptionsFrom({}),
-  s3Settings: Partial<typeof RENDERER_S3_CHECKSUMS> = {},
+  s3Settings: Partial<typeof RENDERER_S3_SETTINGS> = {},
   /** SNS's endpoint when not the S3 + SQS one (a fault proxy). */
   snsEndpoint = awsEndpoint,
 ): LocalClients {
@@ -454,7 +454,7 @@ export async function startLocalPlatform(options: LocalPlatformOptions): Promise
         conditionalWrites ??= await startConditionalWriteProxy(emulators.awsEndpoint);
         const service = createVariantService(
           { ...process.env, ...localRendererEnvironment(tenant), ...localEnv },
-          { s3: localClients(conditionalWrites.url, emulators.dynamoEndpoint, options.runtimeClientOptions, RENDERER_S3_CHECKSUMS).s3 },
+          { s3: localClients(conditionalWrites.url, emulators.dynamoEndpoint, options.runtimeClientOptions, RENDERER_S3_SETTINGS).s3 },
           log,
         );
         const keys = options.signingKeys?.[config.name] ?? signingKeysFor(config);

@@ -37,15 +37,26 @@ export function sdkConfig(options: ClientOptions) {
 
 /**
  * S3 settings of the on-demand renderer's client, whose every miss waits on a GET of the whole
- * source: no CRC of the body computed and checked by the SDK in JavaScript (its default since
- * 3.729.0, a setting S3 does not require:
- * https://docs.aws.amazon.com/sdkref/latest/guide/feature-dataintegrity.html). TLS already
- * guarantees the bytes in transit, the body's length is checked (s3-object.ts readExactly), and a
- * damaged image fails its decode. The processor keeps the SDK's defaults: it stores what it reads.
+ * source and ends with a PUT:
+ * - No CRC of the body computed and checked by the SDK in JavaScript (its default since 3.729.0, a
+ *   setting S3 does not require: https://docs.aws.amazon.com/sdkref/latest/guide/feature-dataintegrity.html).
+ *   TLS already guarantees the bytes in transit, the body's length is checked (s3-object.ts
+ *   readExactly), and a damaged image fails its decode.
+ * - The middleware stack resolved once per command class instead of on every request (the SDK's
+ *   `cacheMiddleware`, "0-1ms per request" in its documentation; measured here 0.5 ms of CPU less a
+ *   miss's GET and PUT: docs/benchmarks.md). The SDK's one condition, no middleware added after the
+ *   first request, holds: nothing in the renderer adds any. A send with options (the INIT's priming,
+ *   prime-clients.ts) bypasses the cache and is made before the first request.
+ * The processor keeps the SDK's defaults: it stores what it reads, and its ranged reads pass an
+ * abort signal, which bypasses the cache anyway.
  */
-export const RENDERER_S3_CHECKSUMS = { requestChecksumCalculation: "WHEN_REQUIRED", responseChecksumValidation: "WHEN_REQUIRED" } as const;
+export const RENDERER_S3_SETTINGS = {
+  requestChecksumCalculation: "WHEN_REQUIRED",
+  responseChecksumValidation: "WHEN_REQUIRED",
+  cacheMiddleware: true,
+} as const;
 
 /** The container's S3 client (both functions). The endpoint comes from the SDK's own AWS_ENDPOINT_URL_S3 when set. */
-export function createS3Client(env: NodeJS.ProcessEnv = process.env, settings: Partial<typeof RENDERER_S3_CHECKSUMS> = {}): S3Client {
+export function createS3Client(env: NodeJS.ProcessEnv = process.env, settings: Partial<typeof RENDERER_S3_SETTINGS> = {}): S3Client {
   return new S3Client({ ...sdkConfig(clientOptionsFrom(env)), forcePathStyle: env[ENV.forcePathStyle] === "true", ...settings });
 }

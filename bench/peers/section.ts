@@ -146,7 +146,7 @@ async function pillowRun(photos: CorpusFile[], format: Format, count: number): P
 const profileArgs = () => (process.env.PEERS_PROFILE_DIR ? ["--cpu-prof", `--cpu-prof-dir=${process.env.PEERS_PROFILE_DIR}`] : []);
 
 /** A child process talking over IPC; resolves with its first message (it is ready). */
-function startChild<Ready>(args: string[], env: NodeJS.ProcessEnv): Promise<{ child: ChildProcess; ready: Ready }> {
+export function startChild<Ready>(args: string[], env: NodeJS.ProcessEnv): Promise<{ child: ChildProcess; ready: Ready }> {
   const child = spawn(process.execPath, [...profileArgs(), ...args], { env, stdio: ["ignore", "ignore", "inherit", "ipc"] });
   return new Promise((resolve, reject) => {
     child.once("message", (ready: Ready) => resolve({ child, ready }));

@@ -10,7 +10,7 @@ import type { S3Client } from "@aws-sdk/client-s3";
 import type { Logger } from "pino";
 import { ENV } from "../../contract/environment";
 import { SPOOL_ABOVE_BYTES } from "../../contract/timing";
-import { createS3Client, RENDERER_S3_CHECKSUMS, required } from "../clients";
+import { createS3Client, RENDERER_S3_SETTINGS, required } from "../clients";
 import { createLogger } from "../logger";
 import { decodeBudgetBytes, MemoryBudget } from "../memory-budget";
 import { cleanStaleSpools, spoolRoot } from "../s3-object";
@@ -53,7 +53,7 @@ export async function writeResponse(api: StreamingApi, responseStream: Writable,
 
 export function createVariantService(
   env: NodeJS.ProcessEnv = process.env,
-  clients: { s3: S3Client } = { s3: createS3Client(env, RENDERER_S3_CHECKSUMS) },
+  clients: { s3: S3Client } = { s3: createS3Client(env, RENDERER_S3_SETTINGS) },
   log: Logger = createLogger(env),
 ): VariantService {
   const tenant = readTenantConfig<TenantConfig>(required(env, ENV.tenantConfig), ENV.tenantConfig);
@@ -85,7 +85,7 @@ function isStreamingApi(api: Partial<StreamingApi> | undefined): api is Streamin
 
 /** A Lambda container's service, its S3 client's first calls made during INIT without sending them (prime-clients.ts). */
 function primedVariantService(env: NodeJS.ProcessEnv = process.env): VariantService {
-  const s3 = createS3Client(env, RENDERER_S3_CHECKSUMS);
+  const s3 = createS3Client(env, RENDERER_S3_SETTINGS);
   void primeS3Client(s3, required(env, ENV.sourceBucket));
   return createVariantService(env, { s3 });
 }

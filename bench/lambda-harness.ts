@@ -15,6 +15,7 @@ import type { AddressInfo } from "node:net";
 import { createRequire } from "node:module";
 import path from "node:path";
 import { PassThrough, type Writable } from "node:stream";
+import { constants, PerformanceObserver } from "node:perf_hooks";
 
 type Handler = (event: unknown, second?: unknown) => Promise<unknown>;
 
@@ -26,6 +27,12 @@ export interface HarnessReport {
   invocationsMs: number[];
   /** Bytes each invocation answered (renderer) or its result (processor), to check the work was done. */
   results: unknown[];
+}
+
+/** What a serving harness answers when asked: its CPU time and V8's major collections so far. */
+export interface HarnessUsage {
+  usage: NodeJS.CpuUsage;
+  majorGc: { count: number; ms: number };
 }
 
 const nodeStartMs = performance.now();
@@ -87,7 +94,16 @@ async function serve(): Promise<void> {
   });
   server.keepAliveTimeout = 60_000;
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  process.on("message", () => void Promise.all(running).then(() => process.send!({ usage: process.cpuUsage() })));
+  // Mark-compacts (V8's major collections) so far: the one figure that moves a run's CPU by a fifth (docs/benchmarks.md).
+  const majorGc = { count: 0, ms: 0 };
+  new PerformanceObserver((list) => {
+    for (const entry of list.getEntries()) {
+      if ((entry as PerformanceEntry & { detail?: { kind?: number } }).detail?.kind !== constants.NODE_PERFORMANCE_GC_MAJOR) continue;
+      majorGc.count++;
+      majorGc.ms += entry.duration;
+    }
+  }).observe({ entryTypes: ["gc"] });
+  process.on("message", () => void Promise.all(running).then(() => process.send!({ usage: process.cpuUsage(), majorGc } satisfies HarnessUsage)));
   process.on("disconnect", () => process.exit(0));
   process.send!({ url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, initMs, nodeStartMs });
 }

@@ -23,6 +23,7 @@ import { renderFromSource } from "../../runtime/render-source";
 import { rendererEnvironment } from "../../contract/environment";
 import { parseTenant, type Rendition, type TenantConfig } from "../../contract/tenant-config";
 import { harnessScript, unpackedArchive, type UnpackedArchive } from "../archives";
+import type { HarnessUsage } from "../lambda-harness";
 import type { AwsProcessAnswer, AwsProcessReady, AwsProcessRequest } from "./aws-process";
 
 type Format = "jpeg" | "webp" | "avif";
@@ -44,6 +45,8 @@ interface Run {
   latenciesMs: number[];
   /** CPU of the process that did the work, per request (ms), when known. */
   cpuMsPerRequest?: number;
+  /** The renderer's mark-compacts during the row and their pauses' total (ms), for the miss rows. */
+  majorGc?: { count: number; ms: number };
   /** CPU of the AWS process (S3 and the CDN) per request (ms), for the rows that use it. */
   s3CpuMsPerRequest?: number;
   /** Output size of each request, in order, to check that every row made the same images. */
@@ -178,7 +181,7 @@ const aws = {
       } satisfies AwsProcessRequest)
     ).url,
 };
-const rendererCpu = async (child: ChildProcess) => (await ask<{ usage: NodeJS.CpuUsage }>(child, "cpu")).usage;
+const rendererUsage = (child: ChildProcess) => ask<HarnessUsage>(child, "cpu");
 
 /** How many S3 round trips, one after the other, ended before `firstByteAt` (overlapping requests count once). */
 function sequentialRoundTrips(entries: JournalEntry[], sinceMs: number, firstByteAt: number): number {
@@ -285,16 +288,17 @@ export async function peersBench(table: Table) {
         const urls = (await aws.sign(awsChild, variant, keys)).map((p) => `${endpoint.url}${p}`);
         await load(photos.length, (i) => fetchVariant(urls[i]!, "render").then((b) => String(b.length)));
         const bodies: Buffer[] = [];
-        const [cpu0, s3cpu0] = [await rendererCpu(endpoint.renderer), await aws.cpu(awsChild)];
+        const [renderer0, s3cpu0] = [await rendererUsage(endpoint.renderer), await aws.cpu(awsChild)];
         const run = await load(count - photos.length, async (i) => {
           bodies[i] = await fetchVariant(urls[photos.length + i]!, "render");
           return "";
         });
-        const [cpu1, s3cpu1] = [await rendererCpu(endpoint.renderer), await aws.cpu(awsChild)];
+        const [renderer1, s3cpu1] = [await rendererUsage(endpoint.renderer), await aws.cpu(awsChild)];
         run.sizes = await Promise.all(bodies.map(sizeOf));
         row[label] = {
           ...run,
-          cpuMsPerRequest: (cpuMs(cpu1) - cpuMs(cpu0)) / run.requests,
+          cpuMsPerRequest: (cpuMs(renderer1.usage) - cpuMs(renderer0.usage)) / run.requests,
+          majorGc: { count: renderer1.majorGc.count - renderer0.majorGc.count, ms: renderer1.majorGc.ms - renderer0.majorGc.ms },
           s3CpuMsPerRequest: (cpuMs(s3cpu1) - cpuMs(s3cpu0)) / run.requests,
         };
         if (label === "our miss") {
@@ -357,6 +361,7 @@ function report(
         p95Ms: run ? percentile(run.latenciesMs, 0.95) : undefined,
         cpuMsPerRequest: run?.cpuMsPerRequest,
         s3CpuMsPerRequest: run?.s3CpuMsPerRequest,
+        rendererMajorGc: run?.majorGc,
         overRawSharp: perSecond ? perSecond / raw : undefined,
         overPillow: perSecond && pillowRate ? perSecond / pillowRate : undefined,
         cpuOverRawSharp: run?.cpuMsPerRequest ? run.cpuMsPerRequest / runs["raw sharp"]!.cpuMsPerRequest! : undefined,
@@ -374,6 +379,7 @@ function report(
       "p50 / p95 ms": r.p50Ms === undefined ? "-" : `${f(r.p50Ms)} / ${f(r.p95Ms)}`,
       "CPU ms/req": f(r.cpuMsPerRequest),
       "AWS process CPU ms/req": f(r.s3CpuMsPerRequest),
+      "renderer mark-compacts (ms)": r.rendererMajorGc ? `${r.rendererMajorGc.count} (${f(r.rendererMajorGc.ms)})` : "-",
       "/ raw sharp": f(r.overRawSharp, 2),
       "/ Pillow": f(r.overPillow, 2),
       "CPU / raw sharp's": f(r.cpuOverRawSharp, 2),

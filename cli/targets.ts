@@ -11,6 +11,7 @@ import { S3Client } from "@aws-sdk/client-s3";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { SQSClient } from "@aws-sdk/client-sqs";
 import { documentClient } from "../runtime/table-client";
+import { closestMatch } from "../contract/closest-match";
 import type { localEndpoints } from "../local/endpoints-file";
 import { LOCAL_CREDENTIALS } from "../local/local-aws";
 
@@ -128,7 +129,7 @@ export function parseCommandLine<T extends Omit<ParseArgsConfig, "args">>(comman
     const unknown = /^Unknown option '--([^']+)'/.exec(message)?.[1];
     if (unknown) {
       // Node's advice on positionals starting with '-' is no help for a mistyped option: name the option meant.
-      const meant = Object.keys(config.options ?? {}).find((name) => name.startsWith(unknown) || unknown.startsWith(name));
+      const meant = closestMatch(unknown, Object.keys(config.options ?? {}));
       message = `unknown option --${unknown}${meant ? ` (did you mean --${meant}?)` : ""}`;
     }
     return fail(command, `${message}\n${usage}`);

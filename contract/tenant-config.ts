@@ -3,6 +3,7 @@
  * `Pulumi.<stack>.yaml`), the Lambda runtime (which receives its tenant's settings as JSON in
  * `TENANT_CONFIG`) and the local platform. Parse once, at the edge, into plain typed objects.
  */
+import { closestMatch } from "./closest-match";
 import { z } from "zod";
 import { QUEUE_RETENTION_DAYS } from "./timing";
 import { OVERLAY_PREFIX } from "./naming";
@@ -387,25 +388,14 @@ function tenantLabel(raw: unknown, index: number): string {
   return typeof name === "string" && name ? `tenant "${name}"` : `tenant #${index + 1}`;
 }
 
-/** Edits (insert, delete, substitute) from one word to another. */
-function editDistance(a: string, b: string): number {
-  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    const current = [i];
-    for (let j = 1; j <= b.length; j++) current[j] = Math.min(previous[j]! + 1, current[j - 1]! + 1, previous[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
-    previous = current;
-  }
-  return previous[b.length]!;
-}
-
 /** For a value outside an enum: the allowed value it most likely meant (`jpg` → `jpeg`), if one is close. */
 function didYouMean(value: unknown, allowed: readonly unknown[]): string {
   if (typeof value !== "string") return "";
-  const candidates = allowed.filter((a): a is string => typeof a === "string");
-  const lower = value.toLowerCase();
-  const scored = candidates.map((c) => ({ c, d: c.startsWith(lower) || lower.startsWith(c) ? 0.5 : editDistance(lower, c) })).sort((x, y) => x.d - y.d);
-  const best = scored[0];
-  return best && best.d <= Math.max(1, Math.floor(best.c.length / 3)) ? ` (did you mean "${best.c}"?)` : "";
+  const meant = closestMatch(
+    value,
+    allowed.filter((a): a is string => typeof a === "string"),
+  );
+  return meant ? ` (did you mean "${meant}"?)` : "";
 }
 
 /** The value at an issue's path in the raw input (what the user wrote). */

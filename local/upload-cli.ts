@@ -14,6 +14,7 @@ import type { OutcomeDocument } from "../runtime/outcome-events";
 import { errorMessage } from "./user-errors";
 import { count } from "./outcome-line";
 import { mapLimit } from "../runtime/concurrency";
+import { parseCommandLine } from "../cli/targets";
 
 const USAGE = `usage: npm run upload -- <tenant> <file or folder...> [--prefix some/folder/] [--json] [--data-dir .local]
 
@@ -89,30 +90,15 @@ export function filesToUpload(paths: string[], prefix: string): { file: string; 
   return found;
 }
 
-function parseArgs(argv: string[]): { tenantName: string; paths: string[]; prefix: string; json: boolean; dataDir: string } {
-  const args = [...argv];
-  if (args.includes("--help") || args.includes("-h")) {
-    console.log(USAGE);
-    process.exit(0);
-  }
-  /** An option's value, removed from the arguments; undefined when the option is not given. */
-  const valueOf = (option: string, example: string): string | undefined => {
-    const at = args.indexOf(option);
-    if (at < 0) return undefined;
-    const value = args[at + 1] ?? "";
-    if (!value || value.startsWith("--")) throw new UsageError(`${option} needs a value, e.g. ${option} ${example}`);
-    args.splice(at, 2);
-    return value;
-  };
-  const prefix = valueOf("--prefix", "holidays/") ?? "";
-  const dataDir = valueOf("--data-dir", ".local") ?? path.join(ROOT, ".local");
-  const json = args.includes("--json");
-  const rest = args.filter((a) => a !== "--json");
-  const unknown = rest.find((a) => a.startsWith("--"));
-  if (unknown) throw new UsageError(`unknown option ${unknown}`);
-  const [tenantName, ...paths] = rest;
+/** The command line, parsed as every operator command parses its own (cli/targets.ts): `--prefix=p/` and `--prefix p/` alike. */
+function parseUploadCommand(): { tenantName: string; paths: string[]; prefix: string; json: boolean; dataDir: string } {
+  const { values, positionals } = parseCommandLine("upload", USAGE, {
+    options: { prefix: { type: "string" }, json: { type: "boolean" }, "data-dir": { type: "string" } },
+    allowPositionals: true,
+  });
+  const [tenantName, ...paths] = positionals;
   if (!tenantName || paths.length === 0) throw new UsageError("name a tenant and at least one file or folder");
-  return { tenantName, paths, prefix, json, dataDir };
+  return { tenantName, paths, prefix: values.prefix ?? "", json: values.json ?? false, dataDir: values["data-dir"] ?? path.join(ROOT, ".local") };
 }
 
 /** One line: what became of the object. */
@@ -130,7 +116,7 @@ function outcomeLine(outcome: OutcomeDocument): string {
 }
 
 async function main(): Promise<number> {
-  const { tenantName, paths, prefix, json, dataDir } = parseArgs(process.argv.slice(2));
+  const { tenantName, paths, prefix, json, dataDir } = parseUploadCommand();
   const files = filesToUpload(paths, prefix);
   if (files.length === 0) throw new UsageError(`no files in ${paths.join(", ")}`, false);
   let endpoints: Endpoints;

@@ -41,4 +41,15 @@ describe("npm run upload's mistakes", () => {
     expect(bare.code).toBe(2);
     expect(bare.stderr).toMatch(/^upload: name a tenant and at least one file or folder\n\nusage: npm run upload -- <tenant>/);
   });
+
+  it("parses its options as the operator commands do: --prefix=p/ as --prefix p/, a mistyped option named with the one meant", async () => {
+    // Parsed, then the file is looked for (the old parser called "--prefix=trip/" an unknown option).
+    expect(await upload("acme", "--prefix=trip/", "no-such-photo.jpg")).toEqual({ code: 2, stderr: "upload: no such file or folder: no-such-photo.jpg\n" });
+    const mistyped = await upload("acme", "photo.jpg", "--prefx", "trip/");
+    expect(mistyped.code).toBe(2);
+    expect(mistyped.stderr).toMatch(/^upload: unknown option --prefx \(did you mean --prefix\?\)\nusage: npm run upload -- <tenant>/);
+    const missing = await upload("acme", "photo.jpg", "--prefix");
+    expect(missing.code).toBe(2);
+    expect(missing.stderr.split("\n")[0]).toMatch(/^upload: .*--prefix/);
+  });
 });

@@ -34,3 +34,16 @@ export async function unpackedArchive(fn: FunctionName): Promise<UnpackedArchive
 export function harnessScript(): string {
   return bundleScript(path.join(__dirname, "lambda-harness.ts"), path.join(BUILD, "bench-lambda-harness.js"), []);
 }
+
+/**
+ * The node flags Lambda's Node.js bootstrap adds for a function of `memoryMb`: a new space of 5% of
+ * it (half of that each semi-space) and the rest the old space's ceiling; none when the function's
+ * NODE_OPTIONS names either, as the bootstrap does ("Do not override customers' semi and old space
+ * size options if they specify them with NODE_OPTIONS", nodejs20.x-24.x /var/runtime/bootstrap).
+ * The harness runs an archive with them, so that V8 collects as it does on Lambda.
+ */
+export function lambdaBootstrapFlags(memoryMb: number, nodeOptions = ""): string[] {
+  if (/--max[-_](semi|old)[-_]space[-_]size/.test(nodeOptions)) return [];
+  const newSpaceMb = Math.floor(memoryMb / 20);
+  return [`--max-semi-space-size=${Math.floor(newSpaceMb / 2)}`, `--max-old-space-size=${memoryMb - newSpaceMb}`];
+}

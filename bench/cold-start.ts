@@ -14,7 +14,7 @@ import { s3Notification } from "../runtime/events";
 import { resolveExiftoolPaths } from "../runtime/metadata/exiftool-paths";
 import { keyHash } from "../runtime/on-demand/variants";
 import { parseTenants } from "../contract/tenant-config";
-import { harnessScript, unpackedArchive, type UnpackedArchive } from "./archives";
+import { harnessScript, lambdaBootstrapFlags, unpackedArchive, type UnpackedArchive } from "./archives";
 import type { HarnessReport } from "./lambda-harness";
 
 type Table = (title: string, rows: Record<string, string | number>[]) => void;
@@ -37,10 +37,11 @@ function stageTimesIn(output: string): StageTimes[] {
 /** Async: the emulators answer from this process while the archive runs. */
 function runArchive(
   archive: UnpackedArchive,
+  memoryMb: number,
   env: Record<string, string>,
   events: { event: unknown; streaming?: boolean }[],
 ): Promise<HarnessReport & { stages: StageTimes[] }> {
-  const child = spawn(process.execPath, [harnessScript()], {
+  const child = spawn(process.execPath, [...lambdaBootstrapFlags(memoryMb, env.NODE_OPTIONS), harnessScript()], {
     env: { ...env, HARNESS_MODE: "invoke", HARNESS_ARCHIVE_DIR: archive.dir, HARNESS_HANDLER: archive.handler, HARNESS_EVENTS: JSON.stringify(events) },
     stdio: ["ignore", "pipe", "inherit"],
   });
@@ -124,11 +125,17 @@ export async function coldStarts(table: Table) {
   };
   try {
     for (let run = 0; run < RUNS; run++) {
-      const p = await runArchive(processor, processorEnv, [await objectEvent(`cold/p${run}-a.jpg`), await objectEvent(`cold/p${run}-b.jpg`)]);
+      const p = await runArchive(processor, tenant.config.function.memoryMb, processorEnv, [
+        await objectEvent(`cold/p${run}-a.jpg`),
+        await objectEvent(`cold/p${run}-b.jpg`),
+      ]);
       const pOk = p.results.every((r) => (r as { batchItemFailures?: unknown[] }).batchItemFailures?.length === 0);
       rows.push({ fn: "processor", nodeStartMs: p.nodeStartMs, initMs: p.initMs, firstMs: p.invocationsMs[0]!, warmMs: p.invocationsMs[1]!, ok: pOk });
       if (p.stages.length === 2) processorStages.push([p.stages[0]!, p.stages[1]!]);
-      const r = await runArchive(renderer, rendererEnv, [await variantEvent(`cold/r${run}-a.jpg`), await variantEvent(`cold/r${run}-b.jpg`)]);
+      const r = await runArchive(renderer, tenant.config.onDemand.memoryMb, rendererEnv, [
+        await variantEvent(`cold/r${run}-a.jpg`),
+        await variantEvent(`cold/r${run}-b.jpg`),
+      ]);
       const rOk = r.results.every((x) => (x as { statusCode?: number; bytes: number }).statusCode === 200 && (x as { bytes: number }).bytes > 0);
       rows.push({ fn: "renderer", nodeStartMs: r.nodeStartMs, initMs: r.initMs, firstMs: r.invocationsMs[0]!, warmMs: r.invocationsMs[1]!, ok: rOk });
     }

@@ -33,6 +33,8 @@ export interface HarnessReport {
 export interface HarnessUsage {
   usage: NodeJS.CpuUsage;
   majorGc: { count: number; ms: number };
+  /** The process's peak resident memory so far (MB). */
+  maxRssMb: number;
 }
 
 const nodeStartMs = performance.now();
@@ -103,7 +105,13 @@ async function serve(): Promise<void> {
       majorGc.ms += entry.duration;
     }
   }).observe({ entryTypes: ["gc"] });
-  process.on("message", () => void Promise.all(running).then(() => process.send!({ usage: process.cpuUsage(), majorGc } satisfies HarnessUsage)));
+  process.on(
+    "message",
+    () =>
+      void Promise.all(running).then(() =>
+        process.send!({ usage: process.cpuUsage(), majorGc, maxRssMb: process.resourceUsage().maxRSS / 1024 } satisfies HarnessUsage),
+      ),
+  );
   process.on("disconnect", () => process.exit(0));
   process.send!({ url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, initMs, nodeStartMs });
 }

@@ -32,6 +32,29 @@ export const ENV = {
 /** Lambda's Node.js runtime reads NODE_OPTIONS; stack traces then point into the sources. */
 const NODE_OPTIONS = "--enable-source-maps";
 
+/**
+ * The old space's ceiling (MB) from which V8 lets its heap grow up to 4x what is live before a
+ * mark-compact: below it the most is 1.3-2x (V8's src/heap/heap-controller.h: kMaxSize = 1024 MB x
+ * kPointerMultiplier, 2 in Node's builds).
+ */
+export const V8_FULL_GROWTH_OLD_SPACE_MB = 2048;
+
+/**
+ * NODE_OPTIONS of the renderer: its old space's ceiling named, at least V8_FULL_GROWTH_OLD_SPACE_MB.
+ * Lambda's Node.js bootstrap otherwise sets it from the function's memory, all but a 5% new space
+ * (1,946 MB at the renderer's default 2,048 MB), under V8's threshold: measured (docs/benchmarks.md),
+ * a miss then makes a mark-compact every 5-6 misses, the buffers it allocates (its source, the
+ * socket's chunks) meeting a limit set at ~2x the live heap, and a JPEG miss costs ~15% more CPU.
+ * Named in NODE_OPTIONS, the bootstrap passes neither its old- nor its semi-space flag, leaving V8's
+ * default semi-space. The JavaScript heap stays small (tens of MB: the pixels are libvips' memory,
+ * budgeted by runtime/memory-budget.ts); a ceiling above a small function's memory only means that
+ * a runaway heap ends in Lambda's out-of-memory stop rather than V8's.
+ */
+export function rendererNodeOptions(memoryMb: number): string {
+  const lambdasOwn = memoryMb - Math.floor(memoryMb / 20);
+  return `${NODE_OPTIONS} --max-old-space-size=${Math.max(V8_FULL_GROWTH_OLD_SPACE_MB, lambdasOwn)}`;
+}
+
 /** The names a function is told, as Pulumi outputs (deploy) or plain strings (local). */
 export interface ProcessorResources<V> {
   sourceBucket: V;
@@ -86,6 +109,6 @@ export function rendererEnvironment<V>(
     [ENV.tenantConfig]: JSON.stringify(tenant),
     [ENV.sourceBucket]: resources.sourceBucket,
     [ENV.proxyBucket]: resources.proxyBucket,
-    [ENV.nodeOptions]: NODE_OPTIONS,
+    [ENV.nodeOptions]: rendererNodeOptions(tenant.onDemand.memoryMb),
   };
 }

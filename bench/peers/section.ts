@@ -22,7 +22,7 @@ import { decodeBudgetBytes, MemoryBudget } from "../../runtime/memory-budget";
 import { renderFromSource } from "../../runtime/render-source";
 import { rendererEnvironment } from "../../contract/environment";
 import { parseTenant, type Rendition, type TenantConfig } from "../../contract/tenant-config";
-import { harnessScript, unpackedArchive, type UnpackedArchive } from "../archives";
+import { harnessScript, lambdaBootstrapFlags, unpackedArchive, type UnpackedArchive } from "../archives";
 import type { HarnessUsage } from "../lambda-harness";
 import type { AwsProcessAnswer, AwsProcessReady, AwsProcessRequest } from "./aws-process";
 
@@ -47,6 +47,8 @@ interface Run {
   cpuMsPerRequest?: number;
   /** The renderer's mark-compacts during the row and their pauses' total (ms), for the miss rows. */
   majorGc?: { count: number; ms: number };
+  /** The renderer process's peak resident memory at the row's end (MB). */
+  rendererPeakRssMb?: number;
   /** CPU of the AWS process (S3 and the CDN) per request (ms), for the rows that use it. */
   s3CpuMsPerRequest?: number;
   /** Output size of each request, in order, to check that every row made the same images. */
@@ -217,7 +219,10 @@ async function startRenderer(archive: UnpackedArchive, awsChild: ChildProcess, t
     HARNESS_ARCHIVE_DIR: archive.dir,
     HARNESS_HANDLER: archive.handler,
   };
-  const { child, ready } = await startChild<{ url: string }>([harnessScript()], env);
+  const { child, ready } = await startChild<{ url: string }>(
+    [...lambdaBootstrapFlags(tenant.onDemand.memoryMb, (env as NodeJS.ProcessEnv).NODE_OPTIONS), harnessScript()],
+    env,
+  );
   return { renderer: child, url: await aws.endpoint(awsChild, tenant, ready.url, s3Endpoint) };
 }
 
@@ -299,6 +304,7 @@ export async function peersBench(table: Table) {
           ...run,
           cpuMsPerRequest: (cpuMs(renderer1.usage) - cpuMs(renderer0.usage)) / run.requests,
           majorGc: { count: renderer1.majorGc.count - renderer0.majorGc.count, ms: renderer1.majorGc.ms - renderer0.majorGc.ms },
+          rendererPeakRssMb: renderer1.maxRssMb,
           s3CpuMsPerRequest: (cpuMs(s3cpu1) - cpuMs(s3cpu0)) / run.requests,
         };
         if (label === "our miss") {
@@ -362,6 +368,7 @@ function report(
         cpuMsPerRequest: run?.cpuMsPerRequest,
         s3CpuMsPerRequest: run?.s3CpuMsPerRequest,
         rendererMajorGc: run?.majorGc,
+        rendererPeakRssMb: run?.rendererPeakRssMb,
         overRawSharp: perSecond ? perSecond / raw : undefined,
         overPillow: perSecond && pillowRate ? perSecond / pillowRate : undefined,
         cpuOverRawSharp: run?.cpuMsPerRequest ? run.cpuMsPerRequest / runs["raw sharp"]!.cpuMsPerRequest! : undefined,
@@ -380,6 +387,7 @@ function report(
       "CPU ms/req": f(r.cpuMsPerRequest),
       "AWS process CPU ms/req": f(r.s3CpuMsPerRequest),
       "renderer mark-compacts (ms)": r.rendererMajorGc ? `${r.rendererMajorGc.count} (${f(r.rendererMajorGc.ms)})` : "-",
+      "renderer peak RSS MB": f(r.rendererPeakRssMb, 0),
       "/ raw sharp": f(r.overRawSharp, 2),
       "/ Pillow": f(r.overPillow, 2),
       "CPU / raw sharp's": f(r.cpuOverRawSharp, 2),

@@ -4,7 +4,7 @@
  * them, are compared here, from the one contract both are built from (contract/).
  */
 import { beforeAll, describe, expect, it } from "vitest";
-import { ENV } from "../../contract/environment";
+import { ENV, V8_FULL_GROWTH_OLD_SPACE_MB } from "../../contract/environment";
 import { tenantResourceNames } from "../../contract/naming";
 import { parseTenants } from "../../contract/tenant-config";
 import { createTableInput, localProcessorEnvironment, localRendererEnvironment, type LocalTenant } from "../../local/platform";
@@ -62,6 +62,9 @@ describe("the functions' environment", () => {
       const local = localRendererEnvironment(localTenant(tenant.name));
       expect(Object.keys(local).sort()).toEqual(Object.keys(deployed).sort());
       expect(local[ENV.tenantConfig]).toBe(deployed[ENV.tenantConfig]);
+      // The old space's ceiling is named (V8's full growth: environment.ts rendererNodeOptions), and so is it locally.
+      expect(deployed[ENV.nodeOptions]).toBe(local[ENV.nodeOptions]);
+      expect(Number(/--max-old-space-size=(\d+)/.exec(deployed[ENV.nodeOptions]!)?.[1])).toBeGreaterThanOrEqual(V8_FULL_GROWTH_OLD_SPACE_MB);
     }
   });
 });

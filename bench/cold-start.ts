@@ -20,6 +20,8 @@ import type { HarnessReport } from "./lambda-harness";
 type Table = (title: string, rows: Record<string, string | number>[]) => void;
 
 const RUNS = Number(process.env.COLD_RUNS ?? 5);
+/** Objects of the steady-state row (C3), one after the other in one process. */
+const STEADY_OBJECTS = 16;
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 /** One object's stage times (ms) by their EMF names (`MetadataMs`, ...). */
@@ -101,6 +103,7 @@ export async function coldStarts(table: Table) {
   /** The processor's stage times: [first object, warm object] of each run. */
   const processorStages: [StageTimes, StageTimes][] = [];
   let sequencer = 0;
+  let steady: { objects: number; medianWarmMs: number; majorGc: { count: number; ms: number }; maxRssMb: number } | undefined;
   const objectEvent = async (key: string) => {
     const eTag = await uploadObject(platform.clients.s3, tenant.sourceBucket, key, photo.data, "image/jpeg");
     const body = s3Notification({
@@ -139,6 +142,12 @@ export async function coldStarts(table: Table) {
       const rOk = r.results.every((x) => (x as { statusCode?: number; bytes: number }).statusCode === 200 && (x as { bytes: number }).bytes > 0);
       rows.push({ fn: "renderer", nodeStartMs: r.nodeStartMs, initMs: r.initMs, firstMs: r.invocationsMs[0]!, warmMs: r.invocationsMs[1]!, ok: rOk });
     }
+    // Steady state: one container's run of objects, as V8 collects under Lambda's flags (lambdaBootstrapFlags).
+    const events = [];
+    for (let i = 0; i < STEADY_OBJECTS; i++) events.push(await objectEvent(`cold/steady-${i}.jpg`));
+    const steadyRun = await runArchive(processor, tenant.config.function.memoryMb, processorEnv, events);
+    const warm = steadyRun.invocationsMs.slice(2);
+    steady = { objects: warm.length, medianWarmMs: median(warm), majorGc: steadyRun.majorGc, maxRssMb: steadyRun.maxRssMb };
   } finally {
     await platform.stop();
   }
@@ -181,5 +190,18 @@ export async function coldStarts(table: Table) {
     `C2. The processor's stages, first object and warm (medians of ${processorStages.length} runs; from its EMF lines; stages overlap)`,
     stages.map((s) => ({ stage: s.stage, "first object": `${s.firstMs} ms`, warm: `${s.warmMs} ms`, "first - warm": `${s.firstMs - s.warmMs} ms` })),
   );
-  return { runs: rows, summary, photo: photo.name, processorStages: stages };
+  if (steady) {
+    table(
+      `C3. The processor warm, one process, ${STEADY_OBJECTS} objects (the first 2 not counted), started with Lambda's bootstrap flags for ${tenant.config.function.memoryMb} MB unless NODE_OPTIONS names them (contract/environment.ts functionNodeOptions)`,
+      [
+        {
+          objects: steady.objects,
+          "median object": `${steady.medianWarmMs.toFixed(0)} ms`,
+          "mark-compacts (pauses)": `${steady.majorGc.count} (${steady.majorGc.ms.toFixed(0)} ms)`,
+          "peak RSS": `${steady.maxRssMb.toFixed(0)} MB`,
+        },
+      ],
+    );
+  }
+  return { runs: rows, summary, photo: photo.name, processorStages: stages, processorSteady: steady };
 }

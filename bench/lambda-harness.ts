@@ -27,6 +27,10 @@ export interface HarnessReport {
   invocationsMs: number[];
   /** Bytes each invocation answered (renderer) or its result (processor), to check the work was done. */
   results: unknown[];
+  /** The process's peak resident memory (MB), its children (the exiftool helper) apart. */
+  maxRssMb: number;
+  /** V8's mark-compacts during the invocations (INIT's apart). */
+  majorGc: { count: number; ms: number };
 }
 
 /** What a serving harness answers when asked: its CPU time and V8's major collections so far. */
@@ -54,6 +58,16 @@ const nodeStartMs = performance.now();
   },
 };
 
+// Mark-compacts (V8's major collections) so far: the one figure that moves a run's CPU by a fifth (docs/benchmarks.md).
+const majorGc = { count: 0, ms: 0 };
+new PerformanceObserver((list) => {
+  for (const entry of list.getEntries()) {
+    if ((entry as PerformanceEntry & { detail?: { kind?: number } }).detail?.kind !== constants.NODE_PERFORMANCE_GC_MAJOR) continue;
+    majorGc.count++;
+    majorGc.ms += entry.duration;
+  }
+}).observe({ entryTypes: ["gc"] });
+
 const dir = path.resolve(process.env.HARNESS_ARCHIVE_DIR!);
 const [file, exportName] = (process.env.HARNESS_HANDLER ?? "index.handler").split(".") as [string, string];
 const t0 = performance.now();
@@ -72,12 +86,23 @@ async function invoke(): Promise<void> {
   const events = JSON.parse(process.env.HARNESS_EVENTS ?? "[]") as { event: unknown; streaming?: boolean }[];
   const invocationsMs: number[] = [];
   const results: unknown[] = [];
+  const gcAtInit = { ...majorGc };
   for (const { event, streaming } of events) {
     const start = performance.now();
     results.push(streaming ? await invokeStreaming(event) : await handler(event, { awsRequestId: `harness-${results.length}` }));
     invocationsMs.push(performance.now() - start);
   }
-  console.log(JSON.stringify({ nodeStartMs, initMs, invocationsMs, results } satisfies HarnessReport));
+  await new Promise((resolve) => setTimeout(resolve, 0)); // the last collections' entries are delivered on a later turn
+  console.log(
+    JSON.stringify({
+      nodeStartMs,
+      initMs,
+      invocationsMs,
+      results,
+      maxRssMb: process.resourceUsage().maxRSS / 1024,
+      majorGc: { count: majorGc.count - gcAtInit.count, ms: majorGc.ms - gcAtInit.ms },
+    } satisfies HarnessReport),
+  );
   process.exit(0); // the processor's exiftool helper would keep the process alive
 }
 
@@ -96,15 +121,6 @@ async function serve(): Promise<void> {
   });
   server.keepAliveTimeout = 60_000;
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  // Mark-compacts (V8's major collections) so far: the one figure that moves a run's CPU by a fifth (docs/benchmarks.md).
-  const majorGc = { count: 0, ms: 0 };
-  new PerformanceObserver((list) => {
-    for (const entry of list.getEntries()) {
-      if ((entry as PerformanceEntry & { detail?: { kind?: number } }).detail?.kind !== constants.NODE_PERFORMANCE_GC_MAJOR) continue;
-      majorGc.count++;
-      majorGc.ms += entry.duration;
-    }
-  }).observe({ entryTypes: ["gc"] });
   process.on(
     "message",
     () =>

@@ -40,17 +40,21 @@ const NODE_OPTIONS = "--enable-source-maps";
 export const V8_FULL_GROWTH_OLD_SPACE_MB = 2048;
 
 /**
- * NODE_OPTIONS of the renderer: its old space's ceiling named, at least V8_FULL_GROWTH_OLD_SPACE_MB.
- * Lambda's Node.js bootstrap otherwise sets it from the function's memory, all but a 5% new space
- * (1,946 MB at the renderer's default 2,048 MB), under V8's threshold: measured (docs/benchmarks.md),
- * a miss then makes a mark-compact every 5-6 misses, the buffers it allocates (its source, the
- * socket's chunks) meeting a limit set at ~2x the live heap, and a JPEG miss costs ~15% more CPU.
- * Named in NODE_OPTIONS, the bootstrap passes neither its old- nor its semi-space flag, leaving V8's
- * default semi-space. The JavaScript heap stays small (tens of MB: the pixels are libvips' memory,
- * budgeted by runtime/memory-budget.ts); a ceiling above a small function's memory only means that
- * a runaway heap ends in Lambda's out-of-memory stop rather than V8's.
+ * NODE_OPTIONS of both functions: source maps, and V8's old-space ceiling named, at least
+ * V8_FULL_GROWTH_OLD_SPACE_MB. Lambda's Node.js bootstrap otherwise sets the ceiling from the
+ * function's memory, all but a 5% new space (973 MB for the processor's default 1,024 MB, 1,946 MB
+ * for the renderer's 2,048 MB), under V8's threshold. Measured with the archives as built, started
+ * with the bootstrap's flags (docs/benchmarks.md): the buffers each object allocates (its source,
+ * the socket's chunks, the renditions) then meet a limit set at ~2x the live heap, and the functions
+ * make a mark-compact every few objects: the processor's warm object took 169-175 ms instead of
+ * 141-146 ms (11-13 mark-compacts in 16 objects instead of 1), and a JPEG miss cost the renderer
+ * ~15% more CPU. Named in NODE_OPTIONS, the bootstrap passes neither its old- nor its semi-space
+ * flag, leaving V8's default semi-space; peak RSS did not grow (processor 216-229 MB against
+ * 238-246; renderer +4 MB). The JavaScript heap stays small (the pixels are libvips' memory, budgeted
+ * by runtime/memory-budget.ts); a ceiling above a small function's memory only means that a runaway
+ * heap ends in Lambda's out-of-memory stop rather than V8's.
  */
-export function rendererNodeOptions(memoryMb: number): string {
+export function functionNodeOptions(memoryMb: number): string {
   const lambdasOwn = memoryMb - Math.floor(memoryMb / 20);
   return `${NODE_OPTIONS} --max-old-space-size=${Math.max(V8_FULL_GROWTH_OLD_SPACE_MB, lambdasOwn)}`;
 }
@@ -96,7 +100,7 @@ export function processorEnvironment<V>(
         }
       : {}),
     ...(resources.eventsTopicArn !== undefined ? { [ENV.eventsTopicArn]: resources.eventsTopicArn } : {}),
-    [ENV.nodeOptions]: NODE_OPTIONS,
+    [ENV.nodeOptions]: functionNodeOptions(tenant.function.memoryMb),
   };
 }
 
@@ -109,6 +113,6 @@ export function rendererEnvironment<V>(
     [ENV.tenantConfig]: JSON.stringify(tenant),
     [ENV.sourceBucket]: resources.sourceBucket,
     [ENV.proxyBucket]: resources.proxyBucket,
-    [ENV.nodeOptions]: rendererNodeOptions(tenant.onDemand.memoryMb),
+    [ENV.nodeOptions]: functionNodeOptions(tenant.onDemand.memoryMb),
   };
 }

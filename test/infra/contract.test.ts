@@ -31,6 +31,8 @@ const localTenant = (name: string): LocalTenant => {
     purgeQueueUrl: config.onDemand.enabled ? `http://127.0.0.1/000000000000/${names.purgeQueue}` : undefined,
   };
 };
+/** The old space's ceiling a function's NODE_OPTIONS names (environment.ts functionNodeOptions). */
+const oldSpaceCeilingMb = (variables: Record<string, string>) => Number(/--max-old-space-size=(\d+)/.exec(variables[ENV.nodeOptions] ?? "")?.[1]);
 const deployedVariables = (name: string) => run.one("aws:lambda/function:Function", name).inputs.environment.variables as Record<string, string>;
 
 describe("the functions' environment", () => {
@@ -53,6 +55,7 @@ describe("the functions' environment", () => {
       ]) {
         expect(local[name], `${tenant.name} ${name}`).toBe(deployed[name]);
       }
+      expect(oldSpaceCeilingMb(deployed), tenant.name).toBeGreaterThanOrEqual(V8_FULL_GROWTH_OLD_SPACE_MB);
     }
   });
 
@@ -62,9 +65,9 @@ describe("the functions' environment", () => {
       const local = localRendererEnvironment(localTenant(tenant.name));
       expect(Object.keys(local).sort()).toEqual(Object.keys(deployed).sort());
       expect(local[ENV.tenantConfig]).toBe(deployed[ENV.tenantConfig]);
-      // The old space's ceiling is named (V8's full growth: environment.ts rendererNodeOptions), and so is it locally.
+      // The old space's ceiling is named (V8's full growth: environment.ts functionNodeOptions), and so is it locally.
       expect(deployed[ENV.nodeOptions]).toBe(local[ENV.nodeOptions]);
-      expect(Number(/--max-old-space-size=(\d+)/.exec(deployed[ENV.nodeOptions]!)?.[1])).toBeGreaterThanOrEqual(V8_FULL_GROWTH_OLD_SPACE_MB);
+      expect(oldSpaceCeilingMb(deployed)).toBeGreaterThanOrEqual(V8_FULL_GROWTH_OLD_SPACE_MB);
     }
   });
 });

@@ -9,6 +9,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmdirSync, writeFileS
 import os from "node:os";
 import path from "node:path";
 import { adversarialImages } from "../../fixtures/images";
+import { functionNodeOptions } from "../../contract/environment";
 import { bundleScript } from "../../fixtures/bundle-script";
 import { beforeAll, describe, expect, it } from "vitest";
 
@@ -52,7 +53,8 @@ function runUnderLimit(
     const run = spawnSync("sh", ["-c", script], {
       encoding: "utf8",
       maxBuffer: 16 * 1024 * 1024,
-      env: { PATH: process.env.PATH, NODE_PATH: path.resolve(__dirname, "../../node_modules") },
+      // With the functions' own NODE_OPTIONS: the heap grows, and is collected, as on Lambda (contract/environment.ts).
+      env: { PATH: process.env.PATH, NODE_PATH: path.resolve(__dirname, "../../node_modules"), NODE_OPTIONS: functionNodeOptions(memoryMb) },
     });
     const lines = run.stdout
       .trim()

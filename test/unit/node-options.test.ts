@@ -1,17 +1,17 @@
 /**
- * The renderer's NODE_OPTIONS (contract/environment.ts rendererNodeOptions): V8's old space's ceiling
+ * Both functions' NODE_OPTIONS (contract/environment.ts functionNodeOptions): V8's old space's ceiling
  * at least where V8 lets its heap grow fully, Lambda's own value above that, and taken by Node from
  * NODE_OPTIONS (the way Lambda passes it).
  */
 import { execFileSync } from "node:child_process";
 import { describe, expect, it } from "vitest";
-import { rendererNodeOptions, V8_FULL_GROWTH_OLD_SPACE_MB } from "../../contract/environment";
+import { functionNodeOptions, V8_FULL_GROWTH_OLD_SPACE_MB } from "../../contract/environment";
 
 const oldSpaceMb = (options: string) => Number(/--max-old-space-size=(\d+)/.exec(options)?.[1]);
 
-describe("the renderer's NODE_OPTIONS", () => {
+describe("the functions' NODE_OPTIONS", () => {
   it("names the old space's ceiling: Lambda's own (all but a 5% new space), raised to V8's full-growth threshold where below", () => {
-    expect([512, 1024, 2048, 2156, 4096, 10240].map((memoryMb) => oldSpaceMb(rendererNodeOptions(memoryMb)))).toEqual([
+    expect([512, 1024, 2048, 2156, 4096, 10240].map((memoryMb) => oldSpaceMb(functionNodeOptions(memoryMb)))).toEqual([
       V8_FULL_GROWTH_OLD_SPACE_MB,
       V8_FULL_GROWTH_OLD_SPACE_MB,
       V8_FULL_GROWTH_OLD_SPACE_MB,
@@ -20,7 +20,7 @@ describe("the renderer's NODE_OPTIONS", () => {
       9728,
     ]);
     // Lambda's bootstrap adds no space flag of its own when NODE_OPTIONS names one; source maps stay.
-    expect(rendererNodeOptions(2048)).toMatch(/^--enable-source-maps --max-old-space-size=\d+$/);
+    expect(functionNodeOptions(2048)).toMatch(/^--enable-source-maps --max-old-space-size=\d+$/);
   });
 
   it("is taken by Node from NODE_OPTIONS: V8's heap limit follows it", () => {
@@ -32,7 +32,7 @@ describe("the renderer's NODE_OPTIONS", () => {
         }),
       );
     // 9,728 MB is above V8's default ceiling on any machine (4 GB at most), so only the option gives it.
-    expect(heapLimitMb(rendererNodeOptions(10240))).toBeGreaterThanOrEqual(9728);
+    expect(heapLimitMb(functionNodeOptions(10240))).toBeGreaterThanOrEqual(9728);
     expect(heapLimitMb("--enable-source-maps")).toBeLessThan(9728);
   });
 });

@@ -22,6 +22,8 @@ type Table = (title: string, rows: Record<string, string | number>[]) => void;
 const RUNS = Number(process.env.COLD_RUNS ?? 5);
 /** Objects of the steady-state row (C3), one after the other in one process. */
 const STEADY_OBJECTS = 16;
+/** The processor's answers: every record of every batch processed (no batch item failure). */
+const allProcessed = (results: unknown[]) => results.every((r) => (r as { batchItemFailures?: unknown[] }).batchItemFailures?.length === 0);
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 /** One object's stage times (ms) by their EMF names (`MetadataMs`, ...). */
@@ -132,7 +134,7 @@ export async function coldStarts(table: Table) {
         await objectEvent(`cold/p${run}-a.jpg`),
         await objectEvent(`cold/p${run}-b.jpg`),
       ]);
-      const pOk = p.results.every((r) => (r as { batchItemFailures?: unknown[] }).batchItemFailures?.length === 0);
+      const pOk = allProcessed(p.results);
       rows.push({ fn: "processor", nodeStartMs: p.nodeStartMs, initMs: p.initMs, firstMs: p.invocationsMs[0]!, warmMs: p.invocationsMs[1]!, ok: pOk });
       if (p.stages.length === 2) processorStages.push([p.stages[0]!, p.stages[1]!]);
       const r = await runArchive(renderer, tenant.config.onDemand.memoryMb, rendererEnv, [
@@ -146,6 +148,7 @@ export async function coldStarts(table: Table) {
     const events = [];
     for (let i = 0; i < STEADY_OBJECTS; i++) events.push(await objectEvent(`cold/steady-${i}.jpg`));
     const steadyRun = await runArchive(processor, tenant.config.function.memoryMb, processorEnv, events);
+    if (!allProcessed(steadyRun.results)) throw new Error(`the steady run did not complete its objects: ${JSON.stringify(steadyRun.results)}`);
     const warm = steadyRun.invocationsMs.slice(2);
     steady = { objects: warm.length, medianWarmMs: median(warm), majorGc: steadyRun.majorGc, maxRssMb: steadyRun.maxRssMb };
   } finally {

@@ -46,11 +46,11 @@ export const V8_FULL_GROWTH_OLD_SPACE_MB = 2048;
  * for the renderer's 2,048 MB), under V8's threshold. Measured with the archives as built, started
  * with the bootstrap's flags (docs/benchmarks.md): the buffers each object allocates (its source,
  * the socket's chunks, the renditions) then meet a limit set at ~2x the live heap, and the functions
- * make a mark-compact every few objects: the processor's warm object took 169-175 ms instead of
- * 141-146 ms (11-13 mark-compacts in 16 objects instead of 1), and a JPEG miss cost the renderer
- * ~15% more CPU. Named in NODE_OPTIONS, the bootstrap passes neither its old- nor its semi-space
- * flag, leaving V8's default semi-space; peak RSS did not grow (processor 216-229 MB against
- * 238-246; renderer +4 MB). The JavaScript heap stays small (the pixels are libvips' memory, budgeted
+ * make a mark-compact every object or so: the processor's warm object took 190 ms instead of 140
+ * (13-14 mark-compacts in 14 objects instead of 1), and a JPEG miss with S3's latency cost the
+ * renderer 1.48-1.57x raw sharp's CPU instead of 1.26-1.30x. Named in NODE_OPTIONS, the bootstrap
+ * passes neither its old- nor its semi-space flag, leaving V8's default semi-space; peak RSS stayed
+ * where it was (processor 218-231 MB against 236-240; renderer +4 MB). The JavaScript heap stays small (the pixels are libvips' memory, budgeted
  * by runtime/memory-budget.ts); a ceiling above a small function's memory only means that a runaway
  * heap ends in Lambda's out-of-memory stop rather than V8's.
  */

@@ -43,8 +43,8 @@ export function sdkConfig(options: ClientOptions) {
  *   TLS already guarantees the bytes in transit, the body's length is checked (s3-object.ts
  *   readExactly), and a damaged image fails its decode.
  * - The middleware stack resolved once per command class instead of on every request (the SDK's
- *   `cacheMiddleware`, "0-1ms per request" in its documentation; measured here 0.5 ms of CPU less a
- *   miss's GET and PUT: docs/benchmarks.md). The SDK's one condition, no middleware added after the
+ *   `cacheMiddleware`, "0-1ms per request" in its documentation; measured here 0.35-0.4 ms of CPU less
+ *   a miss's GET and PUT: docs/benchmarks.md, section M). The SDK's one condition, no middleware added after the
  *   first request, holds: nothing in the renderer adds any. A send with options (the INIT's priming,
  *   prime-clients.ts) bypasses the cache and is made before the first request.
  * The processor keeps the SDK's defaults: it stores what it reads, and its ranged reads pass an

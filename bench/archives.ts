@@ -1,4 +1,5 @@
 /** The functions' archives as `pulumi up` builds them, for this machine's CPU, unzipped once per build. */
+import { lambdaOldSpaceMb } from "../contract/environment";
 import { execFileSync } from "node:child_process";
 import { existsSync, mkdirSync, renameSync, rmSync } from "node:fs";
 import os from "node:os";
@@ -44,6 +45,6 @@ export function harnessScript(): string {
  */
 export function lambdaBootstrapFlags(memoryMb: number, nodeOptions = ""): string[] {
   if (/--max[-_](semi|old)[-_]space[-_]size/.test(nodeOptions)) return [];
-  const newSpaceMb = Math.floor(memoryMb / 20);
-  return [`--max-semi-space-size=${Math.floor(newSpaceMb / 2)}`, `--max-old-space-size=${memoryMb - newSpaceMb}`];
+  const oldSpaceMb = lambdaOldSpaceMb(memoryMb);
+  return [`--max-semi-space-size=${Math.floor((memoryMb - oldSpaceMb) / 2)}`, `--max-old-space-size=${oldSpaceMb}`];
 }

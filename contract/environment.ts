@@ -55,8 +55,12 @@ export const V8_FULL_GROWTH_OLD_SPACE_MB = 2048;
  * heap ends in Lambda's out-of-memory stop rather than V8's.
  */
 export function functionNodeOptions(memoryMb: number): string {
-  const lambdasOwn = memoryMb - Math.floor(memoryMb / 20);
-  return `${NODE_OPTIONS} --max-old-space-size=${Math.max(V8_FULL_GROWTH_OLD_SPACE_MB, lambdasOwn)}`;
+  return `${NODE_OPTIONS} --max-old-space-size=${Math.max(V8_FULL_GROWTH_OLD_SPACE_MB, lambdaOldSpaceMb(memoryMb))}`;
+}
+
+/** The old space's ceiling Lambda's Node.js bootstrap gives a function of `memoryMb` (MB): all but a 5% new space. */
+export function lambdaOldSpaceMb(memoryMb: number): number {
+  return memoryMb - Math.floor(memoryMb / 20);
 }
 
 /** The names a function is told, as Pulumi outputs (deploy) or plain strings (local). */

@@ -15,18 +15,13 @@ import { LOCAL_CREDENTIALS, LOCAL_REGION } from "../../local/local-aws";
 import { clientOptionsFrom, RENDERER_S3_SETTINGS, sdkConfig } from "../../runtime/clients";
 import { downloadCurrent } from "../../runtime/s3-object";
 import type { AwsProcessReady } from "./aws-process";
-import { startChild } from "./section";
+import { cpuMs, startChild } from "./section";
 
 type Table = (title: string, rows: Record<string, string | number>[]) => void;
 
 const ROUNDS = 8;
 const PER_ROUND = 60;
 const VARIANT_BYTES = 40_000;
-
-const cpuMs = () => {
-  const u = process.cpuUsage();
-  return (u.user + u.system) / 1000;
-};
 
 function plainRequest(agent: Agent, url: URL, method: string, requestPath: string, headers: Record<string, string>, body?: Buffer): Promise<IncomingMessage> {
   return new Promise((resolve, reject) => {
@@ -100,10 +95,10 @@ export async function missIoBench(table: Table) {
     for (let round = 0; round < ROUNDS; round++) {
       for (const [name, miss] of Object.entries(modes)) {
         for (let i = 0; i < 10; i++) await miss();
-        const c0 = cpuMs();
+        const c0 = cpuMs(process.cpuUsage());
         for (let i = 0; i < PER_ROUND; i++) await miss();
         // The first round warms every path (JIT, sockets): not counted.
-        if (round > 0) (samples[name] ??= []).push((cpuMs() - c0) / PER_ROUND);
+        if (round > 0) (samples[name] ??= []).push((cpuMs(process.cpuUsage()) - c0) / PER_ROUND);
       }
     }
     const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;

@@ -56,7 +56,7 @@ interface Run {
 }
 
 const percentile = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(xs.length * p))]!;
-const cpuMs = (u: NodeJS.CpuUsage) => (u.user + u.system) / 1000;
+export const cpuMs = (u: NodeJS.CpuUsage) => (u.user + u.system) / 1000;
 
 /** `count` requests from `clients` clients at once, each waiting for its answer before the next. */
 async function load(count: number, work: (i: number) => Promise<string>): Promise<Omit<Run, "cpuMsPerRequest">> {

@@ -4,8 +4,9 @@
  * CloudFront distribution (IAM auth through Origin Access Control). Thin: the path goes to the
  * VariantService; its answer is streamed back.
  */
-import { Readable, type Writable } from "node:stream";
-import { pipeline } from "node:stream/promises";
+import { once } from "node:events";
+import type { Writable } from "node:stream";
+import { finished } from "node:stream/promises";
 import type { S3Client } from "@aws-sdk/client-s3";
 import type { Logger } from "pino";
 import { ENV } from "../../contract/environment";
@@ -34,21 +35,37 @@ export interface StreamingApi {
 /** Lambda writes a streamed body in pieces; 1 MiB keeps each write small and the stream moving. */
 const CHUNK_BYTES = 1024 * 1024;
 
-function* chunks(body: Buffer): Generator<Buffer> {
-  for (let offset = 0; offset < body.length; offset += CHUNK_BYTES) yield body.subarray(offset, offset + CHUNK_BYTES);
+/**
+ * The body in 1 MiB writes, each after the stream has drained the last, then the end. Written
+ * directly, not through stream.pipeline: pipeline's AbortController is aborted at every finish,
+ * and the DOMException that builds (a stack trace) cost the renderer's main thread more than the
+ * writes of a typical 40 KB variant did (CPU profile of the peers bench, docs/benchmarks.md).
+ */
+async function writeBody(stream: Writable, body: Buffer): Promise<void> {
+  // Settles when the stream has finished, or failed or closed before (a viewer gone): never waits for a drain that cannot come.
+  const done = finished(stream, { readable: false });
+  done.catch(() => undefined); // awaited below
+  for (let offset = 0; offset < body.length; offset += CHUNK_BYTES) {
+    if (!stream.write(body.subarray(offset, offset + CHUNK_BYTES))) await Promise.race([once(stream, "drain"), done]);
+  }
+  stream.end();
+  await done;
 }
 
 /**
  * Sends the answer and ends the stream, then waits for the variant's PUT: the viewer has its bytes
- * one S3 round trip sooner, and the invocation still lasts until the variant is stored, since Lambda
- * does not wait for work the handler has not awaited
+ * one S3 round trip sooner, and the invocation still lasts until the variant is stored (whether or
+ * not the answer reached the viewer), since Lambda does not wait for work the handler has not awaited
  * (https://docs.aws.amazon.com/lambda/latest/dg/config-rs-write-functions.html, "Ending the stream").
  */
 export async function writeResponse(api: StreamingApi, responseStream: Writable, response: VariantResponse): Promise<void> {
   const headers = { ...response.headers, "content-length": String(response.body.length) };
-  const stream = api.HttpResponseStream.from(responseStream, { statusCode: response.statusCode, headers });
-  await pipeline(Readable.from(chunks(response.body)), stream);
-  await response.stored;
+  try {
+    await writeBody(api.HttpResponseStream.from(responseStream, { statusCode: response.statusCode, headers }), response.body);
+  } finally {
+    // Also when the viewer went away mid-answer: the variant is stored for the next request.
+    await response.stored;
+  }
 }
 
 export function createVariantService(

@@ -6,7 +6,7 @@ import { createWriteStream, mkdirSync, rmSync } from "node:fs";
 import { mkdir, mkdtemp, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
-import { finished, type Readable } from "node:stream";
+import { type Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { GetObjectCommand, HeadObjectCommand, type GetObjectCommandOutput, type HeadObjectCommandOutput, type S3Client } from "@aws-sdk/client-s3";
 import { isNotFound, TransientError } from "./errors";
@@ -131,28 +131,18 @@ export async function downloadCurrent(
 
 /**
  * The body into one buffer of the size S3 announced, chunk by chunk as it arrives: no list of
- * chunks joined at the end (the SDK's transformToByteArray), so one copy and one allocation; read
- * with `data` events, not an async iterator (a promise per 64 KB chunk: 30 for a 2 MB photo).
+ * chunks joined at the end (the SDK's transformToByteArray), so one copy and one allocation.
  * A body longer or shorter than announced is an error of this read (retried), never an image.
  */
-export function readExactly(body: Readable, size: number): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const bytes = Buffer.allocUnsafe(size);
-    let at = 0;
-    body.on("data", (chunk: Buffer) => {
-      if (at + chunk.length > size) {
-        body.destroy(new TransientError("BODY_LENGTH_MISMATCH", `the object's body is longer than the ${size} bytes S3 announced`));
-        return;
-      }
-      at += chunk.copy(bytes, at);
-    });
-    // An error, a premature close (the connection cut) or the end, whichever comes first.
-    finished(body, (err) => {
-      if (err) reject(err);
-      else if (at !== size) reject(new TransientError("BODY_LENGTH_MISMATCH", `the object's body ended after ${at} of ${size} bytes`));
-      else resolve(bytes);
-    });
-  });
+export async function readExactly(body: AsyncIterable<Buffer>, size: number): Promise<Buffer> {
+  const bytes = Buffer.allocUnsafe(size);
+  let at = 0;
+  for await (const chunk of body) {
+    if (at + chunk.length > size) throw new TransientError("BODY_LENGTH_MISMATCH", `the object's body is longer than the ${size} bytes S3 announced`);
+    at += chunk.copy(bytes, at);
+  }
+  if (at !== size) throw new TransientError("BODY_LENGTH_MISMATCH", `the object's body ended after ${at} of ${size} bytes`);
+  return bytes;
 }
 
 async function readBody(body: Readable, size: number, spoolAboveBytes: number, spoolDir: string): Promise<Omit<Download, "head">> {

@@ -1,8 +1,8 @@
 /**
- * The renderer's two stream ends, written without stream.pipeline and async iterators: the source's
- * body read into one buffer of the announced size (s3-object.ts readExactly) and the variant written
- * to Lambda's response stream (handler.ts writeResponse). What pipeline gave for free is checked
- * here: every byte in order, backpressure, and no hang when a stream fails or closes early.
+ * The renderer's two stream ends: the source's body read into one buffer of the announced size
+ * (s3-object.ts readExactly) and the variant written to Lambda's response stream (handler.ts
+ * writeResponse, without stream.pipeline: what pipeline gave for free is checked here). Every byte
+ * in order, backpressure, and no hang when a stream fails or closes early.
  */
 import { PassThrough, Readable, Writable } from "node:stream";
 import { describe, expect, it } from "vitest";

@@ -53,15 +53,24 @@ interface Run {
   s3CpuMsPerRequest?: number;
   /** Output size of each request, in order, to check that every row made the same images. */
   sizes: string[];
+  /** Encoded bytes of each request's output: equal work makes about equal files. */
+  outputBytes: number[];
+}
+
+/** What one request made: its image's size (`<width>x<height>`) and its encoded bytes. */
+interface Output {
+  size: string;
+  bytes: number;
 }
 
 const percentile = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(xs.length * p))]!;
 export const cpuMs = (u: NodeJS.CpuUsage) => (u.user + u.system) / 1000;
 
 /** `count` requests from `clients` clients at once, each waiting for its answer before the next. */
-async function load(count: number, work: (i: number) => Promise<string>): Promise<Omit<Run, "cpuMsPerRequest">> {
+async function load(count: number, work: (i: number) => Promise<Output | undefined>): Promise<Omit<Run, "cpuMsPerRequest">> {
   const latenciesMs: number[] = [];
   const sizes: string[] = new Array<string>(count);
+  const outputBytes: number[] = new Array<number>(count);
   let next = 0;
   const t0 = performance.now();
   await Promise.all(
@@ -69,15 +78,16 @@ async function load(count: number, work: (i: number) => Promise<string>): Promis
       while (next < count) {
         const i = next++;
         const start = performance.now();
-        sizes[i] = await work(i);
+        const output = await work(i);
         latenciesMs.push(performance.now() - start);
+        [sizes[i], outputBytes[i]] = [output?.size ?? "", output?.bytes ?? 0];
       }
     }),
   );
-  return { requests: count, seconds: (performance.now() - t0) / 1000, latenciesMs, sizes };
+  return { requests: count, seconds: (performance.now() - t0) / 1000, latenciesMs, sizes, outputBytes };
 }
 
-async function measuredHere(count: number, work: (i: number) => Promise<string>): Promise<Run> {
+async function measuredHere(count: number, work: (i: number) => Promise<Output>): Promise<Run> {
   const cpu0 = process.cpuUsage();
   const run = await load(count, work);
   return { ...run, cpuMsPerRequest: cpuMs(process.cpuUsage(cpu0)) / count };
@@ -97,7 +107,7 @@ const PILLOW_SCRIPT = `import io, json, sys, time
 from PIL import Image, ImageOps
 fmt, count, offset, box, quality = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
 files = sys.argv[6:]
-times, sizes = [], []
+times, sizes, sizes_bytes = [], [], []
 cpu0, start = time.process_time(), time.time()
 for i in range(count):
     t0 = time.perf_counter()
@@ -108,10 +118,12 @@ for i in range(count):
     im.thumbnail((box, box), Image.LANCZOS)
     im = ImageOps.exif_transpose(im)
     out = io.BytesIO()
-    im.save(out, "JPEG" if fmt == "jpeg" else "WEBP", quality=quality)
+    # optimize: Huffman tables fitted to the image, as sharp's JPEG encoder does by default (optimiseCoding): the same work, files within 1-2%.
+    im.save(out, "JPEG", quality=quality, optimize=True) if fmt == "jpeg" else im.save(out, "WEBP", quality=quality)
     times.append((time.perf_counter() - t0) * 1000)
     sizes.append(f"{im.width}x{im.height}")
-print(json.dumps({"times": times, "sizes": sizes, "cpu": (time.process_time() - cpu0) * 1000, "start": start, "end": time.time()}))
+    sizes_bytes.append(out.tell())
+print(json.dumps({"times": times, "sizes": sizes, "bytes": sizes_bytes, "cpu": (time.process_time() - cpu0) * 1000, "start": start, "end": time.time()}))
 `;
 
 function pillowVersion(): string | undefined {
@@ -128,7 +140,7 @@ async function pillowRun(photos: CorpusFile[], format: Format, count: number): P
   const outputs = await Promise.all(
     [0, 1].map(
       (p) =>
-        new Promise<{ times: number[]; sizes: string[]; cpu: number; start: number; end: number }>((resolve, reject) => {
+        new Promise<{ times: number[]; sizes: string[]; bytes: number[]; cpu: number; start: number; end: number }>((resolve, reject) => {
           const args = ["-c", PILLOW_SCRIPT, format, String(p === 0 ? half : count - half), String(p * half), String(BOX), String(QUALITY)];
           const child = spawn("/usr/bin/python3", [...args, ...photos.map((f) => f.path)], { stdio: ["ignore", "pipe", "inherit"] });
           let out = "";
@@ -145,6 +157,7 @@ async function pillowRun(photos: CorpusFile[], format: Format, count: number): P
     latenciesMs: outputs.flatMap((o) => o.times),
     cpuMsPerRequest: outputs.reduce((a, o) => a + o.cpu, 0) / count,
     sizes: outputs.flatMap((o) => o.sizes),
+    outputBytes: outputs.flatMap((o) => o.bytes),
   };
 }
 
@@ -270,16 +283,16 @@ export async function peersBench(table: Table) {
       const input = (i: number) => photos[i % photos.length]!.data;
       const row = results[format];
       // Warm every path once (JIT, sharp's and the SDK's first calls), then measure.
-      await load(photos.length, async (i) => (await rawSharp(input(i), format).toBuffer()).length.toString());
+      await load(photos.length, async (i) => void (await rawSharp(input(i), format).toBuffer()));
       row["raw sharp"] = await measuredHere(count, async (i) => {
-        const { info } = await rawSharp(input(i), format).toBuffer({ resolveWithObject: true });
-        return `${info.width}x${info.height}`;
+        const { data, info } = await rawSharp(input(i), format).toBuffer({ resolveWithObject: true });
+        return { size: `${info.width}x${info.height}`, bytes: data.length };
       });
       row[`Pillow ${pillow ?? "(missing)"}, draft()`] = pillow && format !== "avif" ? await pillowRun(photos, format, count) : undefined;
       const options = { maxInputPixels: tenant.limits.maxInputPixels, profile: tenant.metadata.renditionProfile, budget };
       row["our render function alone"] = await measuredHere(count, async (i) => {
-        const { outputs } = await renderFromSource({ input: input(i), renditions: [rendition], options });
-        return `${outputs[0]!.width}x${outputs[0]!.height}`;
+        const [output] = (await renderFromSource({ input: input(i), renditions: [rendition], options })).outputs;
+        return { size: `${output!.width}x${output!.height}`, bytes: output!.bytes };
       });
       for (const [label, endpointOf] of [
         ["our miss", s3.direct],
@@ -291,15 +304,12 @@ export async function peersBench(table: Table) {
         }
         const keys = await freshCopies();
         const urls = (await aws.sign(awsChild, variant, keys)).map((p) => `${endpoint.url}${p}`);
-        await load(photos.length, (i) => fetchVariant(urls[i]!, "render").then((b) => String(b.length)));
+        await load(photos.length, async (i) => void (await fetchVariant(urls[i]!, "render")));
         const bodies: Buffer[] = [];
         const [renderer0, s3cpu0] = [await rendererUsage(endpoint.renderer), await aws.cpu(awsChild)];
-        const run = await load(count - photos.length, async (i) => {
-          bodies[i] = await fetchVariant(urls[photos.length + i]!, "render");
-          return "";
-        });
+        const run = await load(count - photos.length, async (i) => void (bodies[i] = await fetchVariant(urls[photos.length + i]!, "render")));
         const [renderer1, s3cpu1] = [await rendererUsage(endpoint.renderer), await aws.cpu(awsChild)];
-        run.sizes = await Promise.all(bodies.map(sizeOf));
+        [run.sizes, run.outputBytes] = [await Promise.all(bodies.map(sizeOf)), bodies.map((b) => b.length)];
         row[label] = {
           ...run,
           cpuMsPerRequest: (cpuMs(renderer1.usage) - cpuMs(renderer0.usage)) / run.requests,
@@ -308,11 +318,8 @@ export async function peersBench(table: Table) {
           s3CpuMsPerRequest: (cpuMs(s3cpu1) - cpuMs(s3cpu0)) / run.requests,
         };
         if (label === "our miss") {
-          const hit = await load(count - photos.length, async (i) => {
-            bodies[i] = await fetchVariant(urls[photos.length + i]!, "proxy-bucket");
-            return "";
-          });
-          row["our hit"] = { ...hit, sizes: await Promise.all(bodies.map(sizeOf)) };
+          const hit = await load(count - photos.length, async (i) => void (bodies[i] = await fetchVariant(urls[photos.length + i]!, "proxy-bucket")));
+          row["our hit"] = { ...hit, sizes: await Promise.all(bodies.map(sizeOf)), outputBytes: bodies.map((b) => b.length) };
         } else {
           // One miss at a time: which S3 requests ended before the first byte reached the client.
           const roundTrips: number[] = [];
@@ -373,6 +380,7 @@ function report(
         overPillow: perSecond && pillowRate ? perSecond / pillowRate : undefined,
         cpuOverRawSharp: run?.cpuMsPerRequest ? run.cpuMsPerRequest / runs["raw sharp"]!.cpuMsPerRequest! : undefined,
         sizesDifferingFromRawSharp: differing,
+        outputKbPerRequest: run ? run.outputBytes.reduce((a, b) => a + b, 0) / run.outputBytes.length / 1000 : undefined,
       });
     }
   }
@@ -392,6 +400,7 @@ function report(
       "/ Pillow": f(r.overPillow, 2),
       "CPU / raw sharp's": f(r.cpuOverRawSharp, 2),
       "sizes != raw sharp": r.sizesDifferingFromRawSharp ?? "-",
+      "output KB/req": f(r.outputKbPerRequest),
     })),
   );
   table(

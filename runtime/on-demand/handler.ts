@@ -37,9 +37,9 @@ const CHUNK_BYTES = 1024 * 1024;
 
 /**
  * The body in 1 MiB writes, each after the stream has drained the last, then the end. Written
- * directly, not through stream.pipeline: pipeline's AbortController is aborted at every finish,
- * and the DOMException that builds (a stack trace) cost the renderer's main thread more than the
- * writes of a typical 40 KB variant did (CPU profile of the peers bench, docs/benchmarks.md).
+ * directly, not through stream.pipeline, which aborts an AbortController at every finish and so
+ * builds a DOMException with its stack trace: ~0.25 ms of the main thread a miss in a CPU profile
+ * of the peers bench (docs/benchmarks.md).
  */
 async function writeBody(stream: Writable, body: Buffer): Promise<void> {
   // Settles when the stream has finished, or failed or closed before (a viewer gone): never waits for a drain that cannot come.

@@ -50,9 +50,10 @@ export const V8_FULL_GROWTH_OLD_SPACE_MB = 2048;
  * (13-14 mark-compacts in 14 objects instead of 1), and a JPEG miss with S3's latency cost the
  * renderer 1.48-1.57x raw sharp's CPU instead of 1.26-1.30x. Named in NODE_OPTIONS, the bootstrap
  * passes neither its old- nor its semi-space flag, leaving V8's default semi-space; peak RSS stayed
- * where it was (processor 218-231 MB against 236-240; renderer +4 MB). The JavaScript heap stays small (the pixels are libvips' memory, budgeted
- * by runtime/memory-budget.ts); a ceiling above a small function's memory only means that a runaway
- * heap ends in Lambda's out-of-memory stop rather than V8's.
+ * where it was (processor 218-231 MB against 236-240; renderer +4 MB). The JavaScript heap stays
+ * small (the pixels are libvips' memory, budgeted by runtime/memory-budget.ts); a ceiling above a
+ * small function's memory only means that a runaway heap ends in Lambda's out-of-memory stop rather
+ * than V8's.
  */
 export function functionNodeOptions(memoryMb: number): string {
   return `${NODE_OPTIONS} --max-old-space-size=${Math.max(V8_FULL_GROWTH_OLD_SPACE_MB, lambdaOldSpaceMb(memoryMb))}`;
